@@ -1,0 +1,53 @@
+# repro — every target sets itself up: a fresh clone needs nothing but python3 ≥ 3.11 and make.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STUDY ?= study/default.toml
+# The CPU build of torch, pinned: an unpinned torch can pull a multi-GB CUDA build.
+# On a GPU machine: make setup TORCH=torch==2.13.0 ; elsewhere, if the CPU wheel is not on a
+# local find-links path, add TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH ?= torch==2.13.0+cpu
+TORCH_INDEX ?=
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test proptest bench study paper clean-venv help
+
+help:
+	@echo "make study   run the study STUDY=$(STUDY) (sets itself up)"
+	@echo "make test    run the test suite"
+	@echo "make paper   aggregate, render tables/figures, build paper/main.pdf"
+	@echo "make bench   benchmarks (metrics, embedding, training throughput)"
+	@echo "make proptest  property tests under the thorough hypothesis profile"
+
+setup: $(STAMP)
+
+# Re-run only when the dependency list changes; a second `make setup` installs nothing.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH)" $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+proptest: $(STAMP)
+	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -q -m property --hypothesis-show-statistics
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+# Until the study harness (issue 6) and the paper (issue 7) land, these say so and fail.
+study: $(STAMP)
+	@if [ -f repro/cli/study.py ]; then $(PY) -m repro study run $(STUDY); else \
+	  echo "make study: the study harness (repro/cli/study.py, issue 6) has not landed yet;"; \
+	  echo "  what works today: python -m repro data info | features train | train | sample"; exit 1; fi
+
+paper: $(STAMP)
+	@if [ -f repro/cli/paper.py ]; then $(PY) -m repro paper --study $(STUDY); else \
+	  echo "make paper: aggregation and rendering (repro/cli/paper.py, issue 7) have not landed yet"; exit 1; fi
+
+clean-venv:
+	rm -rf $(VENV)

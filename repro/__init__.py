@@ -1,0 +1,8 @@
+"""repro: precision and recall of generative models, reproduced and extended.
+
+Bump ``CODE_VERSION`` when a change alters the numbers a cached result holds:
+it is part of every cache key, so stale results are recomputed, never reused.
+"""
+
+__version__ = "0.1.0"
+CODE_VERSION = 1

@@ -1,0 +1,50 @@
+"""``repro features train|info``: the classifier whose penultimate layer is the feature space."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from repro import data, features
+from repro.cli import emit
+from repro.cli.data import add_dataset_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("features", help="the feature classifier: train, describe")
+    fsub = p.add_subparsers(dest="features_command", required=True, metavar="ACTION")
+    for name, helptext in (("train", "train (or load the cached) classifier"), ("info", "accuracy, dead units, speed")):
+        q = fsub.add_parser(name, help=helptext)
+        add_dataset_args(q)
+        q.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, …")
+        q.add_argument("--json", action="store_true", help="print one JSON object")
+        if name == "train":
+            q.add_argument("--retrain", action="store_true", help="ignore the cache and train again")
+        q.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    ds = data.load(args.dataset, args.data_dir)
+    fs = features.load_or_train(ds, device=args.device, retrain=getattr(args, "retrain", False))
+    info = fs.info
+    out = {
+        "dataset": ds.name,
+        "classifier": str(features.classifier_path(ds, features.ClassifierConfig())),
+        "test_accuracy": info["test_accuracy"],
+        "val_accuracy": info["val_accuracy"],
+        "feature_dim": info["feature_dim"],
+        "dead_units_test": info["dead_units_test"],
+        "train_seconds": round(info["train_seconds"], 1),
+        "device": str(fs.device),
+    }
+    if args.features_command == "info":
+        x = ds.test.images
+        fs.embed(x[:1000])  # warm-up
+        start = time.perf_counter()
+        feats = fs.embed(x)
+        out["embed_images_per_s"] = round(len(x) / (time.perf_counter() - start))
+        out["dead_units_test_recomputed"] = features.dead_units(np.asarray(feats))
+    emit(out, args.json)
+    return 0

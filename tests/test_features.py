@@ -1,0 +1,92 @@
+"""repro.features: the classifier's accuracy, the embedding's contract, the cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from repro import data, features
+
+
+@pytest.fixture(scope="module")
+def mnist() -> data.Dataset:
+    return data.load("mnist")
+
+
+@pytest.fixture(scope="module")
+def space(mnist: data.Dataset) -> features.FeatureSpace:
+    # Trained once per fresh checkout (≈2–3 min on 2 cores), then loaded from the cache.
+    return features.load_or_train(mnist, progress=False)
+
+
+def test_classifier_reaches_99_percent_on_mnist_test(space: features.FeatureSpace, mnist: data.Dataset) -> None:
+    logits = torch.as_tensor(space.probs(mnist.test.images))
+    acc = float((logits.argmax(1).numpy() == mnist.test.labels).mean())
+    assert acc >= 0.99
+    assert space.info["test_accuracy"] == pytest.approx(acc, abs=1e-3)
+
+
+def test_no_dead_feature_units_on_test_set(space: features.FeatureSpace, mnist: data.Dataset) -> None:
+    feats = space.embed(mnist.test.images)
+    assert feats.shape == (10_000, space.dim) and feats.dtype == np.float32
+    assert features.dead_units(feats) == 0
+    # the covariance FID uses is well conditioned
+    eig = np.linalg.eigvalsh(np.cov(feats.astype(np.float64), rowvar=False))
+    assert eig.min() > 0
+
+
+def test_dead_units_counts_constant_columns() -> None:
+    x = np.random.default_rng(0).normal(size=(100, 5))
+    x[:, 1] = 3.0
+    assert features.dead_units(x) == 1
+
+
+def test_embedding_is_batch_size_and_input_format_independent(space: features.FeatureSpace, mnist: data.Dataset) -> None:
+    imgs = mnist.val.images[:300]
+    ref = space.embed(imgs, batch_size=256)
+    np.testing.assert_allclose(space.embed(imgs, batch_size=7), ref, rtol=1e-4, atol=1e-4)
+    as_float = imgs.astype(np.float32) / 255.0
+    np.testing.assert_allclose(space.embed(as_float.reshape(-1, 784)), ref, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(space.embed(torch.from_numpy(as_float)[:, None]), ref, rtol=1e-4, atol=1e-4)
+    # generator outputs live in [-1, 1]
+    np.testing.assert_allclose(space.embed(as_float * 2 - 1, value_range=(-1, 1)), ref, rtol=1e-4, atol=1e-4)
+    # the fused inference copy computes the same features as the training module
+    with torch.inference_mode():
+        slow = space_model_unfused(space, mnist)(features.as_image_batch(imgs)).numpy()
+    np.testing.assert_allclose(slow, ref, rtol=1e-3, atol=1e-3)
+
+
+def space_model_unfused(space: features.FeatureSpace, mnist: data.Dataset):
+    blob = torch.load(features.classifier_path(mnist, features.ClassifierConfig()), weights_only=True)
+    model = features.Classifier(features.ClassifierConfig())
+    model.load_state_dict(blob["state_dict"])
+    return model.eval().features
+
+
+def test_cache_is_reused(space: features.FeatureSpace, mnist: data.Dataset) -> None:
+    again = features.load_or_train(mnist, progress=False)
+    assert again.key == space.key
+    np.testing.assert_array_equal(again.embed(mnist.test.images[:50]), space.embed(mnist.test.images[:50]))
+
+
+def test_real_features_cached(space: features.FeatureSpace, mnist: data.Dataset) -> None:
+    a = space.real_features(mnist, "val")
+    b = space.real_features(mnist, "val")
+    assert a.shape == (10_000, space.dim)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_bad_image_shape_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"expected \(N, 784\)"):
+        features.as_image_batch(np.zeros((4, 32, 32), np.float32))
+
+
+def test_random_shift_moves_content_and_keeps_mass() -> None:
+    x = torch.zeros(64, 1, 28, 28)
+    x[:, :, 10:18, 10:18] = 1.0
+    gen = torch.Generator().manual_seed(0)
+    y = features._random_shift(x, 2, gen)
+    assert y.shape == x.shape
+    torch.testing.assert_close(y.sum(dim=(1, 2, 3)), x.sum(dim=(1, 2, 3)))  # the square stays inside
+    assert not torch.equal(y, x)
