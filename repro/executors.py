@@ -1,0 +1,163 @@
+"""Executors: one interface, three backends (in-process, local processes, SLURM via submitit).
+
+``Executor.map(fn, args_list, stage)`` runs ``fn(*args)`` for every argument tuple and
+calls ``on_done(index, value_or_exception)`` as each finishes. Tasks write their own
+results to the store (atomically), so an executor only schedules: the same spec gives the
+same results on every backend, and a killed executor loses nothing that finished.
+
+- ``inprocess``: one after the other in this process (debugging, breakpoints).
+- ``local``: a pool of worker processes sized to the machine (cores // threads per cell).
+- ``slurm``: submitit job arrays, chunked below MaxArraySize, at most ``max_concurrent``
+  tasks running, per-stage resources; a timed-out or preempted task is requeued
+  (``submitit.helpers.Checkpointable``) and resumes from its training checkpoint.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing as mp
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from repro.errors import ReproError
+from repro.spec import Resources, SlurmSettings
+
+log = logging.getLogger(__name__)
+
+OnDone = Callable[[int, Any], None]
+
+
+class ExecutorError(ReproError):
+    """The executor itself could not run (no sbatch, a broken pool, …)."""
+
+
+class Executor(ABC):
+    name = "abstract"
+
+    @abstractmethod
+    def map(self, fn: Callable[..., Any], args_list: Sequence[tuple[Any, ...]], stage: str, on_done: OnDone) -> None:
+        """Run ``fn(*args)`` for each args; ``on_done(i, result or exception)`` as each ends."""
+
+
+class InProcessExecutor(Executor):
+    name = "inprocess"
+
+    def map(self, fn, args_list, stage, on_done) -> None:
+        for i, args in enumerate(args_list):
+            try:
+                value = fn(*args)
+            except Exception as exc:  # noqa: BLE001 - reported through on_done like the others
+                value = exc
+            on_done(i, value)
+
+
+class LocalExecutor(Executor):
+    """A pool of ``workers`` processes (spawned: no forked OpenMP/torch state)."""
+
+    name = "local"
+
+    def __init__(self, workers: int = 0, threads_per_cell: int = 1) -> None:
+        cores = os.cpu_count() or 1
+        self.workers = workers or max(1, cores // threads_per_cell)
+
+    def map(self, fn, args_list, stage, on_done) -> None:
+        if not args_list:
+            return
+        workers = min(self.workers, len(args_list))
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+            futures = {pool.submit(fn, *args): i for i, args in enumerate(args_list)}
+            for fut in cf.as_completed(futures):
+                try:
+                    value = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a worker that died (OOM, kill -9) lands here
+                    value = exc
+                on_done(futures[fut], value)
+
+
+def _checkpointable(fn: Callable[..., Any]):
+    import submitit  # noqa: PLC0415
+
+    class CellTask(submitit.helpers.Checkpointable):
+        """Requeued as-is on time-out or preemption: training resumes from its checkpoint."""
+
+        def __call__(self, *args: Any) -> Any:
+            return fn(*args)
+
+    return CellTask()
+
+
+class SlurmExecutor(Executor):
+    name = "slurm"
+
+    def __init__(self, folder: str | Path, settings: SlurmSettings, poll_seconds: float = 2.0) -> None:
+        self.folder = Path(folder)
+        self.settings = settings
+        self.poll_seconds = poll_seconds
+
+    def _executor(self, stage: str, res: Resources):
+        import submitit  # noqa: PLC0415
+
+        folder = self.folder / stage / time.strftime("%Y%m%d-%H%M%S")  # job ids restart with the controller
+        try:
+            ex = submitit.AutoExecutor(folder=folder, cluster="slurm")
+        except RuntimeError as exc:
+            raise ExecutorError(f"the slurm executor needs a SLURM cluster (sbatch on PATH, SLURM_CONF set): {exc}") \
+                from None
+        params: dict[str, Any] = {
+            "timeout_min": res.time_min, "cpus_per_task": res.cpus_per_task, "mem_gb": res.mem_gb,
+            "slurm_array_parallelism": self.settings.max_concurrent, "name": f"repro-{stage}",
+            "slurm_signal_delay_s": min(90, max(10, res.time_min * 60 // 4)),
+        }
+        if res.gpus_per_task:
+            params["gpus_per_node"] = res.gpus_per_task
+        if res.partition:
+            params["slurm_partition"] = res.partition
+        if res.account:
+            params["slurm_account"] = res.account
+        if res.qos:
+            params["slurm_qos"] = res.qos
+        ex.update_parameters(**params)
+        return ex
+
+    def map(self, fn, args_list, stage, on_done) -> None:
+        if not args_list:
+            return
+        res = self.settings.resources[stage]
+        ex = self._executor(stage, res)
+        task = _checkpointable(fn)
+        jobs: list[tuple[int, Any]] = []
+        chunk = self.settings.max_array_size
+        for start in range(0, len(args_list), chunk):  # one array per chunk, below MaxArraySize
+            part = list(args_list[start : start + chunk])
+            columns = [list(col) for col in zip(*part, strict=True)]
+            submitted = ex.map_array(task, *columns)
+            jobs.extend((start + j, job) for j, job in enumerate(submitted))
+            log.info("submitted %d %s task(s) as array %s", len(part), stage, submitted[0].job_id.split("_")[0])
+        pending = dict(jobs)
+        while pending:
+            for i, job in list(pending.items()):
+                if job.done():
+                    try:
+                        value = job.result()
+                    except Exception as exc:  # noqa: BLE001 - FailedJobError, cancelled, timed out
+                        value = exc
+                    on_done(i, value)
+                    del pending[i]
+            if pending:
+                time.sleep(self.poll_seconds)
+
+
+def make_executor(name: str, *, workers: int = 0, threads_per_cell: int = 1, folder: str | Path = ".",
+                  slurm: SlurmSettings | None = None) -> Executor:
+    if name == "inprocess":
+        return InProcessExecutor()
+    if name == "local":
+        return LocalExecutor(workers, threads_per_cell)
+    if name == "slurm":
+        return SlurmExecutor(folder, slurm or SlurmSettings())
+    raise ReproError(f"unknown executor {name!r}; expected one of inprocess, local, slurm")

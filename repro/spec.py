@@ -1,0 +1,536 @@
+"""Study specs: a TOML file → a validated ``Spec`` → the grid of content-hashed cells.
+
+A spec declares the data set, the objectives with their own sub-grids (λ for ``pr``), the
+training settings, the seeds, and evaluation blocks (each a product of tuning and sampler
+settings; the study takes the union of its blocks). Validation is complete before anything
+runs: every error names the field by its dotted path and says what is allowed.
+
+Example (see ``study/*.toml``)::
+
+    [study]
+    name = "default"
+    dataset = "mnist"
+    seeds = [0, 1, 2]
+
+    [train]                      # TrainConfig fields shared by every objective
+    epochs = 4
+
+    [[objectives]]
+    loss = "pr"
+    lam = [0.5, 2.0]
+    train = { aux = "chi2" }     # per-objective TrainConfig overrides
+
+    [evaluate]
+    n_samples = 5000
+
+    [[evaluate.blocks]]
+    sampler = "none"
+    sigma = [0.5, 1.0, 2.0]
+
+A cell is one unit of work: ``features`` (the classifier, once per data set), ``train`` (one
+model) or ``evaluate`` (one model × tuning × sampler × evaluation seed). Its id is a hash of
+its fully resolved configuration (defaults included) and ``repro.CODE_VERSION``; its
+``family`` is the same hash without the code version, which tells a stale result apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import tomllib
+import types
+import typing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from repro import CODE_VERSION
+from repro.data import DATASETS
+from repro.errors import ConfigError
+from repro.features import ClassifierConfig
+from repro.runtime import stable_hash
+
+
+class SpecError(ConfigError):
+    """A malformed spec: the message names the field (dotted path) and what is allowed."""
+
+
+EXECUTORS = ("inprocess", "local", "slurm")
+SAMPLERS = ("none", "drs", "obrs")
+GAMMA_CONVENTIONS = ("absolute", "percentile")
+SPLITS = ("val", "test")
+STAGES = ("features", "train", "evaluate")
+_MISSING = object()
+
+
+# --------------------------------------------------------------------------- small typed readers
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+            dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)) and math.isfinite(v)
+
+
+class _Table:
+    """Reads keys from one TOML table, remembering which were read, to reject the rest."""
+
+    def __init__(self, raw: Any, path: str) -> None:
+        if not isinstance(raw, dict):
+            raise SpecError(f"{path}: expected a table, got {_type_name(raw)}")
+        self.raw, self.path, self.seen = raw, path, set()
+
+    def at(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def get(self, key: str, default: Any = _MISSING) -> Any:
+        self.seen.add(key)
+        if key not in self.raw:
+            if default is _MISSING:
+                raise SpecError(f"{self.at(key)}: required field is missing")
+            return default
+        return self.raw[key]
+
+    def str(self, key: str, default: Any = _MISSING, choices: tuple[str, ...] | None = None) -> str:
+        v = self.get(key, default)
+        if not isinstance(v, str):
+            raise SpecError(f"{self.at(key)}: expected a string, got {_type_name(v)} {v!r}")
+        if choices is not None and v not in choices:
+            raise SpecError(f"{self.at(key)}: {v!r} is not allowed; expected one of {', '.join(choices)}")
+        return v
+
+    def int(self, key: str, default: Any = _MISSING, minimum: int | None = None) -> int:
+        v = self.get(key, default)
+        if not _is_int(v):
+            raise SpecError(f"{self.at(key)}: expected an integer, got {_type_name(v)} {v!r}")
+        if minimum is not None and v < minimum:
+            raise SpecError(f"{self.at(key)}: {v} is too small; expected an integer ≥ {minimum}")
+        return v
+
+    def bool(self, key: str, default: Any = _MISSING) -> bool:
+        v = self.get(key, default)
+        if not isinstance(v, bool):
+            raise SpecError(f"{self.at(key)}: expected true or false, got {_type_name(v)} {v!r}")
+        return v
+
+    def numbers(self, key: str, default: Any = _MISSING, *, check=None, allowed: str = "numbers") -> list[float]:
+        """A number or a non-empty list of distinct numbers (a grid axis)."""
+        v = self.get(key, default)
+        values = v if isinstance(v, list) else [v]
+        if not values:
+            raise SpecError(f"{self.at(key)}: empty list; expected one or more {allowed}")
+        for i, x in enumerate(values):
+            where = f"{self.at(key)}[{i}]" if isinstance(v, list) else self.at(key)
+            if not _is_num(x):
+                raise SpecError(f"{where}: expected {allowed}, got {_type_name(x)} {x!r}")
+            if check is not None and not check(x):
+                raise SpecError(f"{where}: {x!r} is not allowed; expected {allowed}")
+        if len(set(values)) != len(values):
+            raise SpecError(f"{self.at(key)}: duplicate values in {v!r}; each value must appear once")
+        return [float(x) for x in values]
+
+    def table(self, key: str, default: Any = _MISSING) -> _Table:
+        v = self.get(key, default)
+        return _Table(v, self.at(key))
+
+    def tables(self, key: str) -> list[_Table]:
+        v = self.get(key, [])
+        if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
+            raise SpecError(f"{self.at(key)}: expected an array of tables ([[{self.at(key)}]])")
+        return [_Table(x, f"{self.at(key)}[{i}]") for i, x in enumerate(v)]
+
+    def done(self) -> None:
+        unknown = sorted(set(self.raw) - self.seen)
+        if unknown:
+            allowed = ", ".join(sorted(self.seen))
+            raise SpecError(f"{self.at(unknown[0])}: unknown field; allowed here: {allowed}")
+
+
+# --------------------------------------------------------------------------- the spec
+
+
+@dataclass(frozen=True)
+class Objective:
+    loss: str
+    lams: tuple[float | None, ...]
+    train: dict[str, Any]
+    init_from: str | None = None  # fine-tune from this objective's model of the same seed
+
+
+@dataclass(frozen=True)
+class EvalBlock:
+    """One product of tuning × sampler settings; ``grid()`` lists its SamplingParams dicts."""
+
+    axes: dict[str, tuple[Any, ...]]
+    fixed: dict[str, Any]
+
+    def grid(self) -> list[dict[str, Any]]:
+        keys = list(self.axes)
+        return [{**self.fixed, **dict(zip(keys, combo, strict=True))}
+                for combo in itertools.product(*(self.axes[k] for k in keys))]
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    n_samples: int = 5000
+    reference_split: str = "test"
+    k_precision_recall: int = 3
+    k_density_coverage: int = 5
+    prd_clusters: int = 20
+    prd_angles: int = 1001
+    prd_runs: int = 10
+    grid_images: int = 64
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What an ``#SBATCH`` header holds, for one stage."""
+
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    cpus_per_task: int = 2
+    gpus_per_task: int = 0
+    mem_gb: int = 8
+    time_min: int = 60
+
+
+@dataclass(frozen=True)
+class SlurmSettings:
+    max_array_size: int = 1000
+    max_concurrent: int = 32
+    resources: dict[str, Resources] = field(default_factory=lambda: {s: Resources() for s in STAGES})
+
+
+@dataclass(frozen=True)
+class Spec:
+    path: str
+    name: str
+    dataset: str
+    seeds: tuple[int, ...]
+    executor: str
+    threads_per_cell: int
+    train: dict[str, Any]
+    objectives: tuple[Objective, ...]
+    evaluate: EvalSettings
+    blocks: tuple[EvalBlock, ...]
+    local_workers: int
+    slurm: SlurmSettings
+    description: str = ""
+
+
+_BLOCK_AXES = {  # key → (check, allowed) for list-valued grid axes
+    "sigma": (lambda x: x > 0, "numbers σ > 0"),
+    "psi": (lambda x: x > 0, "numbers ψ > 0"),
+    "gamma": (lambda x: True, "numbers (DRS γ offsets)"),
+    "budget": (lambda x: x >= 1, "numbers K ≥ 1 (OBRS budget)"),
+}
+_SAMPLER_AXES = {"none": set(), "drs": {"gamma"}, "obrs": {"budget"}}
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Does a TOML value fit a TrainConfig type hint (int, float, str, bool, tuples, Optional)?"""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in args if a is not type(None))
+    if origin is tuple:
+        if not isinstance(value, list):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_matches(v, args[0]) for v in value)
+        return len(value) == len(args) and all(_matches(v, a) for v, a in zip(value, args, strict=True))
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return _is_int(value)
+    if hint is float:
+        return _is_num(value)
+    if hint is str:
+        return isinstance(value, str)
+    return True
+
+
+def _check_train_overrides(t: _Table, reserved: set[str]) -> dict[str, Any]:
+    from repro.train import field_types  # noqa: PLC0415
+
+    hints = field_types()
+    out = {}
+    for key, value in t.raw.items():
+        t.seen.add(key)
+        if key in reserved:
+            raise SpecError(f"{t.at(key)}: set by the grid, not here (the grid sets {', '.join(sorted(reserved))})")
+        if key not in hints:
+            raise SpecError(f"{t.at(key)}: unknown training setting; allowed: {', '.join(sorted(set(hints) - reserved))}")
+        if not _matches(value, hints[key]):
+            hint = str(hints[key]).replace("typing.", "")
+            raise SpecError(f"{t.at(key)}: {value!r} is not allowed; expected {hint}")
+        out[key] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+def _validate_train_config(overrides: dict[str, Any], where: str) -> None:
+    from repro.train import TrainConfig  # noqa: PLC0415
+
+    try:
+        TrainConfig.from_dict(overrides).resolve()
+    except ConfigError as exc:
+        msg = str(exc)
+        if msg.startswith("TrainConfig.") and "=" in msg:  # name the field by its dotted path
+            fieldname, rest = msg[len("TrainConfig."):].split("=", 1)
+            raise SpecError(f"{where}.{fieldname}: {fieldname}={rest}") from None
+        raise SpecError(f"{where}: {msg}") from None
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"{where}: {exc}") from None
+
+
+def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "study") -> Spec:
+    """Validate a parsed TOML document completely and return the ``Spec``."""
+    top = _Table(raw, "")
+    study = top.table("study")
+    name = study.str("name", name_default)
+    if not name or not all(c.isalnum() or c in "-_." for c in name):
+        raise SpecError(f"study.name: {name!r} is not allowed; expected letters, digits, '-', '_' or '.'")
+    dataset = study.str("dataset", "mnist", DATASETS)
+    seeds_raw = study.get("seeds")
+    if not isinstance(seeds_raw, list) or not seeds_raw:
+        raise SpecError("study.seeds: expected a non-empty list of distinct non-negative integers")
+    for i, s in enumerate(seeds_raw):
+        if not _is_int(s) or s < 0:
+            raise SpecError(f"study.seeds[{i}]: {s!r} is not allowed; expected a non-negative integer")
+    if len(set(seeds_raw)) != len(seeds_raw):
+        dup = next(s for s in seeds_raw if seeds_raw.count(s) > 1)
+        raise SpecError(f"study.seeds: seed {dup} appears more than once; seeds must be distinct")
+    executor = study.str("executor", "local", EXECUTORS)
+    threads = study.int("threads_per_cell", 1, minimum=1)
+    description = study.str("description", "")
+    study.done()
+
+    reserved = {"loss", "lam", "seed", "dataset"}
+    train = _check_train_overrides(top.table("train", {}), reserved)
+    _validate_train_config({**train, "dataset": dataset}, "train")
+
+    objectives = []
+    obj_tables = top.tables("objectives")
+    if not obj_tables:
+        raise SpecError("objectives: empty grid; add at least one [[objectives]] table with loss = "
+                        "one of bce, js, kl, rkl, pr")
+    from repro.train import LOSSES  # noqa: PLC0415
+
+    for t in obj_tables:
+        loss = t.str("loss", choices=tuple(LOSSES))
+        if loss == "pr":
+            lams: tuple[float | None, ...] = tuple(t.numbers("lam", check=lambda x: x > 0, allowed="numbers λ > 0"))
+        else:
+            if "lam" in t.raw:
+                raise SpecError(f"{t.at('lam')}: λ applies to loss = \"pr\" only, not {loss!r}")
+            lams = (None,)
+        overrides = _check_train_overrides(t.table("train", {}), reserved)
+        init_from = t.get("init_from", None)
+        if init_from is not None and init_from not in LOSSES:
+            raise SpecError(f"{t.at('init_from')}: {init_from!r} is not allowed; expected the loss of another "
+                            f"objective of this spec ({', '.join(LOSSES)})")
+        t.done()
+        for lam in lams:
+            cfg = {**train, **overrides, "loss": loss, "dataset": dataset, "seed": 0}
+            if lam is not None:
+                cfg["lam"] = lam
+            _validate_train_config(cfg, t.path)
+        objectives.append(Objective(loss, lams, overrides, init_from))
+    losses = [o.loss for o in objectives]
+    dupes = sorted({x for x in losses if losses.count(x) > 1 and x != "pr"})
+    if dupes:
+        raise SpecError(f"objectives: loss {dupes[0]!r} is listed twice; list each objective once")
+    for i, o in enumerate(objectives):
+        if o.init_from is not None and o.init_from not in losses:
+            raise SpecError(f"objectives[{i}].init_from: {o.init_from!r} is not an objective of this spec "
+                            f"(objectives: {', '.join(losses)})")
+        if o.init_from == o.loss:
+            raise SpecError(f"objectives[{i}].init_from: an objective cannot fine-tune from itself")
+
+    ev = top.table("evaluate", {})
+    defaults = EvalSettings()
+    settings = EvalSettings(
+        n_samples=ev.int("n_samples", defaults.n_samples, minimum=10),
+        reference_split=ev.str("reference_split", defaults.reference_split, SPLITS),
+        k_precision_recall=ev.int("k_precision_recall", defaults.k_precision_recall, minimum=1),
+        k_density_coverage=ev.int("k_density_coverage", defaults.k_density_coverage, minimum=1),
+        prd_clusters=ev.int("prd_clusters", defaults.prd_clusters, minimum=2),
+        prd_angles=ev.int("prd_angles", defaults.prd_angles, minimum=3),
+        prd_runs=ev.int("prd_runs", defaults.prd_runs, minimum=1),
+        grid_images=ev.int("grid_images", defaults.grid_images, minimum=0),
+    )
+    blocks = []
+    block_tables = ev.tables("blocks")
+    if not block_tables:
+        raise SpecError("evaluate.blocks: empty grid; add at least one [[evaluate.blocks]] table "
+                        "(sampler = one of none, drs, obrs)")
+    for b in block_tables:
+        sampler = b.str("sampler", "none", SAMPLERS)
+        axes: dict[str, tuple[Any, ...]] = {}
+        for key, (check, allowed) in _BLOCK_AXES.items():
+            if key in b.raw:
+                if key in ("gamma", "budget") and key not in _SAMPLER_AXES[sampler]:
+                    raise SpecError(f"{b.at(key)}: applies to sampler = \"{'drs' if key == 'gamma' else 'obrs'}\", "
+                                    f"not {sampler!r}")
+                axes[key] = tuple(b.numbers(key, check=check, allowed=allowed))
+        fixed: dict[str, Any] = {"method": sampler}
+        if sampler == "drs":
+            fixed["gamma_convention"] = b.str("gamma_convention", "percentile", GAMMA_CONVENTIONS)
+            fixed["gamma_percentile"] = float(b.numbers("gamma_percentile", 95.0, check=lambda x: 0 <= x <= 100,
+                                                        allowed="a percentile in [0, 100]")[0])
+            fixed["eps"] = float(b.numbers("eps", 1e-6, check=lambda x: x >= 0, allowed="ε ≥ 0")[0])
+        if sampler != "none":
+            fixed["burn_in"] = b.int("burn_in", 10_000, minimum=100)
+        b.done()
+        block = EvalBlock(axes, fixed)
+        _validate_sampling(block, b.path)
+        blocks.append(block)
+    ev.done()
+
+    ex = top.table("executor", {})
+    local = ex.table("local", {})
+    workers = local.int("workers", 0, minimum=0)  # 0: as many as cores / threads_per_cell
+    local.done()
+    sl = ex.table("slurm", {})
+    res_tables = sl.table("resources", {})
+    base = Resources()
+    shared = _read_resources(res_tables, base, nested=True)
+    per_stage = {}
+    for stage in STAGES:
+        per_stage[stage] = _read_resources(res_tables.table(stage, {}), shared, nested=False) if stage in res_tables.raw \
+            else shared
+        res_tables.seen.add(stage)
+    res_tables.done()
+    slurm = SlurmSettings(
+        max_array_size=sl.int("max_array_size", 1000, minimum=1),
+        max_concurrent=sl.int("max_concurrent", 32, minimum=1),
+        resources=per_stage,
+    )
+    sl.done()
+    ex.done()
+    top.done()
+    return Spec(path, name, dataset, tuple(seeds_raw), executor, threads, train, tuple(objectives), settings,
+                tuple(blocks), workers, slurm, description)
+
+
+def _read_resources(t: _Table, base: Resources, nested: bool) -> Resources:
+    out = {}
+    for f in dataclasses.fields(Resources):
+        default = getattr(base, f.name)
+        if f.name in ("partition", "account", "qos"):
+            out[f.name] = t.str(f.name, default) if f.name in t.raw else default
+            t.seen.add(f.name)
+        else:
+            out[f.name] = t.int(f.name, default, minimum=0 if f.name == "gpus_per_task" else 1)
+    if not nested:
+        t.done()
+    return Resources(**out)
+
+
+def _validate_sampling(block: EvalBlock, where: str) -> None:
+    from repro.sampling import SamplingParams  # noqa: PLC0415
+
+    for params in block.grid():
+        try:
+            SamplingParams(**params)
+        except (ConfigError, TypeError, ValueError) as exc:
+            raise SpecError(f"{where}: {exc}") from None
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate a spec file; any problem is a ``SpecError`` naming the field."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise SpecError(f"{p}: spec file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{p}: cannot read the spec: {exc}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{p}: invalid TOML: {exc}") from None
+    return parse_spec(raw, str(p), name_default=p.stem)
+
+
+# --------------------------------------------------------------------------- cells
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work. ``config`` is JSON-able and fully resolved; ``labels`` feed the tidy table."""
+
+    stage: str
+    config: dict[str, Any]
+    deps: tuple[str, ...] = ()
+    labels: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return stable_hash({"cell": self.config, "code": CODE_VERSION})
+
+    @property
+    def family(self) -> str:
+        return stable_hash({"cell": self.config})
+
+
+def expand(spec: Spec) -> list[Cell]:
+    """The study's grid in dependency order: features, then train, then evaluate cells."""
+    from repro.sampling import SamplingParams  # noqa: PLC0415
+    from repro.train import TrainConfig  # noqa: PLC0415
+
+    feat = Cell("features", {"stage": "features", "dataset": spec.dataset, "classifier": asdict(ClassifierConfig())},
+                labels={"dataset": spec.dataset})
+    cells = [feat]
+    trains: dict[tuple[str, float | None, int], Cell] = {}
+    # objectives others fine-tune from come first, so their ids exist when referenced
+    ordered = sorted(spec.objectives, key=lambda o: o.init_from is not None)
+    for obj in ordered:
+        for lam in obj.lams:
+            for seed in spec.seeds:
+                over = {**spec.train, **obj.train, "loss": obj.loss, "dataset": spec.dataset, "seed": seed}
+                if lam is not None:
+                    over["lam"] = lam
+                cfg = TrainConfig.from_dict(over).resolve()
+                deps = [feat.id]
+                init = None
+                if obj.init_from is not None:
+                    parent = next(c for (loss, _, s), c in trains.items() if loss == obj.init_from and s == seed)
+                    init = parent.id
+                    deps.append(parent.id)
+                conf = {"stage": "train", "train": _jsonable(asdict(cfg)), "init_from": init}
+                cell = Cell("train", conf, tuple(deps), {
+                    "dataset": spec.dataset, "objective": obj.loss, "lam": lam, "aux": cfg.aux if obj.loss == "pr" else None,
+                    "gen_form": cfg.gen_form, "train_seed": seed, "init_from": obj.init_from})
+                trains[(obj.loss, lam, seed)] = cell
+                cells.append(cell)
+    seen: set[str] = set()
+    for tcell in trains.values():
+        for block in spec.blocks:
+            for params in block.grid():
+                sp = SamplingParams(**params)
+                conf = {"stage": "evaluate", "train_id": tcell.id, "features_id": feat.id,
+                        "sampling": _jsonable(asdict(sp)), "eval_seed": tcell.labels["train_seed"],
+                        "evaluate": asdict(spec.evaluate)}
+                cell = Cell("evaluate", conf, (feat.id, tcell.id), {
+                    **tcell.labels, "train_id": tcell.id, "eval_seed": tcell.labels["train_seed"],
+                    "sigma": sp.sigma, "psi": sp.psi, "sampler": sp.method,
+                    "gamma": sp.gamma if sp.method == "drs" else None,
+                    "gamma_convention": sp.gamma_convention if sp.method == "drs" else None,
+                    "budget": sp.budget if sp.method == "obrs" else None})
+                if cell.id not in seen:  # blocks may overlap (e.g. σ = 1 in two of them)
+                    seen.add(cell.id)
+                    cells.append(cell)
+    return cells
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}

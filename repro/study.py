@@ -1,0 +1,248 @@
+"""Plan, run and report a study: the spec's cells, their state in the store, the executors.
+
+``plan`` says what would run and why (missing, failed, stale); ``run`` runs the stages in
+order (features → train → evaluate), skipping every cell with a result, and records each
+failure without stopping the study; ``execute_cell`` is what a worker runs for one cell.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from repro.atomic import atomic_path, atomic_write_json
+from repro.executors import make_executor
+from repro.runtime import PROJECT_ROOT, provenance
+from repro.spec import STAGES, Cell, Spec, expand
+from repro.store import FINISHED, Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ROOT = PROJECT_ROOT / "runs"
+REAL_SUBSET_SEED = 20231  # one fixed real reference subset, shared by every evaluate cell
+
+
+@dataclass(frozen=True)
+class PlannedCell:
+    cell: Cell
+    state: str  # done | diverged | failed | missing | stale
+    why: str
+
+    @property
+    def will_run(self) -> bool:
+        return self.state in ("missing", "stale")
+
+
+def plan(spec: Spec, root: str | Path = DEFAULT_ROOT) -> list[PlannedCell]:
+    store = Store(root, spec.name)
+    families = store.families()
+    out = []
+    for cell in expand(spec):
+        state, why = store.state(cell, families)
+        out.append(PlannedCell(cell, state, why))
+    return out
+
+
+def summary(planned: list[PlannedCell]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for p in planned:
+        counts = out.setdefault(p.cell.stage, {})
+        counts[p.state] = counts.get(p.state, 0) + 1
+    return out
+
+
+# --------------------------------------------------------------------------- one cell
+
+
+class UpstreamError(RuntimeError):
+    pass
+
+
+def execute_cell(root: str, study: str, cell: Cell, threads: int) -> str:
+    """Run one cell and record its outcome in the store; never raises. Returns the state."""
+    import torch  # noqa: PLC0415
+
+    torch.set_num_threads(threads)
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    store = Store(root, study)
+    cell_dir = store.prepare(cell)
+    start = time.perf_counter()
+    state, result, error = "done", None, None
+    try:
+        if cell.stage == "features":
+            result = _run_features(cell)
+        elif cell.stage == "train":
+            result = _run_train(store, cell, cell_dir)
+            if result.get("status") == "diverged":
+                state, error = "diverged", result.get("reason")
+        else:
+            result = _run_evaluate(store, cell, cell_dir)
+    except Exception as exc:  # noqa: BLE001 - a failing cell is recorded; the study goes on
+        state, error = "failed", f"{type(exc).__name__}: {exc}"
+        log.debug("cell %s failed:\n%s", cell.id, traceback.format_exc())
+        atomic_write_json(cell_dir / "traceback.json", {"traceback": traceback.format_exc()})
+    store.record(cell, state, result, error, time.perf_counter() - start, provenance())
+    return state
+
+
+def _run_features(cell: Cell) -> dict[str, Any]:
+    from repro import features  # noqa: PLC0415
+
+    fs = features.load_or_train(cell.config["dataset"], cfg=features.ClassifierConfig(**{
+        k: tuple(v) if isinstance(v, list) else v for k, v in cell.config["classifier"].items()}), progress=False)
+    return {k: fs.info.get(k) for k in ("test_accuracy", "val_accuracy", "dead_units_test", "train_seconds")}
+
+
+def _run_train(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
+    from repro import train  # noqa: PLC0415
+
+    if os.environ.get("REPRO_FAIL_CELLS") and cell.labels.get("objective") in os.environ["REPRO_FAIL_CELLS"].split(","):
+        raise RuntimeError("failure injected by REPRO_FAIL_CELLS (a test hook)")
+    init = cell.config.get("init_from")
+    if init is not None:
+        st = store.status(init)
+        if st is None or st["state"] != "done":
+            raise UpstreamError(f"the model to fine-tune from ({init}) has no usable result")
+    cfg = train.TrainConfig.from_dict(cell.config["train"])
+    return train.train(cfg, cell_dir, init_from=store.cell_dir(init) if init else None, progress=False)
+
+
+def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
+    from repro import data, features, metrics, sampling, train  # noqa: PLC0415
+
+    cfg = cell.config
+    train_id = cfg["train_id"]
+    st = store.status(train_id)
+    if st is None or st["state"] != "done":
+        why = "has not finished" if st is None else f"is {st['state']}: {st.get('error')}"
+        raise UpstreamError(f"the trained model {train_id} {why}")
+    ev = cfg["evaluate"]
+    model = train.load_trained(store.cell_dir(train_id))
+    params = sampling.SamplingParams.from_dict(cfg["sampling"])
+    n = ev["n_samples"]
+    images, stats = sampling.sample(model.generator, model.discriminator, n, params=params, seed=cfg["eval_seed"],
+                                    ratio_divergence=model.ratio_divergence, z_dim=model.z_dim)
+    ds = data.load(model.config.dataset)
+    fs = features.load_or_train(ds, progress=False)
+    real_all = fs.real_features(ds, ev["reference_split"])
+    pick = np.random.default_rng(REAL_SUBSET_SEED).permutation(len(real_all))[:n]
+    real = real_all[np.sort(pick)]
+    fake = fs.embed(images, value_range=(-1.0, 1.0))
+    pr = metrics.prdc(real, fake, k_pr=ev["k_precision_recall"], k_dc=ev["k_density_coverage"])
+    prd_p, prd_r = metrics.prd_curve(real, fake, num_clusters=ev["prd_clusters"], num_angles=ev["prd_angles"],
+                                     num_runs=ev["prd_runs"], seed=cfg["eval_seed"])
+    f8, f1_8 = metrics.f_beta_max(prd_p, prd_r, beta=8)
+    result_metrics = {
+        "fid": metrics.frechet_distance(real, fake),
+        "precision": pr["precision"], "recall": pr["recall"], "density": pr["density"], "coverage": pr["coverage"],
+        "f8": f8, "f1_8": f1_8,
+        "inception_score": metrics.inception_score(fs.probs(images, value_range=(-1.0, 1.0))),
+    }
+    with atomic_path(cell_dir / "prd.npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, precision=prd_p, recall=prd_r)
+    if ev.get("grid_images", 0):
+        _save_grid(images[: ev["grid_images"]], cell_dir / "grid.png")
+    return {"metrics": {k: float(v) for k, v in result_metrics.items()}, "sampling": stats, "n_samples": n}
+
+
+def _save_grid(images: Any, path: Path) -> None:
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    x = np.asarray(images, dtype=np.float32).reshape(-1, 28, 28)
+    cols = 8
+    rows = max(1, -(-len(x) // cols))
+    canvas = np.ones((rows * 29 + 1, cols * 29 + 1), np.float32)
+    for i, img in enumerate(x):
+        r, c = divmod(i, cols)
+        canvas[1 + r * 29 : 1 + r * 29 + 28, 1 + c * 29 : 1 + c * 29 + 28] = (img + 1) / 2
+    with atomic_path(path) as tmp:
+        plt.imsave(tmp, canvas, cmap="gray", vmin=0, vmax=1, format="png")
+
+
+# --------------------------------------------------------------------------- the study
+
+
+@dataclass
+class RunReport:
+    study_dir: Path
+    counts: dict[str, dict[str, int]]
+    failed: list[tuple[str, str, str]]  # (stage, cell id, error)
+    ran: int
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def run(spec: Spec, root: str | Path = DEFAULT_ROOT, *, executor: str | None = None, retry_failed: bool = False,
+        force: bool = False, progress: bool = True) -> RunReport:
+    """Run every cell without a result, stage by stage; record failures and go on."""
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
+    store = Store(root, spec.name)
+    store.dir.mkdir(parents=True, exist_ok=True)
+    name = executor or spec.executor
+    ex = make_executor(name, workers=spec.local_workers, threads_per_cell=spec.threads_per_cell,
+                       folder=store.dir / "slurm", slurm=spec.slurm)
+    start = time.perf_counter()
+    planned = plan(spec, root)
+    ran = 0
+    for stage in STAGES:
+        todo = []
+        for p in planned:
+            if p.cell.stage != stage:
+                continue
+            if force:  # recompute from scratch: a training checkpoint would otherwise be resumed
+                shutil.rmtree(store.cell_dir(p.cell.id), ignore_errors=True)
+            if p.will_run or force or (retry_failed and p.state == "failed"):
+                store.clear_status(p.cell.id)  # a retried training run resumes from its checkpoint
+                todo.append(p.cell)
+        if not todo:
+            continue
+        bar = tqdm(total=len(todo), desc=f"{spec.name}: {stage}", unit="cell", disable=not progress)
+        counts = {"done": 0, "failed": 0, "diverged": 0}
+
+        def on_done(i: int, value: Any, todo=todo, bar=bar, counts=counts) -> None:
+            cell = todo[i]
+            if isinstance(value, BaseException):  # the worker itself died: record it here
+                store.record(cell, "failed", None, f"worker failed: {type(value).__name__}: {value}", 0.0,
+                             provenance())
+                value = "failed"
+            counts[value] = counts.get(value, 0) + 1
+            bar.set_postfix(counts, refresh=False)
+            bar.update()
+
+        args = [(str(store.root), spec.name, cell, spec.threads_per_cell) for cell in todo]
+        ex.map(execute_cell, args, stage, on_done)
+        bar.close()
+        ran += len(todo)
+    final = plan(spec, root)
+    write_tables(spec, store, [p.cell for p in final])
+    failed = [(p.cell.stage, p.cell.id, p.why) for p in final if p.state == "failed"]
+    return RunReport(store.dir, summary(final), failed, ran, time.perf_counter() - start)
+
+
+def write_tables(spec: Spec, store: Store, cells: list[Cell]) -> None:
+    frame = store.tidy(cells)
+    if not frame.empty:
+        frame.insert(0, "study", spec.name)
+    with atomic_path(store.dir / "results.csv") as tmp:
+        frame.to_csv(tmp, index=False)
+    atomic_write_json(store.dir / "provenance.json", {**provenance(), "spec": spec.path})
+
+
+def is_finished(state: str) -> bool:
+    return state in FINISHED

@@ -1,0 +1,183 @@
+"""repro.spec: validation names the field and what is allowed; grids and hashes behave."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from repro import spec as specmod
+from repro.spec import SpecError, expand, load_spec, parse_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+VALID = """
+[study]
+name = "t"
+seeds = [0, 1]
+
+[train]
+epochs = 1
+train_size = 500
+
+[[objectives]]
+loss = "bce"
+
+[[objectives]]
+loss = "pr"
+lam = [0.5, 2.0]
+
+[evaluate]
+n_samples = 100
+
+[[evaluate.blocks]]
+sampler = "none"
+sigma = [0.5, 1.0]
+
+[[evaluate.blocks]]
+sampler = "obrs"
+budget = [2.0]
+"""
+
+
+def _raw(text: str = VALID) -> dict:
+    return tomllib.loads(text)
+
+
+def _with(path: str, value) -> dict:
+    """VALID with one dotted field replaced (path items may be list indices)."""
+    raw = _raw()
+    keys = [int(k) if k.isdigit() else k for k in path.split(".")]
+    node = raw
+    for k in keys[:-1]:
+        node = node[k]
+    if value is _DELETE:
+        del node[keys[-1]]
+    else:
+        node[keys[-1]] = value
+    return raw
+
+
+_DELETE = object()
+
+MALFORMED = [
+    # (field path, replacement, expected fragment of the message)
+    ("study.seeds", [0, 0], "study.seeds: seed 0 appears more than once"),
+    ("study.seeds", [0, 1.5], "study.seeds[1]: 1.5 is not allowed; expected a non-negative integer"),
+    ("study.seeds", [], "study.seeds: expected a non-empty list"),
+    ("study.seeds", _DELETE, "study.seeds: required field is missing"),
+    ("study.dataset", "cifar", "study.dataset: 'cifar' is not allowed; expected one of mnist, fashion-mnist"),
+    ("study.executor", "kubernetes", "study.executor: 'kubernetes' is not allowed; expected one of inprocess, local, slurm"),
+    ("study.colour", "blue", "study.colour: unknown field; allowed here:"),
+    ("train.epochs", "five", "train.epochs: 'five' is not allowed; expected <class 'int'>"),
+    ("train.g_widths", [64, "wide"], "train.g_widths: [64, 'wide'] is not allowed; expected tuple[int, ...]"),
+    ("train.ema", 1.5, "train.ema: ema=1.5: expected a decay in [0, 1)"),
+    ("train.learning_rate", 0.1, "train.learning_rate: unknown training setting; allowed:"),
+    ("train.loss", "bce", "train.loss: set by the grid, not here"),
+    ("objectives", [], "objectives: empty grid"),
+    ("objectives.0.loss", "wgan", "objectives[0].loss: 'wgan' is not allowed; expected one of bce, js, kl, rkl, pr"),
+    ("objectives.1.lam", [0.5, -1.0], "objectives[1].lam[1]: -1.0 is not allowed; expected numbers λ > 0"),
+    ("objectives.1.lam", [], "objectives[1].lam: empty list"),
+    ("objectives.0.lam", 2.0, "objectives[0].lam: λ applies to loss = \"pr\" only"),
+    ("objectives.1.init_from", "kl", "objectives[1].init_from: 'kl' is not an objective of this spec"),
+    ("evaluate.blocks.0.sigma", [0.5, 0.0], "evaluate.blocks[0].sigma[1]: 0.0 is not allowed; expected numbers σ > 0"),
+    ("evaluate.blocks.0.sigma", [1.0, 1.0], "evaluate.blocks[0].sigma: duplicate values"),
+    ("evaluate.blocks.1.budget", [0.5], "evaluate.blocks[1].budget[0]: 0.5 is not allowed; expected numbers K ≥ 1"),
+    ("evaluate.blocks.0.gamma", [1.0], "evaluate.blocks[0].gamma: applies to sampler = \"drs\", not 'none'"),
+    ("evaluate.blocks.0.sampler", "mh", "evaluate.blocks[0].sampler: 'mh' is not allowed; expected one of none, drs, obrs"),
+    ("evaluate.blocks", [], "evaluate.blocks: empty grid"),
+    ("evaluate.n_samples", "many", "evaluate.n_samples: expected an integer, got a string 'many'"),
+    ("evaluate.reference_split", "train", "evaluate.reference_split: 'train' is not allowed; expected one of val, test"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "message"), MALFORMED, ids=[m[0] + "=" + repr(m[1])[:20] for m in MALFORMED])
+def test_malformed_spec_names_the_field(path: str, value, message: str) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_spec(_with(path, value), "t.toml")
+    assert message in str(info.value)
+
+
+def test_valid_spec_expands_to_the_grid() -> None:
+    spec = parse_spec(_raw(), "t.toml")
+    cells = expand(spec)
+    stages = [c.stage for c in cells]
+    assert stages.count("features") == 1
+    assert stages.count("train") == (1 + 2) * 2  # (bce + pr × 2 λ) × 2 seeds
+    assert stages.count("evaluate") == 6 * (2 + 1)  # each model × (2 σ + 1 OBRS K)
+    assert len({c.id for c in cells}) == len(cells)
+    assert stages == sorted(stages, key=["features", "train", "evaluate"].index)  # dependency order
+
+
+def test_cell_ids_are_content_hashes_with_defaults_resolved() -> None:
+    a = {c.id for c in expand(parse_spec(_raw(), "t.toml"))}
+    b = {c.id for c in expand(parse_spec(_raw(), "elsewhere.toml"))}
+    assert a == b  # the file's name does not matter, only the resolved configuration
+    from repro.train import TrainConfig
+
+    default_batch = TrainConfig().resolve().batch_size
+    explicit = _with("train.batch_size", default_batch)
+    assert {c.id for c in expand(parse_spec(explicit, "t.toml"))} == a  # a default spelt out: same cells
+    changed = _with("train.epochs", 2)
+    changed_ids = {c.id for c in expand(parse_spec(changed, "t.toml"))}
+    assert len(a & changed_ids) == 1  # only the feature classifier is shared
+
+
+def test_code_version_changes_id_but_not_family(monkeypatch) -> None:
+    cell = expand(parse_spec(_raw(), "t.toml"))[1]
+    family, cell_id = cell.family, cell.id
+    monkeypatch.setattr(specmod, "CODE_VERSION", 999)
+    again = expand(parse_spec(_raw(), "t.toml"))[1]
+    assert again.family == family and again.id != cell_id
+
+
+def test_overlapping_blocks_are_one_cell() -> None:
+    raw = _raw()
+    raw["evaluate"]["blocks"].append({"sampler": "none", "sigma": [1.0, 2.0]})
+    cells = expand(parse_spec(raw, "t.toml"))
+    assert sum(c.stage == "evaluate" for c in cells) == 6 * 4  # σ ∈ {0.5, 1, 2} + OBRS
+
+
+def test_fine_tuning_cells_depend_on_their_parent() -> None:
+    raw = _raw()
+    raw["objectives"][1]["init_from"] = "bce"
+    cells = expand(parse_spec(raw, "t.toml"))
+    by_id = {c.id: c for c in cells}
+    pr = [c for c in cells if c.stage == "train" and c.labels["objective"] == "pr"]
+    for c in pr:
+        parent = by_id[c.config["init_from"]]
+        assert parent.labels["objective"] == "bce" and parent.labels["train_seed"] == c.labels["train_seed"]
+        assert parent.id in c.deps
+
+
+@pytest.mark.parametrize("name", ["smoke", "default", "paper"])
+def test_shipped_specs_are_valid(name: str) -> None:
+    path = ROOT / "study" / f"{name}.toml"
+    if not path.is_file():
+        pytest.skip(f"{path.name} not shipped yet")
+    spec = load_spec(path)
+    assert spec.name == name and expand(spec)
+
+
+def test_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="spec file not found"):
+        load_spec(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[study\nseeds = [0]\n")
+    with pytest.raises(SpecError, match="invalid TOML"):
+        load_spec(bad)
+
+
+@pytest.mark.parametrize("command", ["plan", "run"])
+def test_cli_malformed_spec_exit_2_nothing_written(tmp_path: Path, command: str) -> None:
+    spec = tmp_path / "bad.toml"
+    spec.write_text(VALID.replace("seeds = [0, 1]", "seeds = [0, 0]"))
+    root = tmp_path / "runs"
+    proc = subprocess.run([sys.executable, "-m", "repro", "study", command, str(spec), "--root", str(root)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "study.seeds" in proc.stderr and "Traceback" not in proc.stderr
+    assert not root.exists()
