@@ -1,0 +1,164 @@
+"""repro.study end to end on a micro spec: resume, failures, kill -9, executors agree."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from repro import study
+from repro.spec import load_spec
+
+MICRO = """
+[study]
+name = "micro"
+seeds = [0, 1]
+threads_per_cell = 1
+
+[train]
+train_size = 512
+epochs = 2
+batch_size = 64
+eval_every = 0
+g_widths = [32, 64]
+d_widths = [64, 32]
+
+[[objectives]]
+loss = "bce"
+
+[[objectives]]
+loss = "kl"
+
+[evaluate]
+n_samples = 120
+prd_runs = 1
+prd_clusters = 5
+grid_images = 8
+
+[[evaluate.blocks]]
+sampler = "none"
+sigma = [1.0]
+
+[[evaluate.blocks]]
+sampler = "obrs"
+budget = [2.0]
+burn_in = 200
+"""
+METRICS = ["fid", "precision", "recall", "density", "coverage", "f8", "f1_8", "inception_score", "acceptance_rate"]
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "repro", "study", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=900)
+
+
+def _metrics(root: Path) -> pd.DataFrame:
+    frame = pd.read_csv(root / "micro" / "results.csv")
+    return frame.sort_values("cell_id").set_index("cell_id")[["status", *METRICS]]
+
+
+def _finished_at(root: Path) -> dict[str, float]:
+    return {p.parent.name: json.loads(p.read_text())["finished_at"] for p in (root / "micro" / "cells").glob("*/status.json")}
+
+
+@pytest.fixture(scope="module")
+def spec_path(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("spec") / "micro.toml"
+    path.write_text(MICRO)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(spec_path: Path, tmp_path_factory) -> Path:
+    """One uninterrupted run on the local executor."""
+    root = tmp_path_factory.mktemp("reference")
+    proc = _cli("run", str(spec_path), "--root", str(root), "--executor", "local", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    return root
+
+
+def test_run_completes_every_cell_and_writes_the_tidy_table(reference: Path, spec_path: Path) -> None:
+    planned = study.plan(load_spec(spec_path), reference)
+    assert {p.state for p in planned} == {"done"}
+    frame = _metrics(reference)
+    assert len(frame) == 2 * 2 * 2 and (frame["status"] == "ok").all()
+    assert frame[METRICS].notna().all().all()
+    obrs = pd.read_csv(reference / "micro" / "results.csv").query("sampler == 'obrs'")
+    # K = 2: at most ~2 proposals per sample (c_K = 1 when the ratio's max M ≤ K accepts more)
+    assert (obrs["acceptance_rate"] >= 0.45).all()
+    cell = next((reference / "micro" / "cells").glob("*/prd.npz")).parent
+    assert (cell / "grid.png").is_file()
+    status = json.loads((cell / "status.json").read_text())
+    assert status["provenance"]["git"].keys() == {"commit", "dirty"} and "torch" in status["provenance"]["versions"]
+
+
+def test_rerun_recomputes_nothing(reference: Path, spec_path: Path) -> None:
+    before = _finished_at(reference)
+    proc = _cli("run", str(spec_path), "--root", str(reference), "--no-progress", "--json")
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["ran"] == 0
+    assert _finished_at(reference) == before
+
+
+def test_plan_json_reports_states(reference: Path, spec_path: Path, tmp_path: Path) -> None:
+    done = json.loads(_cli("plan", str(spec_path), "--root", str(reference), "--json").stdout)
+    assert {c["state"] for c in done["cells"]} == {"done"} and len(done["cells"]) == 1 + 4 + 8
+    fresh = json.loads(_cli("plan", str(spec_path), "--root", str(tmp_path), "--json").stdout)
+    assert {c["state"] for c in fresh["cells"]} == {"missing"}
+    assert {c["stage"] for c in fresh["cells"]} == {"features", "train", "evaluate"}
+
+
+def test_inprocess_executor_gives_the_same_numbers(reference: Path, spec_path: Path, tmp_path: Path) -> None:
+    report = study.run(load_spec(spec_path), tmp_path, executor="inprocess", progress=False)
+    assert report.ok
+    pd.testing.assert_frame_equal(_metrics(tmp_path), _metrics(reference))
+
+
+def test_failed_cell_is_recorded_and_retried(reference: Path, spec_path: Path, tmp_path: Path) -> None:
+    proc = _cli("run", str(spec_path), "--root", str(tmp_path), "--no-progress", env={"REPRO_FAIL_CELLS": "kl"})
+    assert proc.returncode == 1
+    assert "failure injected" in proc.stderr and "--retry-failed" in proc.stderr
+    frame = pd.read_csv(tmp_path / "micro" / "results.csv")
+    assert (frame.query("objective == 'bce'")["status"] == "ok").all()
+    assert (frame.query("objective == 'kl'")["status"] == "failed").all()  # upstream failure recorded too
+    plain = _cli("run", str(spec_path), "--root", str(tmp_path), "--no-progress", "--json")
+    assert plain.returncode == 1 and json.loads(plain.stdout.splitlines()[-1])["ran"] == 0  # no silent retry
+    retry = _cli("run", str(spec_path), "--root", str(tmp_path), "--no-progress", "--retry-failed")
+    assert retry.returncode == 0, retry.stderr
+    pd.testing.assert_frame_equal(_metrics(tmp_path), _metrics(reference))
+
+
+def test_kill_9_then_rerun_resumes_without_recomputing(reference: Path, spec_path: Path, tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "repro", "study", "run", str(spec_path), "--root", str(tmp_path), "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    cells = tmp_path / "micro" / "cells"
+    deadline = time.monotonic() + 600
+    try:
+        # kill once some train cells are done and the study is still going
+        while time.monotonic() < deadline and proc.poll() is None:
+            trains = [p for p in cells.glob("*/status.json") if json.loads(p.read_text() or "{}").get("state")
+                      and json.loads((p.parent / "cell.json").read_text())["stage"] == "train"]
+            if trains:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the study finished before it could be killed; make MICRO bigger"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    before = _finished_at(tmp_path)
+    assert 0 < len(before) < 1 + 4 + 8
+    proc2 = _cli("run", str(spec_path), "--root", str(tmp_path), "--no-progress", "--json")
+    assert proc2.returncode == 0, proc2.stderr
+    after = _finished_at(tmp_path)
+    assert {k: after[k] for k in before} == before  # nothing finished was recomputed
+    assert json.loads(proc2.stdout.splitlines()[-1])["ran"] == 1 + 4 + 8 - len(before)
+    pd.testing.assert_frame_equal(_metrics(tmp_path), _metrics(reference))
