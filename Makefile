@@ -11,7 +11,7 @@ TORCH ?= torch==2.13.0+cpu
 TORCH_INDEX ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test proptest bench study paper clean-venv help
+.PHONY: setup test test-slurm proptest bench study paper clean-venv help
 
 help:
 	@echo "make study   run the study STUDY=$(STUDY) (sets itself up)"
@@ -31,7 +31,15 @@ $(STAMP): pyproject.toml
 	touch $@
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slurm"
+
+# A real single-node SLURM cluster (Debian's slurm-wlm, munge, slurmdbd + MariaDB), started
+# for the tests and stopped afterwards whatever their outcome. Needs root (see scripts/README-slurm.md).
+test-slurm: $(STAMP)
+	scripts/slurm-cluster.sh install
+	scripts/slurm-cluster.sh up
+	eval "$$(scripts/slurm-cluster.sh env)"; $(PY) -m pytest -q -m slurm tests/slurm; rc=$$?; \
+	  scripts/slurm-cluster.sh down; exit $$rc
 
 proptest: $(STAMP)
 	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -q -m property --hypothesis-show-statistics

@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import submitit
+
 from repro.errors import ReproError
 from repro.spec import Resources, SlurmSettings
 
@@ -79,16 +81,15 @@ class LocalExecutor(Executor):
                 on_done(futures[fut], value)
 
 
-def _checkpointable(fn: Callable[..., Any]):
-    import submitit  # noqa: PLC0415
+class CellTask(submitit.helpers.Checkpointable):
+    """A cell as a SLURM task. On time-out or preemption submitit calls ``checkpoint``, which
+    (by default) resubmits the same call: a training cell then resumes from its checkpoint."""
 
-    class CellTask(submitit.helpers.Checkpointable):
-        """Requeued as-is on time-out or preemption: training resumes from its checkpoint."""
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
 
-        def __call__(self, *args: Any) -> Any:
-            return fn(*args)
-
-    return CellTask()
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)
 
 
 class SlurmExecutor(Executor):
@@ -99,9 +100,7 @@ class SlurmExecutor(Executor):
         self.settings = settings
         self.poll_seconds = poll_seconds
 
-    def _executor(self, stage: str, res: Resources):
-        import submitit  # noqa: PLC0415
-
+    def _executor(self, stage: str, res: Resources) -> submitit.AutoExecutor:
         folder = self.folder / stage / time.strftime("%Y%m%d-%H%M%S")  # job ids restart with the controller
         try:
             ex = submitit.AutoExecutor(folder=folder, cluster="slurm")
@@ -129,7 +128,7 @@ class SlurmExecutor(Executor):
             return
         res = self.settings.resources[stage]
         ex = self._executor(stage, res)
-        task = _checkpointable(fn)
+        task = CellTask(fn)
         jobs: list[tuple[int, Any]] = []
         chunk = self.settings.max_array_size
         for start in range(0, len(args_list), chunk):  # one array per chunk, below MaxArraySize
