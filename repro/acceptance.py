@@ -57,26 +57,42 @@ def obrs_acceptance(r: np.ndarray, M: float, c: float) -> np.ndarray:
     return np.minimum(c * r / M, 1.0)
 
 
-def obrs_constant(r: np.ndarray, M: float, K: float, tol: float = 1e-12, max_iter: int = 200) -> float:
+def obrs_constant(
+    r: np.ndarray,
+    M: float,
+    K: float,
+    tol: float = 1e-12,
+    max_iter: int = 200,
+    weights: np.ndarray | None = None,
+) -> float:
     """c_K ≥ 1 with mean(min(c r / M, 1)) = 1/K over the burn-in ratios ``r`` (bisection).
 
+    ``r`` (N,) are ratios of samples from Q; or, with ``weights`` (N,) (the masses q of a
+    histogram, summing to 1 or not), the mean is the weighted one Σ w a / Σ w.
     K = 1 returns inf (accept all). If even c = 1 accepts at least 1/K (K ≥ M for an exact
     ratio), c = 1: OBRS is then plain rejection sampling. If the target is out of reach
     (too many r = 0), the c that accepts every r > 0 is returned.
     """
-    if K < 1:
+    if not K >= 1:  # also refuses NaN
         raise ValueError(f"budget K must be ≥ 1, got {K}")
     r = _ratios(r)
     if K == 1:
         return math.inf
     target = 1.0 / K
+    if weights is None:
+        w = np.full(r.shape, 1.0 / max(r.size, 1))
+    else:
+        w = np.asarray(weights, dtype=np.float64)
+        if w.shape != r.shape or (w < 0).any() or not w.sum() > 0:
+            raise ValueError("weights must be non-negative, of the shape of r, with a positive sum")
+        w = w / w.sum()
 
     def accept(c: float) -> float:
-        return float(np.minimum(c * r / M, 1.0).mean())
+        return float(np.dot(w, np.minimum(c * r / M, 1.0)))
 
-    if accept(1.0) >= target:
+    if accept(1.0) >= target * (1 - 1e-10):  # the slack absorbs rounding at K = M exactly
         return 1.0
-    positive = r[r > 0]
+    positive = r[(r > 0) & (w > 0)]
     if positive.size == 0:
         raise ValueError("every density ratio is 0: no sample can be accepted")
     hi = M / positive.min()  # accepts every r > 0

@@ -1,0 +1,493 @@
+"""Sampling a trained GAN: latent tuning (σ, ψ) and discriminator rejection (DRS, OBRS).
+
+MATH.md §5–6. One entry point, :func:`sample`, draws proposals x = G(z) in batches, scores
+them with the discriminator, maps the raw score v to log r = log p/q through
+``repro.divergences.log_ratio`` and keeps each proposal with probability a(x):
+
+- ``none``: a = 1 (latent tuning only).
+- ``drs`` (Azadi et al. 2019, §3.2 and Algorithm 1): a = σ(F(x)) with
+  F = log r − log M − log(1 − exp(log r − log M − ε)) − γ. M = max r starts as the maximum on
+  a burn-in set and is raised whenever a proposal beats it (the running maximum is taken
+  proposal by proposal, so the result does not depend on the batch size). γ is
+  γ₀ + ``gamma`` with γ₀ given by ``gamma_convention``:
+
+  * ``absolute``: γ₀ = 0, so ``gamma`` is γ itself (γ = 0, ε → 0 is plain rejection sampling).
+  * ``percentile``: γ₀ = the ``gamma_percentile``-th percentile of F (computed with γ = 0) on
+    the burn-in set, as in Azadi et al.'s and the MH-GAN code; ``gamma`` is an offset.
+
+- ``obrs`` (Verine et al., optimal budgeted rejection sampling): a = min(c_K r / M, 1) with M
+  the burn-in maximum (kept fixed: a proposal above it is accepted anyway) and c_K chosen by
+  bisection on the burn-in set so that the mean acceptance there is 1/K (K = ``budget``).
+
+Latent tuning (MATH.md §5) applies to every proposal, burn-in included: z ~ N(0, σ² I)
+(``sigma``), then each coordinate with |z_i| > ψ (``psi``) is redrawn from N(0, σ²) until it
+lies inside (Karras et al.'s truncation trick).
+
+Randomness is explicit: ``seed`` feeds a ``numpy.random.SeedSequence`` that spawns one
+``torch.Generator`` for latents (on the model's device) and one ``numpy`` generator for the
+accept/reject uniforms; no global RNG state is read or changed. The output is a deterministic
+function of (models, n, params, seed, batch_size, device).
+
+Optional calibration (``calibrate=True``, Platt scaling): before the burn-in, a logistic model
+σ(a·s + b) with s = log r of the raw discriminator is fitted to held-out real images (label 1)
+against as many generated ones (label 0); with balanced classes its logit estimates log p/q, so
+a·s + b replaces log r for the rest of the run. This is the "logistic fitting" variant of
+Azadi et al.'s calibration step (§3.2: a few epochs of fine-tuning D's last layer on held-out
+data); D's weights are not changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from scipy import optimize, special
+from torch import nn
+
+from repro.acceptance import drs_logit, obrs_acceptance, obrs_constant
+from repro.divergences import DIVERGENCES, log_ratio
+from repro.errors import ConfigError, ReproError
+
+log = logging.getLogger(__name__)
+
+METHODS = ("none", "drs", "obrs")
+GAMMA_CONVENTIONS = ("absolute", "percentile")
+DEFAULT_BATCH_SIZE = 1000
+
+
+class AcceptanceTooLowError(ReproError):
+    """Rejection sampling hit its cap on proposals before accepting ``n`` samples."""
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Everything that decides how samples are drawn (besides the models, n and the seed).
+
+    method: ``none`` | ``drs`` | ``obrs``.
+    sigma: latent standard deviation (soft truncation; 1 = the training prior).
+    psi: hard-truncation threshold on |z_i| (None = no truncation).
+    gamma: DRS γ (``absolute``) or offset from the burn-in percentile (``percentile``).
+    gamma_convention: ``absolute`` | ``percentile``; gamma_percentile: in [0, 100].
+    eps: DRS ε ≥ 0 (Azadi et al. use 1e-6; ε → 0 with γ = 0 is plain rejection sampling).
+    update_M: DRS raises M whenever a proposal's ratio beats it (Azadi et al., Algorithm 1).
+    budget: OBRS budget K ≥ 1 (expected proposals per accepted sample; 1 accepts all).
+    burn_in: proposals used to estimate M, γ₀ and c_K (not returned, not counted).
+    max_proposals_per_sample: the run fails once proposals exceed this × n.
+    calibrate: Platt-scale the discriminator on held-out real images first (needs ``real``).
+    """
+
+    method: str = "none"
+    sigma: float = 1.0
+    psi: float | None = None
+    gamma: float = 0.0
+    gamma_convention: str = "absolute"
+    gamma_percentile: float = 95.0
+    eps: float = 1e-6
+    update_M: bool = True
+    budget: float = 1.0
+    burn_in: int = 10_000
+    max_proposals_per_sample: float = 1000.0
+    calibrate: bool = False
+
+    def __post_init__(self) -> None:
+        def bad(field: str, allowed: str) -> ConfigError:
+            return ConfigError(f"SamplingParams.{field} must be {allowed}; got {getattr(self, field)!r}")
+
+        def finite(x: Any) -> bool:
+            return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+        if self.method not in METHODS:
+            raise bad("method", f"one of {', '.join(map(repr, METHODS))}")
+        if self.gamma_convention not in GAMMA_CONVENTIONS:
+            raise bad("gamma_convention", f"one of {', '.join(map(repr, GAMMA_CONVENTIONS))}")
+        if not (finite(self.sigma) and self.sigma > 0):
+            raise bad("sigma", "a finite number > 0")
+        if self.psi is not None and not (finite(self.psi) and self.psi > 0):
+            raise bad("psi", "None or a finite number > 0")
+        if self.psi is not None and math.erf(self.psi / (self.sigma * math.sqrt(2))) < 1e-3:
+            raise ConfigError(
+                f"SamplingParams.psi = {self.psi} is too small for sigma = {self.sigma}: fewer than "
+                "1 in 1000 coordinates would fall inside; use psi ≥ 0.002 · sigma"
+            )
+        if not finite(self.gamma):
+            raise bad("gamma", "a finite number")
+        if not (finite(self.gamma_percentile) and 0 <= self.gamma_percentile <= 100):
+            raise bad("gamma_percentile", "a number in [0, 100]")
+        if not (finite(self.eps) and self.eps >= 0):
+            raise bad("eps", "a finite number ≥ 0")
+        if not isinstance(self.update_M, bool):
+            raise bad("update_M", "True or False")
+        if not (finite(self.budget) and self.budget >= 1):
+            raise bad("budget", "a finite number ≥ 1")
+        if not (isinstance(self.burn_in, int) and not isinstance(self.burn_in, bool) and self.burn_in >= 1):
+            raise bad("burn_in", "an integer ≥ 1")
+        if not (finite(self.max_proposals_per_sample) and self.max_proposals_per_sample >= 1):
+            raise bad("max_proposals_per_sample", "a finite number ≥ 1")
+        if not isinstance(self.calibrate, bool):
+            raise bad("calibrate", "True or False")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SamplingParams:
+        """Build from a mapping; unknown keys are errors (a misspelt option is not ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(f"unknown sampling option(s) {unknown}; expected some of {sorted(names)}")
+        return cls(**d)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def truncated_latents(
+    n: int, z_dim: int, sigma: float, psi: float | None, gen: torch.Generator, device: torch.device
+) -> torch.Tensor:
+    """z ~ N(0, σ² I) of shape (n, z_dim); with ψ, each |z_i| > ψ is redrawn until |z_i| ≤ ψ."""
+    z = sigma * torch.randn(n, z_dim, generator=gen, device=device)  # (n, z_dim)
+    if psi is not None:
+        outside = z.abs() > psi
+        while bool(outside.any()):
+            z[outside] = sigma * torch.randn(int(outside.sum()), generator=gen, device=device)
+            outside = z.abs() > psi
+    return z
+
+
+def fit_platt(s_real: np.ndarray, s_fake: np.ndarray) -> tuple[float, float]:
+    """(a, b) of a logistic model σ(a s + b) for P(real | s), by maximum likelihood.
+
+    ``s_real`` (N_r,), ``s_fake`` (N_f,): uncalibrated log-ratio scores. The returned logit is
+    corrected for the class prior, so a s + b estimates log p/q even when N_r ≠ N_f.
+    Non-finite scores are left out of the fit.
+    """
+    s_real = np.asarray(s_real, np.float64)
+    s_fake = np.asarray(s_fake, np.float64)
+    s_real, s_fake = s_real[np.isfinite(s_real)], s_fake[np.isfinite(s_fake)]
+    if len(s_real) < 2 or len(s_fake) < 2:
+        raise ReproError("calibration needs at least 2 finite scores per class")
+    s = np.concatenate([s_real, s_fake])
+    y = np.concatenate([np.ones(len(s_real)), np.zeros(len(s_fake))])
+    scale = max(float(s.std()), 1e-12)
+    t = (s - s.mean()) / scale  # standardised for a well-conditioned fit
+
+    def loss_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        logit = theta[0] * t + theta[1]
+        # −log σ(logit) for y = 1, −log(1 − σ(logit)) for y = 0; tiny ridge for separable data
+        loss = np.mean(np.logaddexp(0.0, np.where(y == 1, -logit, logit))) + 1e-8 * theta[0] ** 2
+        resid = special.expit(logit) - y
+        return float(loss), np.array([np.mean(resid * t) + 2e-8 * theta[0], np.mean(resid)])
+
+    res = optimize.minimize(loss_grad, np.array([1.0, 0.0]), jac=True, method="BFGS")
+    a_t, b_t = res.x
+    a = a_t / scale
+    b = b_t - a * s.mean() - math.log(len(s_real) / len(s_fake))
+    return float(a), float(b)
+
+
+# --------------------------------------------------------------------------- the sampler
+
+
+def _resolve_device(generator: nn.Module, device: str | torch.device | None) -> torch.device:
+    if device is None:
+        p = next(iter(generator.parameters()), None)
+        return p.device if p is not None else torch.device("cpu")
+    return torch.device(device)
+
+
+def _torch_seed(ss: np.random.SeedSequence) -> int:
+    return int(ss.generate_state(1, np.uint64)[0])
+
+
+def _safe_exp(x: float) -> float:
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+class _Proposals:
+    """Draws proposals x = G(z) and their log-ratios log r(x) (float64, numpy), batch by batch."""
+
+    def __init__(self, generator, discriminator, params, ratio_divergence, z_dim, device, gen):
+        self.generator, self.discriminator = generator, discriminator
+        self.params, self.name, self.z_dim, self.device, self.gen = params, ratio_divergence, z_dim, device, gen
+        self.calibration: tuple[float, float] | None = None
+
+    def images(self, k: int) -> torch.Tensor:
+        z = truncated_latents(k, self.z_dim, self.params.sigma, self.params.psi, self.gen, self.device)
+        x = self.generator(z)
+        if x.shape[0] != k:
+            raise ReproError(f"the generator returned {x.shape[0]} samples for {k} latents")
+        return x
+
+    def raw_log_ratio(self, x: torch.Tensor) -> np.ndarray:
+        v = self.discriminator(x)
+        if v.numel() != x.shape[0]:
+            raise ReproError(
+                f"the discriminator must return one score per sample, shape (B,) or (B, 1); got {tuple(v.shape)}"
+            )
+        lr = log_ratio(v.reshape(-1).to(torch.float64), self.name).cpu().numpy()  # (B,)
+        if np.isnan(lr).any():
+            raise ReproError("the discriminator returned NaN scores")
+        return lr
+
+    def log_ratio(self, x: torch.Tensor) -> np.ndarray:
+        lr = self.raw_log_ratio(x)
+        if self.calibration is not None:
+            a, b = self.calibration
+            with np.errstate(invalid="ignore"):
+                lr = a * lr + b
+        return lr
+
+    def draw(self, k: int, scored: bool) -> tuple[torch.Tensor, np.ndarray | None]:
+        x = self.images(k)
+        return x, (self.log_ratio(x) if scored else None)
+
+    def burn_in(self, total: int, batch_size: int) -> np.ndarray:
+        out, done = [], 0
+        while done < total:
+            k = min(batch_size, total - done)
+            out.append(self.draw(k, True)[1])
+            done += k
+        return np.concatenate(out)  # (total,)
+
+    def calibrate(self, real: torch.Tensor, batch_size: int) -> tuple[float, float]:
+        if len(real) < 2:
+            raise ConfigError(f"calibration needs at least 2 real samples; got {len(real)}")
+        s_fake, done, shape = [], 0, None
+        while done < len(real):
+            k = min(batch_size, len(real) - done)
+            x = self.images(k)
+            shape = tuple(x.shape[1:])
+            s_fake.append(self.raw_log_ratio(x))
+            done += k
+        if real[0].numel() != math.prod(shape):
+            raise ConfigError(f"real samples of shape {tuple(real.shape[1:])} do not match generated {shape}")
+        real = real.reshape(len(real), *shape)  # (N, …) like the generator's output
+        s_real = np.concatenate([
+            self.raw_log_ratio(real[i:i + batch_size].to(self.device)) for i in range(0, len(real), batch_size)
+        ])
+        a, b = fit_platt(s_real, np.concatenate(s_fake))
+        if a <= 0:
+            raise ReproError(
+                f"calibration gave a non-positive slope a = {a:.3g}: the discriminator does not rank "
+                "real images above generated ones; sample without calibrate"
+            )
+        self.calibration = (a, b)
+        return a, b
+
+
+def sample(
+    generator: nn.Module,
+    discriminator: nn.Module | None,
+    n: int,
+    method: str | None = None,
+    params: SamplingParams | None = None,
+    seed: int = 0,
+    *,
+    ratio_divergence: str | None,
+    z_dim: int,
+    device: str | torch.device | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    real: torch.Tensor | np.ndarray | None = None,
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    """Draw ``n`` samples from G, tuned and filtered as ``params`` says (MATH.md §5–6).
+
+    generator: maps latents (B, z_dim) to samples (B, …) (e.g. (B, 1, 28, 28) in [-1, 1]).
+    discriminator: maps samples (B, …) to raw scores v, (B,) or (B, 1); unused for ``none``.
+    method: overrides ``params.method`` when given (``params`` defaults to ``SamplingParams()``).
+    ratio_divergence: how v maps to log r (``repro.divergences.log_ratio``: bce, js, kl, rkl, chi2).
+    device: where latents are drawn; the models are moved there (None = the generator's device).
+    real: held-out real samples (N, …) for ``calibrate=True``.
+
+    Returns ``(images, stats)``: images (n, …) on the CPU, the first n accepted proposals in
+    order; stats a JSON-able dict with ``acceptance_rate`` = accepted / proposals (proposals
+    counted up to the n-th acceptance, burn-in excluded), ``proposals``, ``accepted``, the
+    method's constants (log_M and M at the start and end, gamma0, gamma, the convention, c_K,
+    expected acceptance on the burn-in set) and the latent tuning (sigma, psi).
+
+    Raises ``AcceptanceTooLowError`` once proposals reach ``max_proposals_per_sample × n``.
+    Models are put in eval mode while sampling and restored afterwards.
+    """
+    params = params if params is not None else SamplingParams()
+    if method is not None and method != params.method:
+        params = dataclasses.replace(params, method=method)  # re-validated in __post_init__
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+        raise ConfigError(f"n must be an integer ≥ 0; got {n!r}")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ConfigError(f"batch_size must be an integer ≥ 1; got {batch_size!r}")
+    if not isinstance(z_dim, (int, np.integer)) or z_dim < 1:
+        raise ConfigError(f"z_dim must be an integer ≥ 1; got {z_dim!r}")
+    scored = params.method != "none"
+    if scored:
+        if discriminator is None:
+            raise ConfigError(f"method {params.method!r} needs a discriminator")
+        if ratio_divergence not in DIVERGENCES:
+            raise ConfigError(
+                f"ratio_divergence must be one of {', '.join(DIVERGENCES)}; got {ratio_divergence!r}"
+            )
+    if params.calibrate and scored and real is None:
+        raise ConfigError("SamplingParams.calibrate = True needs held-out real samples (real=…)")
+
+    dev = _resolve_device(generator, device)
+    models = [m for m in (generator, discriminator) if m is not None]
+    if device is not None:
+        for m in models:
+            m.to(dev)
+    was_training = [m.training for m in models]
+    for m in models:
+        m.eval()
+    try:
+        with torch.inference_mode():
+            images, stats = _sample(generator, discriminator, int(n), params, seed, ratio_divergence,
+                                    int(z_dim), dev, int(batch_size), real, scored)
+    finally:
+        for m, flag in zip(models, was_training):
+            m.train(flag)
+    return images.clone(), stats  # a normal tensor (inference tensors refuse later autograd use)
+
+
+def _sample(generator, discriminator, n, params, seed, ratio_divergence, z_dim, device, batch_size, real, scored):
+    p = params
+    latent_ss, uniform_ss = np.random.SeedSequence(seed).spawn(2)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(_torch_seed(latent_ss))
+    rng = np.random.default_rng(uniform_ss)
+    proposals_src = _Proposals(generator, discriminator, p, ratio_divergence, z_dim, device, gen)
+
+    stats: dict[str, Any] = {
+        "method": p.method, "n": n, "seed": seed, "batch_size": batch_size,
+        "ratio_divergence": ratio_divergence if scored else None,
+        "sigma": p.sigma, "psi": p.psi,
+        "burn_in": p.burn_in if scored else 0,
+        "log_M": None, "M": None, "log_M_burn_in": None, "M_burn_in": None, "M_updates": 0,
+        "gamma_convention": None, "gamma_percentile": None, "gamma_offset": None,
+        "gamma0": None, "gamma": None, "eps": None,
+        "budget": None, "c_K": None, "expected_acceptance_burn_in": None,
+        "calibrated": False, "calibration_a": None, "calibration_b": None,
+    }
+
+    # calibrate D, then estimate the method's constants on the burn-in set
+    if scored and p.calibrate:
+        real_t = torch.as_tensor(np.asarray(real) if not isinstance(real, torch.Tensor) else real)
+        real_t = real_t.to(torch.float32)
+        a, b = proposals_src.calibrate(real_t, batch_size)
+        stats.update(calibrated=True, calibration_a=a, calibration_b=b)
+    log_M = gamma = c = None
+    if scored:
+        burn = proposals_src.burn_in(p.burn_in, batch_size)  # (burn_in,) log r
+        log_M = float(burn.max())
+        if not math.isfinite(log_M):
+            raise ReproError(
+                f"the largest log-ratio on the burn-in set is {log_M}: the discriminator gives no usable ratio"
+            )
+        stats.update(log_M_burn_in=log_M, M_burn_in=_safe_exp(log_M))
+        if p.method == "drs":
+            F0 = drs_logit(burn, log_M, 0.0, p.eps)  # (burn_in,) F at γ = 0
+            gamma0 = float(np.percentile(F0, p.gamma_percentile)) if p.gamma_convention == "percentile" else 0.0
+            if not math.isfinite(gamma0):
+                raise ReproError(f"gamma0 = {gamma0} on the burn-in set; use eps > 0 or a larger burn_in")
+            gamma = gamma0 + p.gamma
+            stats.update(gamma_convention=p.gamma_convention, gamma_offset=p.gamma, gamma0=gamma0,
+                         gamma=gamma, eps=p.eps, expected_acceptance_burn_in=float(special.expit(F0 - gamma).mean()))
+            if p.gamma_convention == "percentile":
+                stats["gamma_percentile"] = p.gamma_percentile
+        else:  # obrs
+            r_over_M = np.exp(burn - log_M)  # (burn_in,) in [0, 1]
+            c = obrs_constant(r_over_M, 1.0, p.budget)
+            stats.update(budget=p.budget, c_K=c if math.isfinite(c) else None, eps=None,  # None: K = 1, accept all
+                         expected_acceptance_burn_in=float(obrs_acceptance(r_over_M, 1.0, c).mean()))
+
+    # propose, score, accept until n samples are in
+    cap = math.ceil(p.max_proposals_per_sample * n)
+    chunks: list[torch.Tensor] = []
+    accepted = proposals = 0
+    while accepted < n:
+        if proposals >= cap:
+            rate = accepted / proposals if proposals else 0.0
+            raise AcceptanceTooLowError(
+                f"acceptance too low: {accepted} of {n} samples accepted after {proposals} proposals "
+                f"(acceptance so far {rate:.3g}); reached the cap max_proposals_per_sample × n = "
+                f"{p.max_proposals_per_sample:g} × {n}. Raise max_proposals_per_sample, lower gamma "
+                "or the budget, or check the discriminator"
+            )
+        k = min(batch_size, cap - proposals)
+        x, lr = proposals_src.draw(k, scored)
+        if p.method == "none":
+            keep = np.arange(k)
+        else:
+            if p.method == "drs":
+                # running maximum proposal by proposal (Azadi et al., Algorithm 1)
+                running = np.maximum.accumulate(np.maximum(lr, log_M)) if p.update_M else np.full(k, log_M)
+                a = special.expit(drs_logit(lr, running, gamma, p.eps))  # (k,)
+            else:
+                running = None
+                a = obrs_acceptance(np.exp(np.minimum(lr - log_M, 700.0)), 1.0, c)  # (k,)
+            keep = np.flatnonzero(rng.random(k) < a)
+        need = n - accepted
+        if len(keep) >= need:
+            keep = keep[:need]
+            used = int(keep[-1]) + 1
+        else:
+            used = k
+        if p.method == "drs" and p.update_M and used > 0:
+            new = float(running[used - 1])
+            stats["M_updates"] += int(np.count_nonzero(np.diff(np.concatenate([[log_M], running[:used]])) > 0))
+            log_M = new
+        proposals += used
+        accepted += len(keep)
+        if len(keep):
+            chunks.append(x[torch.as_tensor(keep, device=x.device)].cpu())
+
+    if chunks:
+        images = torch.cat(chunks)
+    else:  # n = 0: an empty batch with the generator's sample shape
+        images = proposals_src.images(1)[:0].cpu()
+    stats.update(proposals=proposals, accepted=accepted,
+                 acceptance_rate=(accepted / proposals) if proposals else 1.0)
+    if log_M is not None:
+        stats.update(log_M=log_M, M=_safe_exp(log_M))
+    log.debug("sampled %d with %s: acceptance %.4g", n, p.method, stats["acceptance_rate"])
+    return images, stats
+
+
+# --------------------------------------------------------------------------- trained runs
+
+
+def sample_from_run(
+    run_dir: str,
+    n: int,
+    params: SamplingParams,
+    seed: int,
+    *,
+    device: str | torch.device | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    real: torch.Tensor | np.ndarray | None = None,
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    """:func:`sample` from a training run folder (``repro.train.load_trained``).
+
+    With ``params.calibrate`` and no ``real``, the validation split of the run's data set
+    (``config.dataset``, default mnist) is used, in [-1, 1].
+    """
+    from repro import train  # lazily: training pulls in much more than sampling needs
+
+    model = train.load_trained(run_dir, device=device)
+    if params.calibrate and params.method != "none" and real is None:
+        from repro import data
+
+        dataset = getattr(model.config, "dataset", "mnist")
+        real = data.to_gan_range(data.load(dataset).val.images_float())[:, None]  # (N, 1, 28, 28)
+    images, stats = sample(
+        model.generator, model.discriminator, n, params.method, params, seed,
+        ratio_divergence=model.ratio_divergence, z_dim=model.z_dim, device=device,
+        batch_size=batch_size, real=real,
+    )
+    stats["run_dir"] = str(run_dir)
+    return images, stats
