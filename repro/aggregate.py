@@ -1,0 +1,367 @@
+"""A study's tidy results → means and 95 % confidence intervals over seeds.
+
+Pure functions over pandas frames; the only I/O is ``load_results`` and ``write_aggregate``
+at the edges. Statistics are over ``train_seed``: each seed is one trained model, so the
+``n`` of an interval is the number of trained models that produced an ``ok`` row for that
+configuration. Failed, diverged, missing (not run yet) and stale rows never enter a statistic;
+they are counted.
+
+Intervals (``interval``):
+- ``t`` (default): mean ± t_{(1+c)/2, n−1} · s / √n, s with ddof = 1.
+- ``bootstrap``: ``scipy.stats.bootstrap`` with BCa; when the sample is degenerate (n < 3 or
+  all values equal, where BCa's acceleration is undefined) or BCa returns NaN, the percentile
+  method is used instead. The method actually used is recorded per row (``method``).
+- n = 1: the mean with no interval (``method = "single"``, lo = hi = NaN).
+
+Paired differences (``paired_differences``): a treatment and a baseline that share the trained
+model (same ``train_id``) and evaluation seed, e.g. DRS(γ) vs the plain sampler of the same
+generator; the interval is over the per-seed differences.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from repro.atomic import atomic_path
+from repro.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+# The configuration of an evaluation cell: every key column except the seeds and the ids.
+KEY_COLUMNS = (
+    "study", "dataset", "objective", "lam", "aux", "gen_form", "init_from", "sigma", "psi",
+    "sampler", "gamma", "gamma_convention", "budget",
+)
+# Key columns a results table may leave out (filled with "" / NaN): older or smaller studies.
+OPTIONAL_KEYS = ("init_from",)
+SEED_COLUMNS = ("train_seed", "eval_seed")
+ID_COLUMNS = ("cell_id", "train_id")
+METRICS = (
+    "fid", "precision", "recall", "density", "coverage", "f8", "f1_8",
+    "inception_score", "acceptance_rate",
+)
+REQUIRED = (*(k for k in KEY_COLUMNS if k not in OPTIONAL_KEYS), *SEED_COLUMNS, *ID_COLUMNS,
+            "status", *METRICS)
+# ok enters statistics; the others are counted. The harness lists cells not yet run as
+# missing, and cells whose configuration changed since they ran as stale.
+STATUSES = ("ok", "failed", "diverged", "missing", "stale")
+METHODS = ("t", "bootstrap")
+NUMERIC_KEYS = ("lam", "sigma", "psi", "gamma", "budget")
+TEXT_KEYS = tuple(k for k in KEY_COLUMNS if k not in NUMERIC_KEYS)
+
+AGG_COLUMNS = (
+    *KEY_COLUMNS, "metric", "mean", "std", "lo", "hi", "half_width", "n", "n_failed",
+    "n_diverged", "n_missing", "method", "confidence", "resamples",
+)
+
+
+# ---------------------------------------------------------------- loading (I/O edge)
+
+def load_results(study_dir: str | Path) -> pd.DataFrame:
+    """Read ``<study_dir>/results.csv`` into a normalised tidy frame (see ``tidy``)."""
+    path = Path(study_dir) / "results.csv"
+    if not path.is_file():
+        raise DataError(
+            f"{path} not found: run the study first (make study STUDY=…), or pass the folder "
+            "that holds results.csv"
+        )
+    try:
+        frame = pd.read_csv(path, keep_default_na=True, dtype={k: "string" for k in TEXT_KEYS})
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty: no evaluation cell of this study has run yet "
+                        "(make study STUDY=…)") from None
+    return tidy(frame)
+
+
+def tidy(frame: pd.DataFrame) -> pd.DataFrame:
+    """Check the schema and normalise types: text keys as str ('' for missing), numbers float."""
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise DataError(f"results are missing columns {missing}; expected at least {list(REQUIRED)}")
+    out = frame.copy()
+    for col in OPTIONAL_KEYS:
+        if col not in out.columns:
+            out[col] = ""
+    for col in TEXT_KEYS:
+        out[col] = out[col].astype("string").fillna("").astype(str)
+    for col in (*NUMERIC_KEYS, *METRICS):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    for col in SEED_COLUMNS:
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64")
+    out["status"] = out["status"].astype(str).str.strip().str.lower()
+    bad = sorted(set(out["status"]) - set(STATUSES))
+    if bad:
+        raise DataError(f"unknown status values {bad}; allowed: {list(STATUSES)}")
+    return out
+
+
+# ---------------------------------------------------------------- intervals (pure)
+
+def interval(
+    values: Iterable[float],
+    method: str = "t",
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Mean and confidence interval of a 1-D sample (NaNs dropped).
+
+    Returns ``{mean, std, lo, hi, half_width, n, method, resamples}``; ``method`` is what was
+    used: ``t``, ``bca``, ``percentile`` (degenerate sample), ``single`` (n = 1) or ``empty``.
+    ``half_width`` is (hi − lo) / 2 (symmetric for ``t``).
+    """
+    if method not in METHODS:
+        raise ConfigError(f"interval method {method!r} unknown; choose one of {list(METHODS)}")
+    x = np.asarray(list(values), dtype=float)
+    x = x[np.isfinite(x)]
+    n = int(x.size)
+    out: dict[str, Any] = {"mean": np.nan, "std": np.nan, "lo": np.nan, "hi": np.nan,
+                           "half_width": np.nan, "n": n, "method": "empty", "resamples": 0}
+    if n == 0:
+        return out
+    out["mean"] = float(x.mean())
+    out["std"] = float(x.std(ddof=1)) if n > 1 else np.nan
+    if n == 1:
+        out["method"] = "single"
+        return out
+    if method == "t":
+        h = float(stats.t.ppf((1 + confidence) / 2, n - 1) * out["std"] / math.sqrt(n))
+        out.update(lo=out["mean"] - h, hi=out["mean"] + h, half_width=h, method="t")
+        return out
+    used = "percentile" if (n < 3 or np.ptp(x) == 0) else "bca"
+    lo, hi = _bootstrap(x, used, confidence, n_resamples, seed)
+    if used == "bca" and not (np.isfinite(lo) and np.isfinite(hi)):
+        used = "percentile"
+        lo, hi = _bootstrap(x, used, confidence, n_resamples, seed)
+    out.update(lo=lo, hi=hi, half_width=(hi - lo) / 2, method=used, resamples=n_resamples)
+    return out
+
+
+def _bootstrap(x: np.ndarray, method: str, confidence: float, n_resamples: int,
+               seed: int) -> tuple[float, float]:
+    if np.ptp(x) == 0:  # every resample has the same mean
+        return float(x[0]), float(x[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # BCa's degenerate-distribution warning: we fall back
+        res = stats.bootstrap((x,), np.mean, confidence_level=confidence, method=method,
+                              n_resamples=n_resamples, rng=np.random.default_rng(seed),
+                              vectorized=True)
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def welch(mean1: float, std1: float, n1: int, mean2: float, std2: float, n2: int,
+          confidence: float = 0.95) -> dict[str, float]:
+    """CI of mean1 − mean2 for two independent samples (Welch–Satterthwaite), from summaries."""
+    out = {"diff": mean1 - mean2, "lo": np.nan, "hi": np.nan}
+    if min(n1, n2) < 2 or not all(np.isfinite([mean1, mean2, std1, std2])):
+        return out
+    v1, v2 = std1**2 / n1, std2**2 / n2
+    se = math.sqrt(v1 + v2)
+    if se == 0:
+        out.update(lo=out["diff"], hi=out["diff"])
+        return out
+    df = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))
+    h = stats.t.ppf((1 + confidence) / 2, df) * se
+    out.update(lo=out["diff"] - h, hi=out["diff"] + h)
+    return out
+
+
+# ---------------------------------------------------------------- aggregation (pure)
+
+def aggregate(
+    frame: pd.DataFrame,
+    method: str = "t",
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    seed: int = 0,
+    metrics: Iterable[str] = METRICS,
+) -> pd.DataFrame:
+    """One row per (configuration, metric): mean and CI over seeds of the ``ok`` rows.
+
+    ``frame``: the tidy results (one row per evaluation cell). A configuration whose every row
+    failed still appears, with n = 0 and NaN statistics, so tables can show it as missing.
+    """
+    metrics = list(metrics)
+    rows = []
+    for key, group in frame.groupby(list(KEY_COLUMNS), dropna=False, sort=True):
+        ok = group[group["status"] == "ok"]
+        counts = {"n_failed": int((group["status"] == "failed").sum()),
+                  "n_diverged": int((group["status"] == "diverged").sum()),
+                  "n_missing": int(group["status"].isin(["missing", "stale"]).sum())}
+        # one value per trained model: average over repeated evaluation seeds first
+        per_seed = ok.groupby("train_seed")[metrics].mean()
+        for metric in metrics:
+            stat = interval(per_seed[metric], method, confidence, n_resamples, seed)
+            rows.append({**dict(zip(KEY_COLUMNS, key)), "metric": metric, **stat, **counts,
+                         "confidence": confidence})
+    return pd.DataFrame(rows, columns=list(AGG_COLUMNS))
+
+
+def standard_comparisons(frame: pd.DataFrame) -> list[tuple[dict, dict]]:
+    """Treatment/baseline selector pairs present in ``frame``: every DRS/OBRS setting and every
+    σ ≠ 1 versus the plain sampler at σ = 1, per objective (λ and aux included)."""
+    base = {"sampler": "none", "sigma": 1.0}
+    pairs = []
+    sel = frame[["sampler", "sigma", "gamma", "budget"]].drop_duplicates()
+    for _, r in sel.iterrows():
+        if r["sampler"] == "none" and r["sigma"] == 1.0:
+            continue
+        treat = {"sampler": r["sampler"], "sigma": r["sigma"],
+                 "gamma": r["gamma"], "budget": r["budget"]}
+        if r["sampler"] != "none" and r["sigma"] != 1.0:
+            continue  # compare samplers at σ = 1 and σ with the plain sampler only
+        pairs.append((treat, base))
+    return pairs
+
+
+def _select(frame: pd.DataFrame, selector: Mapping[str, Any]) -> pd.Series:
+    mask = pd.Series(True, index=frame.index)
+    for col, val in selector.items():
+        if isinstance(val, float) and math.isnan(val):
+            mask &= frame[col].isna()
+        elif col in NUMERIC_KEYS:
+            mask &= np.isclose(frame[col].astype(float), float(val))
+        else:
+            mask &= frame[col] == val
+    return mask
+
+
+PAIR_ON = ("study", "dataset", "objective", "lam", "aux", "gen_form", "init_from", "psi",
+           "train_id", "train_seed", "eval_seed")
+GROUP_ON = ("study", "dataset", "objective", "lam", "aux", "gen_form", "init_from", "psi")
+
+
+def paired_differences(
+    frame: pd.DataFrame,
+    comparisons: list[tuple[dict, dict]] | None = None,
+    method: str = "t",
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    seed: int = 0,
+    metrics: Iterable[str] = METRICS,
+) -> pd.DataFrame:
+    """Per-seed differences treatment − baseline for rows that share the trained model.
+
+    Returns one row per (model configuration, treatment, metric) with columns
+    ``GROUP_ON + sampler, sigma, gamma, budget`` (the treatment), ``baseline`` (a text label),
+    and the ``interval`` statistics of the differences, ``n_pairs``.
+    """
+    metrics = list(metrics)
+    ok = frame[frame["status"] == "ok"]
+    comparisons = standard_comparisons(ok) if comparisons is None else comparisons
+    rows = []
+    for treat, base in comparisons:
+        t = ok[_select(ok, treat)]
+        b = ok[_select(ok, base)]
+        if t.empty or b.empty:
+            continue
+        merged = t.merge(b, on=list(PAIR_ON), suffixes=("", "_base"))
+        label = ", ".join(f"{k}={v}" for k, v in base.items())
+        for key, group in merged.groupby(list(GROUP_ON), dropna=False, sort=True):
+            per_seed = group.groupby("train_seed")
+            for metric in metrics:
+                diffs = per_seed[metric].mean() - per_seed[f"{metric}_base"].mean()
+                stat = interval(diffs, method, confidence, n_resamples, seed)
+                rows.append({**dict(zip(GROUP_ON, key)), **{k: treat.get(k, np.nan) for k in
+                             ("sampler", "sigma", "gamma", "budget")},
+                             "baseline": label, "metric": metric, **stat,
+                             "confidence": confidence})
+    cols = [*GROUP_ON, "sampler", "sigma", "gamma", "budget", "baseline", "metric", "mean",
+            "std", "lo", "hi", "half_width", "n", "method", "resamples", "confidence"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def status_counts(frame: pd.DataFrame) -> dict[str, int]:
+    """Evaluation cells by status, over the whole study."""
+    counts = frame["status"].value_counts()
+    return {s: int(counts.get(s, 0)) for s in STATUSES}
+
+
+# ---------------------------------------------------------------- lookups (pure)
+
+def lookup(agg: pd.DataFrame, metric: str, **keys: Any) -> dict[str, Any] | None:
+    """The aggregated row of ``metric`` for the configuration matching ``keys`` (NaN matches
+    NaN, floats compare with ``isclose``); None when absent or when it has no ok seed.
+    Hard truncation ``psi`` defaults to NaN (not used) unless given."""
+    keys = {"psi": np.nan, **keys}
+    sub = agg[agg["metric"] == metric]
+    sub = sub[_select(sub, keys)]
+    if sub.empty:
+        return None
+    if len(sub) > 1:
+        log.debug("lookup %s %s matched %d rows; taking the first", metric, keys, len(sub))
+    row = sub.iloc[0].to_dict()
+    return row if row["n"] > 0 else None
+
+
+def values_of(frame: pd.DataFrame, column: str, **keys: Any) -> list[Any]:
+    """Sorted distinct non-NaN values of ``column`` among rows matching ``keys``."""
+    sub = frame[_select(frame, keys)] if keys else frame
+    vals = sub[column].dropna().unique().tolist()
+    return sorted(vals)
+
+
+def pr_groups(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The λ-PR model families of a study: one selector per (aux, init_from), most λ first,
+    training from scratch (init_from "") first on ties."""
+    sub = frame[frame["objective"] == "pr"]
+    if sub.empty:
+        return []
+    groups = sub.groupby(["aux", "init_from"])["lam"].nunique().reset_index()
+    groups["scratch"] = groups["init_from"] != ""
+    groups = groups.sort_values(["lam", "scratch", "aux"], ascending=[False, True, True])
+    return [{"objective": "pr", "aux": a, "init_from": i}
+            for a, i in zip(groups["aux"], groups["init_from"])]
+
+
+def pr_reference(frame: pd.DataFrame) -> dict[str, Any]:
+    """The λ-PR family the text, claims and λ figure use (``pr_groups``' first)."""
+    groups = pr_groups(frame)
+    return groups[0] if groups else {"objective": "pr"}
+
+
+# ---------------------------------------------------------------- writing (I/O edge)
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return path
+
+
+def read_aggregate(path: str | Path) -> pd.DataFrame:
+    frame = pd.read_csv(path, dtype={k: "string" for k in (*TEXT_KEYS, "baseline", "metric",
+                                                           "method")})
+    for col in TEXT_KEYS:
+        if col in frame:
+            frame[col] = frame[col].fillna("").astype(str)
+    return frame
+
+
+def aggregate_study(
+    study_dir: str | Path,
+    method: str = "t",
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Load, aggregate, write ``aggregate.csv`` and ``paired.csv`` into the study folder.
+
+    Returns (tidy results, aggregate, paired differences).
+    """
+    study_dir = Path(study_dir)
+    frame = load_results(study_dir)
+    agg = aggregate(frame, method, confidence, n_resamples, seed)
+    paired = paired_differences(frame, None, method, confidence, n_resamples, seed)
+    write_csv(agg, study_dir / "aggregate.csv")
+    write_csv(paired, study_dir / "paired.csv")
+    return frame, agg, paired

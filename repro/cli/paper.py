@@ -1,0 +1,75 @@
+"""``repro paper --study SPEC_OR_DIR``: aggregate a study, render tables/figures/macros, build the PDF.
+
+``--study`` is either a study folder (the one holding ``results.csv``) or a spec
+``study/<name>.toml``, whose results live in ``<root>/<name>/`` (``--root``, default ``runs``).
+
+Exit codes: 0 — done (including when LaTeX is not installed: tables, figures and macros are
+written and a message says how to install LaTeX); 2 — bad input (no such study, bad results);
+3 — latexmk failed or the PDF has undefined references (the message names the log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from repro.aggregate import METHODS
+from repro.cli import emit
+from repro.errors import ConfigError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("paper", help="aggregate a study and build the paper (tables, figures, PDF)")
+    p.add_argument("--study", required=True,
+                   help="a study folder holding results.csv, or a spec study/<name>.toml")
+    p.add_argument("--root", default="runs", help="folder of study results (default: runs)")
+    p.add_argument("--out", default=None,
+                   help="where tables/, figures/ and paper/ live (default: the project root)")
+    p.add_argument("--ci", choices=METHODS, default="t",
+                   help="confidence interval over seeds: Student t (default) or bootstrap")
+    p.add_argument("--confidence", type=float, default=0.95)
+    p.add_argument("--resamples", type=int, default=9999, help="bootstrap resamples")
+    p.add_argument("--no-pdf", action="store_true", help="render only; do not run latexmk")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def resolve_study(study: str, root: str | Path) -> Path:
+    """A study folder as given, or ``<root>/<stem>`` for a spec path ``…/<stem>.toml``."""
+    path = Path(study)
+    if path.suffix == ".toml":
+        folder = Path(root) / path.stem
+        if not folder.is_dir():
+            raise ConfigError(f"no results for spec {study}: {folder} does not exist; run "
+                              f"`make study STUDY={study}` first, or pass --root")
+        return folder
+    if path.is_dir():
+        return path
+    if (Path(root) / study).is_dir():
+        return Path(root) / study
+    raise ConfigError(f"--study {study!r} is neither a study folder nor a spec study/<name>.toml")
+
+
+def run(args: argparse.Namespace) -> int:
+    from repro.report import paper
+
+    if not 0 < args.confidence < 1:
+        raise ConfigError(f"--confidence must lie in (0, 1), got {args.confidence}")
+    study_dir = resolve_study(args.study, args.root)
+    out = Path(args.out) if args.out else paper.PROJECT_ROOT
+    try:
+        summary = paper.build(study_dir, out, pdf=not args.no_pdf, method=args.ci,
+                              confidence=args.confidence, n_resamples=args.resamples,
+                              rebuild=f"make paper STUDY={args.study}")
+    except paper.LatexError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    hint = summary.pop("hint", None)
+    if not args.json:
+        summary["tables"] = ", ".join(Path(p).name for p in summary["tables"])
+        summary["figures"] = ", ".join(Path(p).name for p in summary["figures"])
+    emit(summary, args.json)
+    if hint:
+        print(hint, file=sys.stderr)
+    return 0

@@ -1,0 +1,49 @@
+"""Rendering a study: tables (Jinja → LaTeX), figures (matplotlib), macros, the paper.
+
+Rendering reads the aggregated results and the cells' stored curves and images; it never
+recomputes a result (DESIGN.md). ``repro.report.paper.build`` runs the whole chain.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# LaTeX special characters and their escapes, applied to every text value a template prints.
+_LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    # OT1 text mode prints < > | as ¡ ¿ —
+    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
+}
+_LATEX_RE = re.compile("|".join(re.escape(k) for k in _LATEX_SPECIALS))
+# Unicode the evidence strings use, mapped to LaTeX that pdflatex understands.
+_UNICODE = {
+    "σ": r"$\sigma$", "γ": r"$\gamma$", "λ": r"$\lambda$", "Δ": r"$\Delta$", "−": "-",
+    "≤": r"$\le$", "≥": r"$\ge$", "×": r"$\times$", "±": r"$\pm$", "→": r"$\to$", "…": "...",
+    "§": r"\S{}", "≠": r"$\ne$", "≈": r"$\approx$", "·": r"$\cdot$", "∞": r"$\infty$",
+    "α": r"$\alpha$", "β": r"$\beta$", "ψ": r"$\psi$", "χ": r"$\chi$", "²": r"\textsuperscript{2}",
+    "–": "--", "—": "---", "‖": r"$\|$", "“": "``", "”": "''", "’": "'",
+}
+
+
+def latex_escape(text: object) -> str:
+    """Escape LaTeX specials in ``text`` (and map a few Unicode symbols) for pdflatex."""
+    s = _LATEX_RE.sub(lambda m: _LATEX_SPECIALS[m.group()], str(text))
+    for k, v in _UNICODE.items():
+        s = s.replace(k, v)
+    # anything else outside ASCII: its ASCII decomposition (é → e), or "?" — never a
+    # character pdflatex cannot typeset
+    return "".join(c if ord(c) < 128 else (
+        unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode() or "?") for c in s)
+
+
+# Display names, one place for tables, figures and macros.
+OBJECTIVE_LABELS = {"bce": "BCE", "js": "JS", "kl": "KL", "rkl": "RKL", "pr": "λ-PR"}
+SAMPLER_LABELS = {"none": "plain", "drs": "DRS", "obrs": "OBRS"}
+METRIC_LABELS = {
+    "fid": "FID", "precision": "Precision", "recall": "Recall", "density": "Density",
+    "coverage": "Coverage", "acceptance_rate": "Acceptance", "f8": "F8", "f1_8": "F1/8",
+    "inception_score": "IS",
+}
+LOWER_IS_BETTER = {"fid"}

@@ -1,0 +1,359 @@
+"""Figures from the aggregate and the cells' stored curves (matplotlib Agg + seaborn).
+
+Each ``fig_*`` takes frames (and, for curves and images, the study folder to read stored
+files from) and returns a matplotlib Figure, or None when the study has nothing to draw;
+``write_figures`` saves each as PDF (for the paper) and PNG (to look at) under ``figures/``.
+Confidence intervals are drawn as bands or error bars; one colour per objective everywhere
+(seaborn's colour-blind palette), one line style per sampler.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from repro.aggregate import _select, pr_reference, values_of  # noqa: E402
+from repro.atomic import atomic_path  # noqa: E402
+from repro.claims import table1_configs  # noqa: E402
+from repro.report import METRIC_LABELS, OBJECTIVE_LABELS, SAMPLER_LABELS  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+OBJECTIVE_ORDER = ("bce", "js", "kl", "rkl", "pr")
+_PALETTE = sns.color_palette("colorblind", 8)
+COLOURS = {o: _PALETTE[i] for i, o in enumerate(OBJECTIVE_ORDER)}
+MARKERS = {"bce": "o", "js": "s", "kl": "^", "rkl": "D", "pr": "v"}
+SAMPLER_STYLE = {"none": "-", "drs": "--", "obrs": ":"}
+WIDTH = 7.0  # inches: the text width of the paper
+
+
+def style() -> None:
+    """The one style of every figure."""
+    sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=0.95)
+    plt.rcParams.update({"figure.dpi": 100, "savefig.bbox": "tight",
+                         "axes.titlesize": "medium", "legend.frameon": False})
+
+
+def _objectives(frame: pd.DataFrame, include_pr: bool = False) -> list[str]:
+    present = set(frame["objective"])
+    return [o for o in OBJECTIVE_ORDER if o in present and (include_pr or o != "pr")]
+
+
+def series(agg: pd.DataFrame, metric: str, x: str, **sel: Any) -> pd.DataFrame:
+    """Rows of ``agg`` for ``metric`` matching ``sel``, as columns x, mean, lo, hi (sorted by x)."""
+    sub = agg[agg["metric"] == metric]
+    sub = sub[_select(sub, {"psi": np.nan, **sel}) & (sub["n"] > 0)]
+    out = sub[[x, "mean", "lo", "hi"]].rename(columns={x: "x"}).sort_values("x")
+    return out.reset_index(drop=True)
+
+
+def _band(ax, s: pd.DataFrame, colour, label: str, scale: float = 1.0, **kw) -> None:
+    ax.plot(s["x"], s["mean"] * scale, color=colour, label=label, **kw)
+    ok = np.isfinite(s["lo"]) & np.isfinite(s["hi"])
+    if ok.any():
+        ax.fill_between(s["x"][ok], s["lo"][ok] * scale, s["hi"][ok] * scale, color=colour,
+                        alpha=0.2, linewidth=0)
+
+
+def _label(metric: str) -> str:
+    return METRIC_LABELS[metric] + (" (%)" if metric == "acceptance_rate" else "")
+
+
+def _scale(metric: str) -> float:
+    return 100.0 if metric == "acceptance_rate" else 1.0
+
+
+# ---------------------------------------------------------------- sweeps
+
+def _sweep_figure(agg: pd.DataFrame, sampler: str, x: str, xlabel: str,
+                  metrics: tuple[str, ...], logx: bool = False) -> plt.Figure | None:
+    objs = [o for o in _objectives(agg)  # λ-PR: one model per λ, see the λ figure
+            if not series(agg, "precision", x, objective=o, sampler=sampler, sigma=1.0).empty]
+    if not objs:
+        return None
+    fig, axes = plt.subplots(1, len(metrics), figsize=(WIDTH, 2.2), constrained_layout=True)
+    for ax, metric in zip(axes, metrics):
+        for o in objs:
+            s = series(agg, metric, x, objective=o, sampler=sampler, sigma=1.0)
+            _band(ax, s, COLOURS[o], OBJECTIVE_LABELS[o], _scale(metric), marker=MARKERS[o],
+                  markersize=3)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(_label(metric))
+        if logx:
+            ax.set_xscale("log")
+    axes[0].legend(loc="best", fontsize="small")
+    return fig
+
+
+def fig_gamma_sweep(agg: pd.DataFrame, **_: Any) -> plt.Figure | None:
+    """FID, precision, recall and acceptance against the DRS offset γ, per objective."""
+    return _sweep_figure(agg, "drs", "gamma", r"DRS offset $\gamma$",
+                         ("fid", "precision", "recall", "acceptance_rate"))
+
+
+def fig_budget_sweep(agg: pd.DataFrame, **_: Any) -> plt.Figure | None:
+    """FID, precision, recall and acceptance against the OBRS budget K, per objective."""
+    return _sweep_figure(agg, "obrs", "budget", r"OBRS budget $K$",
+                         ("fid", "precision", "recall", "acceptance_rate"), logx=True)
+
+
+def fig_lambda_sweep(agg: pd.DataFrame, **_: Any) -> plt.Figure | None:
+    """FID, precision and recall of the λ-PR objective against λ, and its (recall, precision)."""
+    sel = {**pr_reference(agg), "sampler": "none", "sigma": 1.0}
+    if series(agg, "precision", "lam", **sel).empty:
+        return None
+    fig, axes = plt.subplots(1, 4, figsize=(WIDTH, 2.2), constrained_layout=True)
+    c = COLOURS["pr"]
+    for ax, metric in zip(axes, ("fid", "precision", "recall")):
+        _band(ax, series(agg, metric, "lam", **sel), c, OBJECTIVE_LABELS["pr"], marker="v",
+              markersize=3)
+        ax.set_xscale("log")
+        ax.set_xlabel(r"$\lambda$")
+        ax.set_ylabel(_label(metric))
+    p, r = series(agg, "precision", "lam", **sel), series(agg, "recall", "lam", **sel)
+    m = p.merge(r, on="x", suffixes=("_p", "_r"))
+    ax = axes[3]
+    ax.errorbar(m["mean_r"], m["mean_p"], xerr=_err(m, "_r"), yerr=_err(m, "_p"), color=c,
+                marker="v", markersize=3, capsize=2)
+    for _, row in m.iloc[[0, -1]].iterrows():
+        ax.annotate(rf"$\lambda$={row['x']:g}", (row["mean_r"], row["mean_p"]), fontsize=6,
+                    xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("Recall")
+    ax.set_ylabel("Precision")
+    return fig
+
+
+def _err(m: pd.DataFrame, suffix: str) -> np.ndarray:
+    lo = (m[f"mean{suffix}"] - m[f"lo{suffix}"]).to_numpy(dtype=float)
+    hi = (m[f"hi{suffix}"] - m[f"mean{suffix}"]).to_numpy(dtype=float)
+    return np.nan_to_num(np.vstack([lo, hi]), nan=0.0)
+
+
+def fig_truncation(agg: pd.DataFrame, **_: Any) -> plt.Figure | None:
+    """(recall, precision) over the soft-truncation σ, one trajectory per objective."""
+    objs = [o for o in _objectives(agg)
+            if len(series(agg, "precision", "sigma", objective=o, sampler="none")) > 1]
+    if not objs:
+        return None
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.55, 3.0), constrained_layout=True)
+    for o in objs:
+        p = series(agg, "precision", "sigma", objective=o, sampler="none")
+        r = series(agg, "recall", "sigma", objective=o, sampler="none")
+        m = p.merge(r, on="x", suffixes=("_p", "_r"))
+        ax.errorbar(m["mean_r"], m["mean_p"], xerr=_err(m, "_r"), yerr=_err(m, "_p"),
+                    color=COLOURS[o], marker=MARKERS[o], markersize=3, capsize=2,
+                    label=OBJECTIVE_LABELS[o])
+        for _, row in m.iloc[[0, -1]].iterrows():
+            ax.annotate(rf"$\sigma$={row['x']:g}", (row["mean_r"], row["mean_p"]), fontsize=6,
+                        xytext=(3, 3), textcoords="offset points", color=COLOURS[o])
+    ax.set_xlabel("Recall")
+    ax.set_ylabel("Precision")
+    ax.legend(fontsize="small")
+    return fig
+
+
+# ---------------------------------------------------------------- stored curves and images
+
+def mean_curve(curves: list[np.ndarray], confidence: float = 0.95) -> tuple[np.ndarray, ...]:
+    """Pointwise mean and t-interval over seeds of equally long curves: (S, A) → 3 × (A,)."""
+    arr = np.vstack(curves)                                  # (S, A)
+    mean = arr.mean(0)
+    if arr.shape[0] < 2:
+        return mean, np.full_like(mean, np.nan), np.full_like(mean, np.nan)
+    h = stats.t.ppf((1 + confidence) / 2, arr.shape[0] - 1) * arr.std(0, ddof=1) / np.sqrt(
+        arr.shape[0])
+    return mean, mean - h, mean + h
+
+
+def _ok_rows(frame: pd.DataFrame, **sel: Any) -> pd.DataFrame:
+    sub = frame[(frame["status"] == "ok")]
+    return sub[_select(sub, {"psi": np.nan, **sel})]
+
+
+def load_prd(study_dir: Path, cell_ids: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    out = []
+    for cid in cell_ids:
+        path = study_dir / "cells" / str(cid) / "prd.npz"
+        if path.is_file():
+            with np.load(path) as z:
+                out.append((np.asarray(z["recall"], float), np.asarray(z["precision"], float)))
+    return out
+
+
+def fig_prd(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: Any
+            ) -> plt.Figure | None:
+    """PRD curves per objective (σ = 1), one line per sampler, mean over seeds with a band."""
+    configs = table1_configs(agg)
+    objs = _objectives(agg)
+    if not objs:
+        return None
+    fig, axes = plt.subplots(1, len(objs), figsize=(WIDTH, 2.1), sharey=True,
+                             constrained_layout=True, squeeze=False)
+    drew = False
+    for ax, o in zip(axes[0], objs):
+        for obj, sampler, sel in configs:
+            if obj != o:
+                continue
+            curves = load_prd(study_dir, _ok_rows(frame, objective=o, **sel)["cell_id"].tolist())
+            curves = [c for c in curves if len(c[0]) == len(curves[0][0])] if curves else []
+            if not curves:
+                continue
+            drew = True
+            r_m, _, _ = mean_curve([c[0] for c in curves])
+            p_m, p_lo, p_hi = mean_curve([c[1] for c in curves])
+            label = SAMPLER_LABELS[sampler]
+            ax.plot(r_m, p_m, color=COLOURS[o], linestyle=SAMPLER_STYLE[sampler], label=label)
+            if np.isfinite(p_lo).any():
+                ax.fill_between(r_m, p_lo, p_hi, color=COLOURS[o], alpha=0.15, linewidth=0)
+        ax.set_title(OBJECTIVE_LABELS[o])
+        ax.set_xlabel("Recall")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize="x-small", loc="lower left")
+    axes[0][0].set_ylabel("Precision")
+    if not drew:
+        plt.close(fig)
+        return None
+    return fig
+
+
+def fig_training(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: Any
+                 ) -> plt.Figure | None:
+    """FID, precision and recall on held-out data over training, mean over seeds with a band."""
+    metrics = ("fid", "precision", "recall")
+    fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 2.2), constrained_layout=True)
+    drew = False
+    groups: list[tuple[str, dict[str, Any]]] = [(o, {"objective": o}) for o in _objectives(frame)]
+    ref = pr_reference(frame)
+    lams = values_of(frame, "lam", **ref)
+    if lams:  # the λ-PR runs at the λ closest to 1
+        lam = min(lams, key=lambda v: abs(np.log(v)))
+        groups.append(("pr", {**ref, "lam": lam}))
+    for o, sel in groups:
+        tids = _ok_rows(frame, **sel)[["train_id", "train_seed"]].drop_duplicates("train_id")
+        curves = []
+        for tid in tids["train_id"]:
+            path = study_dir / "cells" / str(tid) / "curve.csv"
+            if path.is_file():
+                curves.append(pd.read_csv(path))
+        if not curves:
+            continue
+        long = pd.concat(curves, keys=range(len(curves)), names=["seed", "row"])
+        for ax, metric in zip(axes, metrics):
+            piv = long.pivot_table(index="epoch", columns=long.index.get_level_values("seed"),
+                                   values=metric)
+            piv = piv.dropna()
+            if piv.empty:
+                continue
+            drew = True
+            m, lo, hi = mean_curve([piv[c].to_numpy() for c in piv.columns])
+            label = OBJECTIVE_LABELS[o] + (rf" ($\lambda$={sel['lam']:g})" if "lam" in sel else "")
+            ax.plot(piv.index, m, color=COLOURS[o], label=label)
+            if np.isfinite(lo).any():
+                ax.fill_between(piv.index, lo, hi, color=COLOURS[o], alpha=0.2, linewidth=0)
+            ax.set_xlabel("Epoch")
+            ax.set_ylabel(METRIC_LABELS[metric])
+    if not drew:
+        plt.close(fig)
+        return None
+    axes[0].set_yscale("log")
+    if axes[-1].get_legend_handles_labels()[0]:
+        axes[-1].legend(fontsize="x-small")
+    return fig
+
+
+def fig_samples(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: Any
+                ) -> plt.Figure | None:
+    """Sample grids, objective (rows) × sampler (columns), from the cells' grid.png files;
+    the lowest training seed with a grid is shown, a missing grid is a labelled blank."""
+    configs = table1_configs(agg)
+    objs = _objectives(agg)
+    samplers = [s for s in ("none", "drs", "obrs") if any(c[1] == s for c in configs)]
+    if not objs or not samplers:
+        return None
+    fig, axes = plt.subplots(len(objs), len(samplers),
+                             figsize=(1.6 * len(samplers), 1.6 * len(objs)),
+                             constrained_layout=True, squeeze=False)
+    found = 0
+    for obj, sampler, sel in configs:
+        ax = axes[objs.index(obj)][samplers.index(sampler)]
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        rows = _ok_rows(frame, objective=obj, **sel).sort_values("train_seed")
+        path = next((study_dir / "cells" / str(c) / "grid.png" for c in rows["cell_id"]
+                     if (study_dir / "cells" / str(c) / "grid.png").is_file()), None)
+        if path is None:
+            ax.set_facecolor("0.92")
+            ax.text(0.5, 0.5, "no grid", ha="center", va="center", transform=ax.transAxes,
+                    fontsize=7, color="0.4")
+        else:
+            ax.imshow(plt.imread(path), cmap="gray", interpolation="nearest")
+            found += 1
+        if objs.index(obj) == 0:
+            label = SAMPLER_LABELS[sampler]
+            if sampler == "drs":
+                label += rf" ($\gamma$={sel['gamma']:g})"
+            if sampler == "obrs":
+                label += f" (K={sel['budget']:g})"
+            ax.set_title(label, fontsize=8)
+        if samplers.index(sampler) == 0:
+            ax.set_ylabel(OBJECTIVE_LABELS[obj], fontsize=8)
+    if not found:
+        plt.close(fig)
+        return None
+    return fig
+
+
+FIGURES: dict[str, Callable[..., plt.Figure | None]] = {
+    "prd_curves": fig_prd,
+    "truncation": fig_truncation,
+    "gamma_sweep": fig_gamma_sweep,
+    "budget_sweep": fig_budget_sweep,
+    "lambda_sweep": fig_lambda_sweep,
+    "training_curves": fig_training,
+    "samples": fig_samples,
+}
+
+
+def placeholder(name: str) -> plt.Figure:
+    """A figure that says the study has no data for ``name`` (so the paper still builds)."""
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.5, 1.0))
+    ax.axis("off")
+    ax.text(0.5, 0.5, f"no data in this study for: {name}", ha="center", va="center")
+    return fig
+
+
+def write_figures(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: str | Path,
+                  out_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """Draw every figure, save ``<name>.pdf`` and ``<name>.png``; returns name → {paths, empty}."""
+    style()
+    study_dir, out_dir = Path(study_dir), Path(out_dir)
+    out: dict[str, dict[str, Any]] = {}
+    for name, draw in FIGURES.items():
+        fig = draw(agg=agg, frame=frame, study_dir=study_dir)
+        empty = fig is None
+        if empty:
+            log.info("figure %s: no data in this study; writing a placeholder", name)
+            fig = placeholder(name.replace("_", " "))
+        paths = []
+        for ext, kw in (("pdf", {}), ("png", {"dpi": 150})):
+            path = out_dir / f"{name}.{ext}"
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=ext, **kw)
+            paths.append(path)
+        plt.close(fig)
+        out[name] = {"paths": paths, "empty": empty}
+    return out

@@ -1,0 +1,223 @@
+"""Every number the paper's text quotes, as LaTeX macros (``paper/generated/macros.tex``).
+
+``build_macros`` is pure: the aggregate, the tidy results, the claims' verdicts and the
+provenance → an ordered ``{name: LaTeX value}``. Names are letters only (LaTeX command names
+cannot hold digits): ``macro_name("kl", "drs", "fid")`` → ``KlDrsFid``; digits are spelt out.
+The paper uses ``\\KlDrsFid{}`` and never types a number by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from repro.aggregate import lookup, pr_reference, status_counts, values_of
+from repro.atomic import atomic_write_bytes
+from repro.claims import (HIGH_ACCEPTANCE, RECALL_TOLERANCE, SUPPORTED, CONTRADICTED,
+                          INCONCLUSIVE, Verdict, table1_configs)
+from repro.errors import ConfigError
+from repro.report import OBJECTIVE_LABELS, SAMPLER_LABELS, latex_escape
+from repro.report.tables import digits_of, scale_of
+
+_DIGITS = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
+
+# The student report's Table 1 (DRS at γ = 2), as quoted in MATH.md §8: FID, P, R, acceptance.
+SEED_REPORT = {
+    "kl": (24.02, 0.9439, 0.8176, 0.8963),
+    "js": (50.84, 0.9259, 0.8315, 0.8598),
+    "bce": (61.71, 0.9545, 0.7687, 0.8752),
+    "rkl": (58.33, 0.9372, 0.7398, 0.8878),
+}
+SEED_BEST_FID_GAMMA = (20.95, -2.0)  # the report's best FID over its γ sweep, KL at γ = −2
+
+
+def macro_name(*parts: object) -> str:
+    """Letters-only CamelCase name from parts; digits spelt out, other characters dropped."""
+    words = []
+    for part in parts:
+        text = "".join(f" {_DIGITS[int(c)]} " if c.isdigit() else c for c in str(part))
+        for w in re.split(r"[^A-Za-z]+", text):
+            if w:  # "kl" / "DRS" → "Kl" / "Drs"; CamelCase words are kept as they are
+                words.append(w.capitalize() if w.islower() or w.isupper() else w)
+    name = "".join(words)
+    if not name or not name.isalpha():
+        raise ConfigError(f"cannot build a letters-only macro name from {parts!r}")
+    return name
+
+
+def fmt_value(x: float, metric: str) -> str:
+    if x is None or not np.isfinite(x):
+        return "--"
+    return f"{x * scale_of(metric):.{digits_of(metric)}f}"
+
+
+def _grid(values: Iterable[float]) -> str:
+    vals = [f"{v:g}" for v in values]
+    return ", ".join(vals) if vals else "--"
+
+
+def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict],
+                 provenance: dict[str, Any], context: dict[str, Any]) -> dict[str, str]:
+    """All macros, name → LaTeX (already escaped). ``context``: study, study_dir, spec,
+    method, confidence, resamples, paper_commit, paper_dirty, rebuild command."""
+    m: dict[str, str] = {}
+
+    def put(name: str, value: Any, escape: bool = True) -> None:
+        if name in m:
+            raise ConfigError(f"macro {name} defined twice")
+        # a missing value is a dash that works in text and in math mode
+        m[name] = r"\mbox{--}" if value == "--" else (
+            latex_escape(value) if escape else str(value))
+
+    # the study and its grid
+    ok = frame[frame["status"] == "ok"]
+    counts = status_counts(frame)
+    put("StudyName", context.get("study", ""))
+    put("DatasetName", ", ".join(sorted(set(frame["dataset"]))).upper())
+    seeds = sorted(int(s) for s in ok["train_seed"].dropna().unique())
+    put("NumSeeds", len(seeds))
+    put("SeedList", ", ".join(str(s) for s in seeds) or "--")
+    put("NumCells", len(frame))
+    put("NumCellsOk", counts["ok"])
+    put("NumCellsFailed", counts["failed"])
+    put("NumCellsDiverged", counts["diverged"])
+    put("NumCellsNotRun", counts["missing"] + counts["stale"])
+    put("NumTrainRuns", frame["train_id"].nunique())
+    put("NumConfigs", agg[agg["metric"] == "precision"].shape[0])
+    objs = [o for o in ("bce", "js", "kl", "rkl", "pr") if o in set(frame["objective"])]
+    put("ObjectiveList", ", ".join(OBJECTIVE_LABELS.get(o, o) for o in objs))
+    put("NumObjectives", len(objs))
+    put("SigmaGrid", _grid(values_of(frame, "sigma", sampler="none")))
+    put("GammaGrid", _grid(values_of(frame, "gamma", sampler="drs")))
+    put("BudgetGrid", _grid(values_of(frame, "budget", sampler="obrs")))
+    put("LambdaGrid", _grid(values_of(frame, "lam", objective="pr")))
+    conv = [c for c in values_of(frame, "gamma_convention", sampler="drs") if c]
+    put("GammaConvention", ", ".join(conv) or "not recorded")
+    aux = [a for a in values_of(frame, "aux", objective="pr") if a]
+    put("AuxDivergence", ", ".join(aux) or "--")
+    n_samples = sorted({int(x) for x in pd.to_numeric(frame.get("n_samples", pd.Series(
+        dtype=float)), errors="coerce").dropna()})
+    put("NumSamples", ", ".join(f"{x:,}".replace(",", "{,}") for x in n_samples) or "--",
+        escape=False)
+
+    # the statistics
+    method = context.get("method", "t")
+    put("CIMethod", "Student-$t$ with $n - 1$ degrees of freedom" if method == "t" else
+        f"bootstrap BCa with {int(context.get('resamples', 0))} resamples; percentile where the "
+        "sample is degenerate, with fewer than three seeds or all values equal", escape=False)
+    put("CILevel", f"{context.get('confidence', 0.95):.0%}")
+    put("BootResamples", context.get("resamples", 0) if method == "bootstrap" else "--")
+    put("HighAcceptance", f"{HIGH_ACCEPTANCE:.0%}")
+    put("RecallTolerance", f"{RECALL_TOLERANCE:g}")
+
+    # Table 1's cells, and the reference γ and K
+    configs = table1_configs(agg)
+    gammas = {sel.get("gamma") for _, s, sel in configs if s == "drs"}
+    budgets = {sel.get("budget") for _, s, sel in configs if s == "obrs"}
+    put("GammaRef", _grid(sorted(g for g in gammas if g is not None)))
+    put("BudgetRef", _grid(sorted(b for b in budgets if b is not None)))
+    best = None
+    # every objective × sampler of Table 1 gets its macros, "--" when the study lacks it, so
+    # that the paper builds from any study
+    found = {(obj, sampler): sel for obj, sampler, sel in configs}
+    for obj in ("bce", "js", "kl", "rkl"):
+        for sampler in ("none", "drs", "obrs"):
+            _table1_macros(put, agg, obj, sampler, found.get((obj, sampler)))
+    for obj, sampler, sel in configs:
+        row = lookup(agg, "fid", objective=obj, **sel)
+        if row is not None and (best is None or row["mean"] < best[2]):
+            best = (obj, sampler, row["mean"])
+    put("BestFidConfig", f"{OBJECTIVE_LABELS[best[0]]} + {SAMPLER_LABELS[best[1]]}"
+        if best else "--")
+    put("BestFidValue", fmt_value(best[2], "fid") if best else "--")
+
+    # λ-PR ends of the sweep
+    ref = {**pr_reference(agg), "sampler": "none", "sigma": 1.0}
+    lams = values_of(agg, "lam", **ref)
+    put("LambdaMin", f"{min(lams):g}" if lams else "--")
+    put("LambdaMax", f"{max(lams):g}" if lams else "--")
+    for end, lam in (("Min", min(lams) if lams else None), ("Max", max(lams) if lams else None)):
+        for metric in ("precision", "recall", "fid"):
+            row = lookup(agg, metric, **ref, lam=lam) \
+                if lam is not None else None
+            put(macro_name("Lambda", end, METRIC_LABELS_SHORT[metric]),
+                fmt_value(row["mean"] if row else np.nan, metric))
+
+    # the claims
+    for v in verdicts:
+        put(macro_name("Claim", v.key, "Verdict"), v.verdict)
+        put(macro_name("Claim", v.key, "Evidence"), v.evidence)
+    for verdict in (SUPPORTED, CONTRADICTED, INCONCLUSIVE):
+        put(macro_name("NumClaims", verdict), sum(v.verdict == verdict for v in verdicts))
+    put("NumClaims", len(verdicts))
+
+    # the seed report's numbers, for the comparison in the text
+    for obj, (fid, p, r, acc) in SEED_REPORT.items():
+        put(macro_name("Seed", obj, "Fid"), f"{fid:.1f}")
+        put(macro_name("Seed", obj, "Prec"), f"{p:.3f}")
+        put(macro_name("Seed", obj, "Rec"), f"{r:.3f}")
+        put(macro_name("Seed", obj, "Acc"), f"{acc * 100:.1f}")
+    put("SeedBestFid", f"{SEED_BEST_FID_GAMMA[0]:.2f}")
+    put("SeedBestFidGamma", f"{SEED_BEST_FID_GAMMA[1]:g}")
+
+    # provenance: the study's and the paper build's
+    git = provenance.get("git", {}) or {}
+    commit = str(git.get("commit") or "unknown")
+    put("StudyCommit", commit[:12])
+    put("StudyDirty", {True: "with uncommitted changes", False: "clean"}.get(
+        git.get("dirty"), "unknown state"))
+    put("StudyCommand", command_of(provenance))
+    versions = provenance.get("versions", {}) or {}
+    put("StudyVersions", ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) or
+        "not recorded")
+    put("StudyDevice", provenance.get("device", "not recorded"))
+    put("PaperCommit", str(context.get("paper_commit") or "unknown")[:12])
+    put("PaperDirty", {True: "with uncommitted changes", False: "clean"}.get(
+        context.get("paper_dirty"), "unknown state"))
+    put("RebuildCommand", context.get("rebuild", "make paper"))
+    return m
+
+
+def _table1_macros(put, agg: pd.DataFrame, obj: str, sampler: str,
+                   sel: dict[str, Any] | None) -> None:
+    for metric in ("fid", "precision", "recall", "density", "coverage", "acceptance_rate"):
+        row = lookup(agg, metric, objective=obj, **sel) if sel is not None else None
+        base = macro_name(obj, SAMPLER_LABELS[sampler], METRIC_LABELS_SHORT[metric])
+        put(base, fmt_value(row["mean"] if row else np.nan, metric))
+        put(base + "Hw", fmt_value(row["half_width"] if row else np.nan, metric))
+
+
+def command_of(provenance: dict[str, Any]) -> str:
+    """The command that ran the study: ``command`` if recorded, else rebuilt from ``argv``."""
+    if provenance.get("command"):
+        return str(provenance["command"])
+    argv = [str(a) for a in provenance.get("argv", []) or []]
+    if not argv:
+        return "not recorded"
+    if argv[0].endswith(("__main__.py", "/repro", "repro")):
+        argv = ["python -m repro", *argv[1:]]
+    return " ".join(argv)
+
+
+METRIC_LABELS_SHORT = {"fid": "Fid", "precision": "Prec", "recall": "Rec", "density": "Dens",
+                       "coverage": "Cov", "acceptance_rate": "Acc"}
+
+
+def render_macros(macros: dict[str, str]) -> str:
+    lines = ["% Generated by `python -m repro paper`; every number the text quotes. Do not edit."]
+    for name, value in macros.items():
+        if not name.isalpha():
+            raise ConfigError(f"macro name {name!r} must be letters only")
+        lines.append(f"\\newcommand{{\\{name}}}{{{value}}}")
+    return "\n".join(lines) + "\n"
+
+
+def write_macros(macros: dict[str, str], path: str | Path) -> Path:
+    path = Path(path)
+    atomic_write_bytes(path, render_macros(macros).encode())
+    return path

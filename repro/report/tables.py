@@ -1,0 +1,265 @@
+"""LaTeX tables from the aggregate (Jinja2 templates in ``templates/``, booktabs).
+
+``build_*`` are pure: aggregate frame → ``Table`` (formatted cells, caption). ``render`` fills
+a template; ``write_tables`` writes ``tables/*.tex``. A configuration with no ``ok`` seed is a
+``--`` cell, never an error; a table with no rows at all says so in one spanning row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+from repro.aggregate import lookup, pr_groups, values_of
+from repro.atomic import atomic_write_bytes
+from repro.claims import Verdict, table1_configs
+from repro.report import (LOWER_IS_BETTER, METRIC_LABELS, OBJECTIVE_LABELS, SAMPLER_LABELS,
+                          latex_escape)
+
+TEMPLATES = Path(__file__).with_name("templates")
+MISSING = "--"
+T1_METRICS = ("fid", "precision", "recall", "density", "coverage", "acceptance_rate")
+SWEEP_METRICS = ("fid", "precision", "recall", "density", "coverage")
+SAMPLER_METRICS = ("fid", "precision", "recall", "coverage", "acceptance_rate")
+F_GAN = ("bce", "js", "kl", "rkl")
+
+
+@dataclasses.dataclass
+class Table:
+    name: str                       # file stem under tables/, and the \label suffix
+    caption: str                    # LaTeX
+    header: list[str]               # LaTeX, one per column
+    align: str                      # tabular column spec
+    rows: list[dict[str, Any]]      # {"cells": [LaTeX], "rule": bool}
+    note: str = ""                  # LaTeX, printed under the table
+
+    @property
+    def label(self) -> str:
+        return f"tab:{self.name}"
+
+
+def _env() -> jinja2.Environment:
+    # LaTeX-friendly delimiters: braces and % stay LaTeX's own.
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        block_start_string="<%", block_end_string="%>",
+        variable_start_string="<<", variable_end_string=">>",
+        comment_start_string="<#", comment_end_string="#>",
+        trim_blocks=True, lstrip_blocks=True, autoescape=False,
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+    )
+
+
+def render(table: Table, template: str = "table.tex.j2") -> str:
+    return _env().get_template(template).render(table=table, ncols=len(table.header))
+
+
+# ---------------------------------------------------------------- formatting
+
+def digits_of(metric: str) -> int:
+    return 1 if metric in ("fid", "acceptance_rate", "inception_score") else 3
+
+
+def scale_of(metric: str) -> float:
+    return 100.0 if metric == "acceptance_rate" else 1.0
+
+
+def fmt_number(x: float, digits: int) -> str:
+    return f"{x:.{digits}f}"
+
+
+def fmt_cell(row: dict[str, Any] | None, metric: str, bold: bool = False) -> str:
+    """``$m \\pm h$`` (``$\\mathbf{…}$`` when best), ``m`` alone for n = 1, ``--`` when missing."""
+    if row is None or not np.isfinite(row.get("mean", np.nan)):
+        return MISSING
+    d, s = digits_of(metric), scale_of(metric)
+    body = fmt_number(row["mean"] * s, d)
+    hw = row.get("half_width", np.nan)
+    if np.isfinite(hw):
+        body += r" \pm " + fmt_number(hw * s, d)
+    if bold:
+        body = r"\mathbf{" + body + "}"
+    mark = r"^{\dagger}" if _incomplete(row) else ""
+    return f"${body}{mark}$"
+
+
+def _incomplete(row: dict[str, Any]) -> bool:
+    """Whether some seed of the configuration failed, diverged or has not run."""
+    return any((row.get(k, 0) or 0) > 0 for k in ("n_failed", "n_diverged", "n_missing"))
+
+
+def best_flags(rows: Sequence[dict[str, Any] | None], metric: str) -> list[bool]:
+    """Which rows hold the best mean of the column (after rounding to the printed digits)."""
+    d, s = digits_of(metric), scale_of(metric)
+    vals = [round(r["mean"] * s, d) if r is not None and np.isfinite(r["mean"]) else None
+            for r in rows]
+    present = [v for v in vals if v is not None]
+    if len(present) < 2:
+        return [False] * len(rows)
+    best = min(present) if metric in LOWER_IS_BETTER else max(present)
+    return [v == best for v in vals]
+
+
+def metric_header(metric: str) -> str:
+    arrow = r"$\downarrow$" if metric in LOWER_IS_BETTER else r"$\uparrow$"
+    unit = r" (\%)" if metric == "acceptance_rate" else ""
+    return f"{latex_escape(METRIC_LABELS[metric])}{unit} {arrow}"
+
+
+def describe_ci(cells: Iterable[dict[str, Any] | None]) -> str:
+    """Caption text: the CI method(s) actually used, the confidence and the range of n."""
+    cells = [c for c in cells if c is not None]
+    if not cells:
+        return "No configuration of this table has results."
+    ns = sorted({int(c["n"]) for c in cells})
+    methods = sorted({str(c["method"]) for c in cells})
+    conf = float(cells[0].get("confidence", 0.95))
+    names = {"t": "Student-$t$", "bca": "bootstrap BCa", "percentile": "bootstrap percentile",
+             "single": "no interval (one seed)"}
+    meth = ", ".join(names.get(m, latex_escape(m)) for m in methods)
+    n = f"$n = {ns[0]}$" if len(ns) == 1 else f"$n = {ns[0]}$--${ns[-1]}$"
+    res = {int(c.get("resamples", 0) or 0) for c in cells} - {0}
+    res_txt = f", {max(res)} resamples" if res else ""
+    return (f"Mean $\\pm$ half-width of the {conf:.0%} confidence interval over {n} training "
+            f"seeds ({meth}{res_txt})").replace("%", r"\%")
+
+
+DAGGER_NOTE = (r"$^{\dagger}$: at least one seed of this configuration failed, diverged or "
+               r"has not run; it is left out of the mean.")
+
+
+def _metric_rows(agg: pd.DataFrame, specs: list[tuple[list[str], dict[str, Any], bool]],
+                 metrics: Sequence[str]) -> tuple[list[dict[str, Any]], list]:
+    """specs: (label cells, selector, rule before) → formatted rows, bold best per column."""
+    looked = [[lookup(agg, m, **sel) for m in metrics] for _, sel, _ in specs]
+    flags = [best_flags([r[j] for r in looked], m) for j, m in enumerate(metrics)]
+    rows = []
+    for i, (labels, _, rule) in enumerate(specs):
+        cells = [fmt_cell(looked[i][j], m, flags[j][i]) for j, m in enumerate(metrics)]
+        rows.append({"cells": labels + cells, "rule": rule and i > 0})
+    return rows, [c for r in looked for c in r]
+
+
+def _note(cells: list) -> str:
+    return DAGGER_NOTE if any(c is not None and _incomplete(c) for c in cells) else ""
+
+
+def _obj(o: str) -> str:
+    return latex_escape(OBJECTIVE_LABELS.get(o, o))
+
+
+# ---------------------------------------------------------------- the tables
+
+def build_objective_sampler(agg: pd.DataFrame, gamma: float | None = None,
+                            budget: float | None = None) -> Table:
+    """(1) objective × sampler at σ = 1: the shape of the student report's Table 1."""
+    specs = []
+    last = None
+    for obj, sampler, sel in table1_configs(agg, gamma, budget):
+        label = SAMPLER_LABELS[sampler]
+        if sampler == "drs":
+            label += f" (γ = {sel['gamma']:g})"
+        elif sampler == "obrs":
+            label += f" (K = {sel['budget']:g})"
+        specs.append(([_obj(obj) if obj != last else "", latex_escape(label)],
+                      {"objective": obj, **sel}, obj != last))
+        last = obj
+    rows, cells = _metric_rows(agg, specs, T1_METRICS)
+    caption = ("Training objective $\\times$ post-hoc sampler at $\\sigma = 1$. "
+               + describe_ci(cells) + "; best per column in bold.")
+    return Table("objective_sampler", caption, ["Objective", "Sampler"]
+                 + [metric_header(m) for m in T1_METRICS], "ll" + "r" * len(T1_METRICS),
+                 rows, _note(cells))
+
+
+def build_lambda(agg: pd.DataFrame) -> Table:
+    """(2) the λ-PR sweep (plain sampler, σ = 1), one row per (auxiliary divergence,
+    initialisation, λ); the family columns appear only when the study has several."""
+    groups = pr_groups(agg)
+    several = len(groups) > 1
+    specs = []
+    for g in groups:
+        family = (g["aux"] or "--") + (f", from {OBJECTIVE_LABELS.get(g['init_from'], g['init_from'])}"
+                                       if g["init_from"] else "")
+        for i, lam in enumerate(values_of(agg, "lam", **g)):
+            labels = ([latex_escape(family) if i == 0 else ""] if several else []) + [f"${lam:g}$"]
+            specs.append((labels, {**g, "lam": lam, "sampler": "none", "sigma": 1.0}, i == 0))
+    rows, cells = _metric_rows(agg, specs, SWEEP_METRICS)
+    lead = (["Aux., init."] if several else []) + [r"$\lambda$"]
+    caption = ("The $\\lambda$-PR objective for each trade-off $\\lambda$ (plain sampler, "
+               "$\\sigma = 1$). " + describe_ci(cells) + "; best per column in bold.")
+    return Table("lambda_sweep", caption, lead + [metric_header(m) for m in SWEEP_METRICS],
+                 "l" * len(lead) + "r" * len(SWEEP_METRICS), rows, _note(cells))
+
+
+def _sweep(agg: pd.DataFrame, name: str, sampler: str, column: str, symbol: str,
+           what: str) -> Table:
+    specs = []
+    # the f-GAN objectives only: a λ-PR study has one model per λ, shown in the λ table
+    for obj in [o for o in F_GAN if o in set(agg["objective"])]:
+        if obj not in set(agg.loc[agg["sampler"] == sampler, "objective"]):
+            continue
+        # the union over objectives, so that a configuration missing for one shows as --
+        vals = values_of(agg, column, sampler=sampler)
+        for i, v in enumerate(vals):
+            specs.append(([_obj(obj) if i == 0 else "", f"${v:g}$"],
+                          {"objective": obj, "sampler": sampler, "sigma": 1.0, column: v},
+                          i == 0))
+    rows, cells = _metric_rows(agg, specs, SAMPLER_METRICS)
+    caption = (f"{what} at $\\sigma = 1$. " + describe_ci(cells)
+               + "; best per column in bold.")
+    return Table(name, caption, ["Objective", symbol] + [metric_header(m) for m in
+                 SAMPLER_METRICS], "ll" + "r" * len(SAMPLER_METRICS), rows, _note(cells))
+
+
+def build_gamma(agg: pd.DataFrame) -> Table:
+    """(3) the DRS γ sweep per objective."""
+    conv = [c for c in values_of(agg, "gamma_convention", sampler="drs") if c]
+    what = "DRS for each offset $\\gamma$" + (
+        f" (convention: {latex_escape(', '.join(conv))})" if conv else "")
+    return _sweep(agg, "gamma_sweep", "drs", "gamma", r"$\gamma$", what)
+
+
+def build_budget(agg: pd.DataFrame) -> Table:
+    """(4) the OBRS budget sweep per objective."""
+    return _sweep(agg, "budget_sweep", "obrs", "budget", "$K$",
+                  "OBRS for each budget $K$ (acceptance $1/K$ by construction)")
+
+
+VERDICT_STYLE = {"supported": r"\textbf{supported}", "contradicted": r"\textbf{contradicted}",
+                 "inconclusive": r"\textit{inconclusive}"}
+
+
+def build_claims(verdicts: list[Verdict]) -> Table:
+    """(5) the claims check: claim, source, verdict, evidence."""
+    rows = [{"cells": [latex_escape(v.claim), latex_escape(v.source), VERDICT_STYLE[v.verdict],
+                       latex_escape(v.evidence)], "rule": i > 0}
+            for i, v in enumerate(verdicts)]
+    caption = ("The seeds' claims checked against this study. Differences are treatment minus "
+               "baseline with 95\\% confidence intervals in brackets: paired over seeds when "
+               "both sides share the trained models, Welch otherwise. Inconclusive: the "
+               "interval includes zero or data are missing.")
+    return Table("claims", caption, ["Claim", "Source", "Verdict", "Evidence"],
+                 r"p{0.22\linewidth}p{0.12\linewidth}lp{0.44\linewidth}", rows)
+
+
+def build_all(agg: pd.DataFrame, verdicts: list[Verdict]) -> list[Table]:
+    return [build_objective_sampler(agg), build_lambda(agg), build_gamma(agg),
+            build_budget(agg), build_claims(verdicts)]
+
+
+def write_tables(tables: list[Table], out_dir: str | Path) -> list[Path]:
+    out_dir = Path(out_dir)
+    paths = []
+    for t in tables:
+        template = "claims.tex.j2" if t.name == "claims" else "table.tex.j2"
+        path = out_dir / f"{t.name}.tex"
+        atomic_write_bytes(path, render(t, template).encode())
+        paths.append(path)
+    return paths

@@ -1,0 +1,228 @@
+"""A realistic synthetic study folder, written in the study harness's schema, for report tests.
+
+``make_synthetic_study(root)`` writes ``root/<study>/`` with ``results.csv`` (one row per
+evaluation cell), ``cells/<cell_id>/prd.npz``, ``cells/<train_id>/curve.csv``,
+``cells/<cell_id>/grid.png`` (some left out) and ``provenance.json``. The numbers follow the
+seeds' qualitative claims (MATH.md §8) with per-seed noise, so that the claims check has
+something to find; a few cells fail or diverge, and one configuration is missing entirely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+OBJECTIVES = ("bce", "js", "kl", "rkl")
+SIGMAS = (0.5, 0.75, 1.0, 1.5, 2.0)
+GAMMAS = (-2.0, -1.0, 0.0, 1.0, 2.0)
+BUDGETS = (1.0, 2.0, 5.0, 10.0)
+LAMBDAS = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+COLUMNS = [
+    "study", "dataset", "cell_id", "train_id", "objective", "lam", "aux", "gen_form",
+    "train_seed", "eval_seed", "sigma", "psi", "sampler", "gamma", "gamma_convention",
+    "budget", "status", "fid", "precision", "recall", "density", "coverage", "f8", "f1_8",
+    "inception_score", "acceptance_rate", "proposals", "n_samples", "wall_seconds",
+]
+
+# (precision, recall, fid) of each objective's plain sampler at sigma = 1
+BASE = {
+    "bce": (0.90, 0.74, 60.0),
+    "js": (0.88, 0.80, 52.0),
+    "kl": (0.89, 0.80, 30.0),
+    "rkl": (0.93, 0.68, 58.0),
+}
+
+
+def _hash(obj: dict) -> str:
+    text = json.dumps(obj, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _prd_curve(precision: float, recall: float, num_angles: int = 201) -> dict[str, np.ndarray]:
+    """A valid PR curve (MATH.md §1) of two histograms whose overlap follows (precision, recall)."""
+    bins = 40
+    p = np.full(bins, 1.0 / bins)
+    # Q puts mass ``precision`` on a share ``recall`` of P's bins, unevenly (so the curve is
+    # rounded), and 1 − precision outside P's support
+    k = max(1, int(round(recall * bins)))
+    w = np.exp(-np.linspace(0.0, 1.5, k))
+    q = np.zeros(bins + 1)
+    q[:k] = precision * w / w.sum()
+    q[bins] = 1.0 - precision
+    p = np.append(p, 0.0)
+    theta = np.linspace(1e-6, np.pi / 2 - 1e-6, num_angles)
+    lam = np.tan(theta)
+    alpha = np.minimum(lam[:, None] * p[None, :], q[None, :]).sum(1)
+    beta = alpha / lam
+    return {"precision": np.clip(alpha, 0, 1), "recall": np.clip(beta, 0, 1)}
+
+
+def _grid_png(path: Path, rng: np.random.Generator, quality: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    img = np.zeros((8 * 28, 8 * 28))
+    yy, xx = np.mgrid[:28, :28]
+    for i in range(8):
+        for j in range(8):
+            cx, cy, r = rng.uniform(10, 18), rng.uniform(10, 18), rng.uniform(5, 9)
+            ring = np.exp(-((np.hypot(xx - cx, yy - cy) - r) ** 2) / 3.0)
+            noise = rng.uniform(size=(28, 28)) * (1 - quality)
+            img[i * 28:(i + 1) * 28, j * 28:(j + 1) * 28] = np.clip(ring + noise, 0, 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plt.imsave(path, img, cmap="gray", vmin=0, vmax=1)
+
+
+def _metrics(rng: np.random.Generator, p: float, r: float, fid: float, acc: float) -> dict:
+    p = float(np.clip(p + rng.normal(0, 0.004), 0, 1))
+    r = float(np.clip(r + rng.normal(0, 0.004), 0, 1))
+    fid = float(max(1.0, fid + rng.normal(0, 1.0)))
+    f8 = (1 + 64) * p * r / (64 * p + r)
+    f18 = (1 + 1 / 64) * p * r / (p / 64 + r)
+    return {
+        "fid": fid, "precision": p, "recall": r,
+        "density": float(p * 1.05 + rng.normal(0, 0.01)),
+        "coverage": float(r * 0.95 + rng.normal(0, 0.01)),
+        "f8": f8, "f1_8": f18, "inception_score": float(9.0 * p + rng.normal(0, 0.05)),
+        "acceptance_rate": acc,
+    }
+
+
+def make_synthetic_study(
+    root: str | Path,
+    seeds: int = 3,
+    study: str = "synthetic",
+    rng_seed: int = 0,
+    *,
+    failures: bool = True,
+    missing: bool = True,
+    grids: bool = True,
+) -> Path:
+    """Write a synthetic study folder under ``root`` and return its path ``root/<study>``.
+
+    Grid: the four f-GAN objectives × σ ∈ SIGMAS (plain sampler) plus, at σ = 1, DRS at each
+    γ ∈ GAMMAS and OBRS at each K ∈ BUDGETS; the λ-PR objective at each λ ∈ LAMBDAS (plain,
+    σ = 1). ``failures`` marks a few cells failed / a training run diverged; ``missing``
+    leaves out the JS × OBRS(K = 10) configuration entirely and lists one BCE × DRS cell
+    with status ``missing`` (listed by the harness but not run).
+    """
+    rng = np.random.default_rng(rng_seed)
+    out = Path(root) / study
+    cells_dir = out / "cells"
+    rows: list[dict] = []
+
+    def train_cell(objective: str, lam: float, seed: int) -> tuple[str, float, float]:
+        aux = "chi2" if objective == "pr" else ""
+        tid = _hash({"study": study, "objective": objective, "lam": lam, "aux": aux, "seed": seed})
+        # one model per seed: its quality offsets are shared by all of its evaluation cells
+        dp, dr = rng.normal(0, 0.01), rng.normal(0, 0.01)
+        base = BASE.get(objective, (0.9, 0.75, 40.0))
+        epochs = np.arange(0, 21, 2)
+        decay = np.exp(-epochs / 5.0)
+        curve = pd.DataFrame({
+            "epoch": epochs,
+            "fid": base[2] + 150 * decay + rng.normal(0, 1, len(epochs)),
+            "precision": base[0] + dp - 0.5 * decay,
+            "recall": base[1] + dr - 0.6 * decay,
+            "density": base[0] * 1.05 - 0.5 * decay,
+            "coverage": base[1] * 0.95 - 0.6 * decay,
+            "seconds": epochs * 12.5,
+        })
+        (cells_dir / tid).mkdir(parents=True, exist_ok=True)
+        curve.to_csv(cells_dir / tid / "curve.csv", index=False)
+        return tid, dp, dr
+
+    def add(objective: str, lam: float, seed: int, tid: str, dp: float, dr: float, *,
+            sigma: float = 1.0, sampler: str = "none", gamma: float = np.nan,
+            budget: float = np.nan, status: str = "ok") -> None:
+        p0, r0, fid0 = BASE.get(objective, (0.9, 0.75, 40.0))
+        if objective == "pr":  # precision rises and recall falls with λ
+            ll = np.log10(lam)
+            p0, r0, fid0 = 0.90 + 0.04 * ll, 0.76 - 0.10 * ll, 40.0 + 12 * ll**2
+        p, r, fid, acc = p0 + dp, r0 + dr, fid0, 1.0
+        # soft truncation: σ < 1 buys precision with recall, σ > 1 the reverse
+        p -= 0.06 * np.log2(sigma)
+        r += 0.08 * np.log2(sigma)
+        fid += 25 * abs(np.log2(sigma))
+        if sampler == "drs":  # higher γ: more selective
+            acc = float(1 / (1 + np.exp(gamma - 4.0)))
+            p += 0.06 * (1 - acc) * 4
+            r -= 0.01 * (1 - acc)
+            fid -= (20.0 if objective == "kl" else 3.0) * (1 - acc) * 4
+        elif sampler == "obrs":
+            acc = 1.0 / budget
+            p += 0.02 * np.log2(budget)
+            r -= 0.002 * np.log2(budget)
+            fid -= 1.0 * np.log2(budget)
+        cell = {"study": study, "train_id": tid, "sigma": sigma, "sampler": sampler,
+                "gamma": gamma, "budget": budget, "eval_seed": seed}
+        cid = _hash(cell)
+        row = {
+            "study": study, "dataset": "mnist", "cell_id": cid, "train_id": tid,
+            "objective": objective, "lam": lam, "aux": "chi2" if objective == "pr" else "",
+            "gen_form": "minmax" if objective in ("js", "kl") else "nonsat",
+            "train_seed": seed, "eval_seed": seed, "sigma": sigma, "psi": np.nan,
+            "sampler": sampler, "gamma": gamma,
+            "gamma_convention": "offset-p95" if sampler == "drs" else "",
+            "budget": budget, "status": status,
+            "proposals": int(10_000 / acc), "n_samples": 10_000,
+            "wall_seconds": float(rng.uniform(20, 60)),
+        }
+        if status == "ok":
+            m = _metrics(rng, p, r, fid, acc)
+            row.update(m)
+            d = cells_dir / cid
+            d.mkdir(parents=True, exist_ok=True)
+            np.savez(d / "prd.npz", **_prd_curve(m["precision"], m["recall"]))
+            if grids and sigma == 1.0 and seed == 0 and (
+                sampler == "none" or (sampler == "drs" and gamma == 2.0)
+                or (sampler == "obrs" and budget == 5.0)
+            ) and not (objective == "rkl" and sampler == "obrs"):  # one grid left out
+                _grid_png(d / "grid.png", rng, quality=min(p, 1.0))
+        else:
+            row.update({k: np.nan for k in ("fid", "precision", "recall", "density", "coverage",
+                                            "f8", "f1_8", "inception_score", "acceptance_rate")})
+        rows.append(row)
+
+    for objective in OBJECTIVES:
+        for seed in range(seeds):
+            tid, dp, dr = train_cell(objective, np.nan, seed)
+            for sigma in SIGMAS:
+                failed = failures and objective == "rkl" and seed == seeds - 1 and sigma == 2.0
+                add(objective, np.nan, seed, tid, dp, dr, sigma=sigma,
+                    status="failed" if failed else "ok")
+            for gamma in GAMMAS:
+                # one cell the harness lists but has not run (status "missing")
+                not_run = missing and objective == "bce" and gamma == -2.0 and seed == seeds - 1
+                add(objective, np.nan, seed, tid, dp, dr, sampler="drs", gamma=gamma,
+                    status="missing" if not_run else "ok")
+            for budget in BUDGETS:
+                if missing and objective == "js" and budget == 10.0:
+                    continue
+                add(objective, np.nan, seed, tid, dp, dr, sampler="obrs", budget=budget)
+    for lam in LAMBDAS:
+        for seed in range(seeds):
+            tid, dp, dr = train_cell("pr", lam, seed)
+            diverged = failures and lam == 10.0 and seed == 1
+            add("pr", lam, seed, tid, dp, dr, status="diverged" if diverged else "ok")
+
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    out.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out / "results.csv", index=False)
+    prov = {
+        "git": {"commit": "0123456789abcdef0123456789abcdef01234567", "dirty": False},
+        "versions": {"python": "3.11.2", "torch": "2.13.0+cpu", "numpy": "2.0.0",
+                     "repro": "0.1.0"},
+        "code_version": 1,
+        "command": f"python -m repro study run study/{study}.toml",
+        "device": "cpu",
+    }
+    (out / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
+    return out

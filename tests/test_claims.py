@@ -1,0 +1,165 @@
+"""repro.claims: each claim reaches each verdict on small synthetic results built for it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from repro import aggregate as A
+from repro import claims as C
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_aggregate import results  # noqa: E402
+
+SEEDS = range(4)
+JITTER = (0.001, -0.001, 0.002, -0.002)     # small, seed-specific: intervals are tight
+NOISE = (0.05, -0.05, 0.04, -0.04)          # seed-specific and large: intervals include 0
+
+
+def frames(rows: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    frame = results(rows)
+    return A.aggregate(frame), A.paired_differences(frame)
+
+
+def model(objective: str, p: float, r: float, fid: float = 50.0, lam: float = np.nan,
+          jitter=JITTER, **cell) -> list[dict]:
+    """One row per seed of a configuration: seed s has precision p + jitter[s], etc."""
+    return [{"objective": objective, "lam": lam, "train_seed": s, "precision": p + j,
+             "recall": r - j, "fid": fid + 10 * j, "acceptance_rate": 1.0, **cell}
+            for s, j in zip(SEEDS, jitter)]
+
+
+def test_combine() -> None:
+    assert C.combine([C.SUPPORTED, C.SUPPORTED]) == C.SUPPORTED
+    assert C.combine([C.SUPPORTED, C.INCONCLUSIVE]) == C.INCONCLUSIVE
+    assert C.combine([C.SUPPORTED, C.CONTRADICTED]) == C.CONTRADICTED
+    assert C.combine([]) == C.INCONCLUSIVE
+
+
+# ---------------------------------------------------------------- soft truncation
+
+def truncation(p_low: float, r_low: float, p_high: float, r_high: float, jitter=JITTER):
+    return frames(model("kl", 0.8, 0.7)
+                  + model("kl", 0.8 + p_low, 0.7 + r_low, sigma=0.5, jitter=jitter)
+                  + model("kl", 0.8 + p_high, 0.7 + r_high, sigma=2.0, jitter=jitter))
+
+
+def test_soft_truncation_supported() -> None:
+    v = C.soft_truncation(*truncation(0.05, -0.05, -0.05, 0.05))
+    assert v.verdict == C.SUPPORTED and "2 of 2" in v.evidence
+
+
+def test_soft_truncation_contradicted_when_sigma_raises_both() -> None:
+    v = C.soft_truncation(*truncation(0.05, -0.05, 0.03, 0.05))
+    assert v.verdict == C.CONTRADICTED and "both raised" in v.evidence
+
+
+def test_soft_truncation_inconclusive_when_noisy() -> None:
+    # the per-seed effect changes sign: the paired intervals include zero
+    v = C.soft_truncation(*truncation(0.0, 0.0, 0.0, 0.0, jitter=NOISE))
+    assert v.verdict == C.INCONCLUSIVE
+
+
+# ---------------------------------------------------------------- DRS
+
+def drs(dp: float, acc: float, jitter=JITTER):
+    rows = model("kl", 0.8, 0.7)
+    for r in model("kl", 0.8 + dp, 0.7, sampler="drs", gamma=2.0, jitter=jitter):
+        rows.append({**r, "acceptance_rate": acc})
+    return frames(rows)
+
+
+def test_drs_supported() -> None:
+    v = C.drs_precision(*drs(0.03, 0.9))
+    assert v.verdict == C.SUPPORTED and "γ = 2" in v.evidence
+
+
+def test_drs_contradicted_by_low_acceptance() -> None:
+    assert C.drs_precision(*drs(0.03, 0.3)).verdict == C.CONTRADICTED
+
+
+def test_drs_inconclusive_when_precision_gain_is_noise() -> None:
+    assert C.drs_precision(*drs(0.0, 0.9, jitter=NOISE)).verdict == C.INCONCLUSIVE
+
+
+# ---------------------------------------------------------------- OBRS
+
+def obrs(dp: float, dr: float):
+    return frames(model("kl", 0.8, 0.7)
+                  + model("kl", 0.8 + dp / 2, 0.7 + dr / 2, sampler="obrs", budget=2.0)
+                  + model("kl", 0.8 + dp, 0.7 + dr, sampler="obrs", budget=5.0))
+
+
+def test_obrs_supported() -> None:
+    v = C.obrs_budget(*obrs(0.06, -0.005))
+    assert v.verdict == C.SUPPORTED and "K=5" in v.evidence
+
+
+def test_obrs_contradicted_when_recall_collapses() -> None:
+    assert C.obrs_budget(*obrs(0.06, -0.2)).verdict == C.CONTRADICTED
+
+
+def test_obrs_inconclusive_without_obrs_cells() -> None:
+    v = C.obrs_budget(*frames(model("kl", 0.8, 0.7)))
+    assert v.verdict == C.INCONCLUSIVE and "no OBRS" in v.evidence
+
+
+# ---------------------------------------------------------------- λ-PR
+
+def lam_rows(precisions: list[float], recalls: list[float], lams=(0.1, 1.0, 10.0)):
+    rows = []
+    for lam, p, r in zip(lams, precisions, recalls):
+        rows += model("pr", p, r, lam=lam, aux="chi2")
+    return frames(rows)
+
+
+def test_lambda_supported() -> None:
+    v = C.lambda_tradeoff(*lam_rows([0.8, 0.85, 0.9], [0.8, 0.7, 0.6]))
+    assert v.verdict == C.SUPPORTED and "+1.00" in v.evidence
+
+
+def test_lambda_contradicted() -> None:
+    assert C.lambda_tradeoff(*lam_rows([0.9, 0.85, 0.8], [0.8, 0.7, 0.6])).verdict \
+        == C.CONTRADICTED
+
+
+def test_lambda_inconclusive_with_one_lambda() -> None:
+    v = C.lambda_tradeoff(*lam_rows([0.9], [0.8], lams=(1.0,)))
+    assert v.verdict == C.INCONCLUSIVE and "fewer than two" in v.evidence
+
+
+# ---------------------------------------------------------------- RKL vs KL
+
+def test_rkl_vs_kl_each_verdict() -> None:
+    good = frames(model("rkl", 0.9, 0.6) + model("kl", 0.8, 0.8))
+    bad = frames(model("rkl", 0.7, 0.6) + model("kl", 0.8, 0.8))
+    close = frames(model("rkl", 0.8, 0.8, jitter=NOISE) + model("kl", 0.8, 0.8, jitter=NOISE))
+    missing = frames(model("rkl", 0.9, 0.6))
+    assert C.rkl_vs_kl(*good).verdict == C.SUPPORTED
+    assert C.rkl_vs_kl(*bad).verdict == C.CONTRADICTED
+    assert C.rkl_vs_kl(*close).verdict == C.INCONCLUSIVE
+    v = C.rkl_vs_kl(*missing)
+    assert v.verdict == C.INCONCLUSIVE and "missing" in v.evidence
+
+
+# ---------------------------------------------------------------- best FID
+
+@pytest.mark.parametrize("bce_fid, verdict", [(60.0, C.SUPPORTED), (10.0, C.CONTRADICTED),
+                                              (25.3, C.INCONCLUSIVE)])
+def test_kl_drs_best_fid(bce_fid: float, verdict: str) -> None:
+    rows = (model("kl", 0.8, 0.8, fid=40.0) + model("kl", 0.8, 0.8, fid=25.0, sampler="drs",
+                                                     gamma=2.0)
+            + model("bce", 0.8, 0.8, fid=bce_fid, jitter=NOISE))
+    v = C.kl_drs_best_fid(*frames(rows))
+    assert v.verdict == verdict, v.evidence
+
+
+def test_check_all_on_a_study_missing_everything_is_inconclusive() -> None:
+    verdicts = C.check_all(*frames(model("bce", 0.8, 0.7)))
+    assert [v.verdict for v in verdicts] == [C.INCONCLUSIVE] * len(C.CLAIMS)
+    assert len({v.key for v in verdicts}) == len(verdicts)
+    assert all(v.key.isalpha() for v in verdicts)

@@ -1,0 +1,205 @@
+"""repro.report: escaping, tables with missing cells, macros, and the synthetic study end to end."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from repro import aggregate as A
+from repro import claims as C
+from repro.cli.paper import resolve_study
+from repro.errors import ConfigError
+from repro.report import latex_escape
+from repro.report import macros as M
+from repro.report import paper
+from repro.report import tables as T
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synthetic_study import make_synthetic_study  # noqa: E402
+from test_aggregate import results  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def balanced(tex: str) -> bool:
+    """Braces balance once escaped ones are removed (a cheap check of valid LaTeX)."""
+    depth = 0
+    for ch in re.sub(r"\\[{}]", "", tex):
+        depth += ch == "{"
+        depth -= ch == "}"
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def test_latex_escape_specials_and_unicode() -> None:
+    assert latex_escape("a_b & 50% #1 $x$") == r"a\_b \& 50\% \#1 \$x\$"
+    assert latex_escape("{~^\\}") == r"\{\textasciitilde{}\textasciicircum{}\textbackslash{}\}"
+    assert latex_escape("Δ σ=2 ≥ 0") == r"$\Delta$ $\sigma$=2 $\ge$ 0"
+    assert latex_escape("σ ≠ 1, Kynkäänniemi ☃") == r"$\sigma$ $\ne$ 1, Kynkaanniemi ?"
+    assert latex_escape("a < b > c | d") == r"a \textless{} b \textgreater{} c \textbar{} d"
+
+
+def test_fmt_cell_missing_single_and_best() -> None:
+    assert T.fmt_cell(None, "fid") == "--"
+    assert T.fmt_cell({"mean": np.nan}, "fid") == "--"
+    assert T.fmt_cell({"mean": 0.5, "half_width": np.nan, "n": 1}, "precision") == "$0.500$"
+    cell = T.fmt_cell({"mean": 0.9, "half_width": 0.01, "n_failed": 1}, "acceptance_rate", True)
+    assert cell == r"$\mathbf{90.0 \pm 1.0}^{\dagger}$"
+
+
+def test_best_flags_direction_and_ties() -> None:
+    rows = [{"mean": 30.0}, None, {"mean": 20.0}, {"mean": 20.04}]
+    assert T.best_flags(rows, "fid") == [False, False, True, True]  # 20.0 == 20.0 printed
+    assert T.best_flags(rows, "precision") == [True, False, False, False]
+
+
+def test_tables_render_missing_cells_as_blank_not_crash() -> None:
+    # one objective, no DRS cells, an all-failed OBRS cell, an odd aux name
+    frame = results(
+        [{"train_seed": s, "objective": "kl", "precision": 0.8 + s / 100} for s in range(3)]
+        + [{"train_seed": s, "objective": "rkl", "sampler": "obrs", "budget": 5.0,
+            "status": "failed", "precision": np.nan} for s in range(3)]
+        + [{"train_seed": 0, "objective": "pr", "lam": 1.0, "aux": "chi_2&co"}]
+    )
+    agg = A.aggregate(frame)
+    verdicts = C.check_all(agg, A.paired_differences(frame))
+    for table in T.build_all(agg, verdicts):
+        tex = T.render(table, "claims.tex.j2" if table.name == "claims" else "table.tex.j2")
+        assert balanced(tex), table.name
+        assert r"\begin{tabular}" in tex and r"\bottomrule" in tex
+        assert "nan" not in tex.lower().replace("\\nan", "")
+    t1 = T.render(T.build_objective_sampler(agg))
+    assert "--" in t1 and "RKL" in t1 and r"\mathbf" not in t1.split("RKL")[1]
+    lam = T.render(T.build_lambda(agg))
+    assert "single" not in lam and "no interval (one seed)" in lam
+    empty = T.render(T.build_gamma(agg))
+    assert "no results for this table" in empty
+
+
+def test_table_of_an_empty_aggregate() -> None:
+    agg = A.aggregate(results([{"train_seed": 0}]).iloc[0:0])
+    tex = T.render(T.build_objective_sampler(agg))
+    assert "no results for this table" in tex and balanced(tex)
+
+
+def test_macro_names_are_letters_only() -> None:
+    assert M.macro_name("kl", "DRS", "Fid") == "KlDrsFid"
+    assert M.macro_name("Claim", "SoftTruncation", "Verdict") == "ClaimSoftTruncationVerdict"
+    assert M.macro_name("gamma", 2.5) == "GammaTwoFive"
+    with pytest.raises(ConfigError):
+        M.macro_name("--")
+    with pytest.raises(ConfigError):
+        M.render_macros({"Bad1": "x"})
+    assert M.render_macros({"Ok": "1.0"}).endswith("\\newcommand{\\Ok}{1.0}\n")
+
+
+def test_check_log_finds_undefined_references_and_pages() -> None:
+    log = ("LaTeX Warning: Reference `tab:x' on page 2 undefined on input line 5.\n"
+           "LaTeX Warning: Citation `foo' on page 1 undefined on input line 9.\n"
+           "Output written on build/main.pdf (7 pages, 12345 bytes).\n")
+    out = paper.check_log(log)
+    assert out["undefined"] == ["foo", "tab:x"] and out["pages"] == 7
+    assert paper.check_log("Output written on main.pdf (1 page, 1 bytes).")["undefined"] == []
+
+
+def test_resolve_study_accepts_a_spec_or_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "runs" / "smoke").mkdir(parents=True)
+    assert resolve_study("study/smoke.toml", tmp_path / "runs") == tmp_path / "runs" / "smoke"
+    assert resolve_study(str(tmp_path / "runs" / "smoke"), "runs") == tmp_path / "runs" / "smoke"
+    with pytest.raises(ConfigError, match="make study"):
+        resolve_study("study/other.toml", tmp_path / "runs")
+
+
+# ---------------------------------------------------------------- end to end
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The synthetic study rendered into a tmp project: tables/, figures/, paper/generated/."""
+    root = tmp_path_factory.mktemp("report")
+    study = make_synthetic_study(root / "runs", seeds=3)
+    out = root / "project"
+    (out / "paper").mkdir(parents=True)
+    shutil.copy(ROOT / "paper" / "main.tex", out / "paper" / "main.tex")
+    summary = paper.build(study, out, pdf=False, git={"commit": "f" * 40, "dirty": True},
+                          rebuild="make paper STUDY=study/synthetic.toml")
+    return {"study": study, "out": out, "summary": summary}
+
+
+def test_end_to_end_render(rendered: dict) -> None:
+    out, study, summary = rendered["out"], rendered["study"], rendered["summary"]
+    assert summary["pdf_status"] == "skipped" and summary["empty_figures"] == []
+    for name in ("objective_sampler", "lambda_sweep", "gamma_sweep", "budget_sweep", "claims"):
+        tex = (out / "tables" / f"{name}.tex").read_text()
+        assert balanced(tex) and r"\toprule" in tex and f"tab:{name}" in tex
+    for name in ("prd_curves", "truncation", "gamma_sweep", "budget_sweep", "lambda_sweep",
+                 "training_curves", "samples"):
+        for ext in ("pdf", "png"):
+            assert (out / "figures" / f"{name}.{ext}").stat().st_size > 1000
+    # the missing JS × OBRS(K = 10) configuration is a blank cell; failed seeds are marked
+    budget = (out / "tables" / "budget_sweep.tex").read_text()
+    js_block = budget.split("JS &")[1].split(r"\midrule")[0]
+    assert "$10$ & -- & -- &" in js_block
+    assert r"^{\dagger}" in (out / "tables" / "lambda_sweep.tex").read_text()
+    assert (study / "claims.json").is_file() and (study / "aggregate.csv").is_file()
+
+
+def test_macros_cover_the_paper(rendered: dict) -> None:
+    out = rendered["out"]
+    text = (out / "paper" / "generated" / "macros.tex").read_text()
+    defined = set(re.findall(r"\\newcommand\{\\([A-Za-z]+)\}", text))
+    assert len(defined) == text.count("\\newcommand")
+    assert "nan" not in text.lower()
+    assert "\\newcommand{\\PaperDirty}{with uncommitted changes}" in text
+    assert "\\newcommand{\\NumSeeds}{3}" in text
+    # every macro the paper uses is defined (or is LaTeX's own / defined in main.tex)
+    main = (out / "paper" / "main.tex").read_text()
+    used = set(re.findall(r"\\([A-Z][A-Za-z]+)", main))
+    own = {"PR", "E"} | set(re.findall(r"\\newcommand\{\\([A-Za-z]+)\}", main))
+    assert used - defined - own == set()
+    # the paper types no result: its body has no decimal numbers outside the bibliography
+    body = main.split(r"\begin{document}")[1].split(r"\begin{thebibliography}")[0]
+    body = re.sub(r"width=[\d.]+\\linewidth", "", body)  # layout, not a result
+    assert re.findall(r"\d+\.\d+", body) == []
+
+
+@pytest.mark.skipif(not paper.latex_available(),
+                    reason="latexmk/pdflatex not installed (apt-get install "
+                           "texlive-latex-recommended latexmk)")
+def test_pdf_builds_without_undefined_references(rendered: dict) -> None:
+    result = paper.run_latexmk(rendered["out"] / "paper")
+    assert result["undefined"] == [] and result["missing_files"] == []
+    assert result["pages"] and result["pages"] >= 4
+    assert Path(result["pdf"]).stat().st_size > 10_000
+
+
+def test_without_latex_the_cli_renders_and_says_how_to_install(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    from repro.cli import main
+
+    study = tmp_path / "runs" / "tiny"
+    study.mkdir(parents=True)
+    results([{"train_seed": s, "objective": o} for s in range(2) for o in ("kl", "rkl")]
+            ).to_csv(study / "results.csv", index=False)
+    (tmp_path / "paper").mkdir()
+    shutil.copy(ROOT / "paper" / "main.tex", tmp_path / "paper" / "main.tex")
+    has_latex = paper.latex_available()
+    monkeypatch.setattr(paper, "latex_available", lambda: False)
+    rc = main(["paper", "--study", "study/tiny.toml", "--root", str(tmp_path / "runs"),
+               "--out", str(tmp_path), "--json"])
+    captured = capsys.readouterr()
+    assert rc == 0 and '"pdf_status": "no-latex"' in captured.out
+    assert "texlive-latex-recommended latexmk" in captured.err
+    assert (tmp_path / "tables" / "objective_sampler.tex").is_file()
+    macros = (tmp_path / "paper" / "generated" / "macros.tex").read_text()
+    # a study without BCE, DRS or λ-PR still defines every macro the paper uses
+    assert "\\newcommand{\\BceDrsFid}{\\mbox{--}}" in macros
+    assert main(["paper", "--study", "study/none.toml", "--root", str(tmp_path)]) == 2
+    if has_latex:  # and the paper builds from it
+        result = paper.run_latexmk(tmp_path / "paper")
+        assert result["undefined"] == [] and result["pages"] >= 3
