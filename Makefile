@@ -47,15 +47,14 @@ proptest: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
-# Until the study harness (issue 6) and the paper (issue 7) land, these say so and fail.
+# The study: trains the feature classifier if needed, skips every finished cell, and prints
+# where the results are. A rerun of a finished study recomputes nothing.
 study: $(STAMP)
-	@if [ -f repro/cli/study.py ]; then $(PY) -m repro study run $(STUDY); else \
-	  echo "make study: the study harness (repro/cli/study.py, issue 6) has not landed yet;"; \
-	  echo "  what works today: python -m repro data info | features train | train | sample"; exit 1; fi
+	$(PY) -m repro study run $(STUDY)
 
+# Aggregate a study's results, render tables/, figures/, the macros, and build paper/main.pdf.
 paper: $(STAMP)
-	@if [ -f repro/cli/paper.py ]; then $(PY) -m repro paper --study $(STUDY); else \
-	  echo "make paper: aggregation and rendering (repro/cli/paper.py, issue 7) have not landed yet"; exit 1; fi
+	$(PY) -m repro paper --study $(STUDY)
 
 clean-venv:
 	rm -rf $(VENV)
