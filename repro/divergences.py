@@ -229,3 +229,22 @@ def pr_divergence(p: np.ndarray, q: np.ndarray, lam: float | np.ndarray) -> floa
     lam_col = lam_arr.reshape(-1, 1)
     out = np.maximum(lam_col * p, q).sum(axis=1) - q.sum() * np.maximum(lam_col[:, 0], 1.0)
     return float(out[0]) if lam_arr.ndim == 0 else out
+
+
+PR_GENERATOR_FORMS = ("primal", "log")
+
+
+def pr_generator_loss_log(v_fake: torch.Tensor, lam: float, aux: str = "kl") -> torch.Tensor:
+    """The "non-saturating" λ-PR generator loss −E_Q[min(log(λ r(G(z))), 0)] (added for training).
+
+    Same samples get a gradient as in ``pr_generator_loss`` (those with λ r < 1), and the
+    stationary points of the two agree sample by sample (log is increasing), but the gradient
+    is ∇ log r instead of λ r ∇ log r: it does not vanish on the samples D rates r ≈ 0, which is
+    where the primal form stalls for aux = kl or rkl (r = exp(·)) — the same cure as the
+    non-saturating GAN loss. For χ² the ratio estimate v/2 + 1 can be ≤ 0 (log r = −inf, no
+    gradient): use the primal form there.
+    """
+    if aux == "chi2":
+        raise ValueError("the log form of the λ-PR generator loss needs a positive ratio estimate; "
+                         "use aux kl or rkl, or the primal form with chi2")
+    return -torch.clamp(log_ratio(v_fake, aux) + math.log(lam), max=0.0).mean()

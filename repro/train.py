@@ -1,0 +1,610 @@
+"""GAN training: objectives, stabilisation, checkpoints, resume, divergence detection, curves.
+
+One run = one ``TrainConfig`` trained into one folder::
+
+    out_dir/config.json     the resolved configuration (+ init_from, provenance)
+    out_dir/checkpoint.pt   the last good state (weights, EMA, optimisers, RNG, curve), atomic
+    out_dir/curve.csv       FID / precision / recall / density / coverage vs the validation split
+                            every ``eval_every`` epochs (row 0 = the untrained generator), wall times
+    out_dir/result.json     status (ok | diverged), reason, final metrics, seconds
+
+Objectives (``repro.divergences``; MATH.md §3–4):
+
+- ``bce``: the non-saturating GAN, −E_Q log σ(v).
+- ``js``, ``kl``, ``rkl``: f-GANs. D minimises −E_P[g_f(v)] + E_Q[f*(g_f(v))]; G minimises the
+  min–max loss E_Q[−f*(g_f(v))] or the non-saturating −E_Q[g_f(v)] (``gen_form``). Defaults:
+  js → minimax (non-saturating JS *is* BCE up to a constant, identical runs: tested),
+  kl → nonsaturating (minimax −E_Q exp(v − 1) has a vanishing gradient once D pushes v down on
+  samples: it did not train in 5 CPU minutes), rkl → minimax (its loss E_Q[1 − v] has a
+  constant gradient; the non-saturating E_Q exp(−v) explodes where D is confident).
+- ``pr``: the λ-PR GAN (Verine et al. 2023). D is trained on the auxiliary divergence ``aux``
+  (χ² by default); G minimises −E_Q[min(λ r(G(z)), 1)] with r the auxiliary ratio estimate
+  (``gen_form`` primal, the default for χ², whose r = v/2 + 1 is linear in v), or
+  −E_Q[min(log λ r, 0)] (``log``, the default for kl and rkl, whose r = exp(·) would give the
+  primal form a vanishing gradient λ r ∇log r on the samples D rates r ≈ 0).
+  Two traps (MATH.md §4) are avoided: T is not hard-clamped (D keeps its gradient), and for
+  the first ``pr_warmup_epochs`` epochs G uses λ₀ = min(λ, ``pr_warmup_lam``), for which
+  min(λ₀ r, 1) is not saturated at r ≈ 1 (an untrained D), so G gets a gradient from the
+  start; at λ ≥ 1 the target objective then acts on the samples D already rates r < 1/λ.
+
+Reproducibility: parameters are initialised inside ``torch.random.fork_rng`` with the seed;
+every later random draw (z, shuffling, dropout masks) comes from explicit ``torch.Generator``
+objects whose states are checkpointed. Same config + seed → bitwise-identical weights on CPU,
+and a run resumed from a checkpoint ends bitwise-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import io
+import logging
+import math
+import time
+import typing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from repro import CODE_VERSION, divergences, nets
+from repro.atomic import atomic_path, atomic_write_bytes, atomic_write_json
+from repro.errors import ConfigError, ReproError
+from repro.runtime import provenance, resolve_device, stable_hash
+
+log = logging.getLogger(__name__)
+
+LOSSES = ("bce", "js", "kl", "rkl", "pr")
+AUX_DIVERGENCES = ("chi2", "kl", "rkl")
+CHECKPOINT = "checkpoint.pt"
+CURVE = "curve.csv"
+RESULT = "result.json"
+CONFIG = "config.json"
+CURVE_COLUMNS = ("epoch", "g_steps", "epoch_seconds", "epoch_cpu_seconds", "total_seconds", "loss_d", "loss_g",
+                 "fid", "precision", "recall", "density", "coverage", "eval_seconds")
+
+# Per-objective defaults for the fields left at None (the evidence is in the module docstring
+# and in the report of issue 4). One table feeds the API, the CLI and the checkpoints.
+OBJECTIVE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "bce": {"gen_form": "nonsaturating", "d_steps": 1, "g_steps": 1, "clamp": 0.0},
+    "js": {"gen_form": "minimax", "d_steps": 1, "g_steps": 1, "clamp": 0.0},
+    "kl": {"gen_form": "nonsaturating", "d_steps": 1, "g_steps": 1, "clamp": 20.0},
+    "rkl": {"gen_form": "minimax", "d_steps": 1, "g_steps": 1, "clamp": 20.0},
+    "pr": {"gen_form": "primal", "d_steps": 1, "g_steps": 1, "clamp": 0.0},
+}
+COMMON_DEFAULTS: dict[str, Any] = {
+    "lr_g": 2e-4, "lr_d": 2e-4, "betas_g": (0.5, 0.999), "betas_d": (0.5, 0.999),
+    "pr_warmup_epochs": 0,
+}
+PR_FORMS = divergences.PR_GENERATOR_FORMS
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run. Fields left at None take the objective's
+    default (``OBJECTIVE_DEFAULTS``, ``COMMON_DEFAULTS``) in ``resolve()``; 0 switches a
+    stabiliser off (``clamp``, ``grad_clip``, ``ema``)."""
+
+    # data
+    dataset: str = "mnist"
+    train_size: int = 0  # 0: the whole training split; else its first N images (tests)
+    # objective
+    loss: str = "bce"
+    gen_form: str | None = None  # minimax | nonsaturating (f-GANs); primal (pr)
+    lam: float = 1.0  # λ of the λ-PR GAN
+    aux: str = "chi2"  # the PR discriminator's divergence: chi2 | kl | rkl
+    pr_warmup_epochs: int | None = None
+    pr_warmup_lam: float = 0.1
+    # networks
+    arch: str = "mlp"
+    z_dim: int = 100
+    g_widths: tuple[int, ...] = (256, 512, 1024)
+    d_widths: tuple[int, ...] = (1024, 512, 256)
+    conv_channels: int = 64
+    d_dropout: float = 0.3
+    # optimisation
+    epochs: int = 10
+    batch_size: int = 64
+    lr_g: float | None = None
+    lr_d: float | None = None
+    betas_g: tuple[float, float] | None = None
+    betas_d: tuple[float, float] | None = None
+    d_steps: int | None = None  # D updates per G update
+    g_steps: int | None = None  # G updates after each d_steps D updates
+    clamp: float | None = None  # |v| bound in the losses; straight-through (gradient passes)
+    grad_clip: float = 0.0  # max grad norm for D and G (0: off)
+    ema: float = 0.999  # EMA decay of G's weights (0: off)
+    seed: int = 0
+    # bookkeeping
+    eval_every: int = 1  # epochs between curve points (0: no curve)
+    eval_samples: int = 2000
+    checkpoint_every: int = 1
+    check_every: int = 100  # steps between finiteness / collapse checks
+    max_abs_score: float = 1e4  # |v| beyond this = exploded discriminator
+
+    def __post_init__(self) -> None:
+        def bad(name: str, allowed: str) -> ConfigError:
+            return ConfigError(f"TrainConfig.{name}={getattr(self, name)!r}: expected {allowed}")
+
+        choices = {"dataset": ("mnist", "fashion-mnist"), "loss": LOSSES, "aux": AUX_DIVERGENCES, "arch": nets.ARCHS}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise bad(name, "one of " + ", ".join(allowed))
+        forms = PR_FORMS if self.loss == "pr" else divergences.GENERATOR_FORMS
+        if self.gen_form is not None and self.gen_form not in forms:
+            raise bad("gen_form", f"one of {', '.join(forms)} for loss {self.loss}")
+        for name in ("z_dim", "epochs", "batch_size", "eval_samples", "checkpoint_every", "check_every", "conv_channels"):
+            if int(getattr(self, name)) < 1:
+                raise bad(name, "a positive integer")
+        for name in ("train_size", "eval_every", "seed"):
+            if int(getattr(self, name)) < 0:
+                raise bad(name, "a non-negative integer")
+        for name in ("d_steps", "g_steps"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise bad(name, "a positive integer")
+        if not 0.0 <= self.d_dropout < 1.0:
+            raise bad("d_dropout", "a probability in [0, 1)")
+        if not 0.0 <= self.ema < 1.0:
+            raise bad("ema", "a decay in [0, 1) (0: off)")
+        if self.loss == "pr" and self.gen_form == "log" and self.aux == "chi2":
+            raise ConfigError("TrainConfig.gen_form='log' needs aux kl or rkl (χ²'s ratio v/2 + 1 can be ≤ 0)")
+        if self.lam <= 0 or self.pr_warmup_lam <= 0:
+            raise bad("lam", "λ > 0 (and pr_warmup_lam > 0)")
+        for name in ("clamp", "grad_clip", "lr_g", "lr_d"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                raise bad(name, "a non-negative number")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Build from plain data (JSON, a checkpoint); unknown keys are errors; lists → tuples."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(f"unknown TrainConfig keys {unknown}; valid keys: {', '.join(sorted(names))}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+    def resolve(self) -> TrainConfig:
+        """A copy with every None replaced by the objective's default."""
+        defaults = {**COMMON_DEFAULTS, **OBJECTIVE_DEFAULTS[self.loss]}
+        if self.loss == "pr":
+            defaults["pr_warmup_epochs"] = 2
+            defaults["gen_form"] = "primal" if self.aux == "chi2" else "log"
+        return dataclasses.replace(self, **{k: v for k, v in defaults.items() if getattr(self, k) is None})
+
+    @property
+    def ratio_divergence(self) -> str:
+        """The divergence whose ``log_ratio(v, ·)`` turns D's raw output into log r."""
+        return self.aux if self.loss == "pr" else self.loss
+
+    def key(self) -> str:
+        return stable_hash({"config": asdict(self.resolve()), "code": CODE_VERSION})
+
+
+# --------------------------------------------------------------------------- objectives (pure)
+
+
+def straight_through_clamp(v: torch.Tensor, bound: float) -> torch.Tensor:
+    """clamp(v, −bound, bound) in the forward pass, identity gradient (bound 0: no clamp).
+
+    A hard clamp passes no gradient outside the bound and froze training (MATH.md §4)."""
+    if bound <= 0:
+        return v
+    return v + (v.clamp(-bound, bound) - v).detach()
+
+
+def d_loss(v_real: torch.Tensor, v_fake: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    """The discriminator's loss on raw scores (B,), (B,): minus the dual bound of its divergence."""
+    c = cfg.clamp or 0.0
+    return divergences.discriminator_loss(
+        straight_through_clamp(v_real, c), straight_through_clamp(v_fake, c), cfg.ratio_divergence
+    )
+
+
+def pr_lambda(cfg: TrainConfig, epoch: int) -> float:
+    """λ used by G in ``epoch`` (0-based): min(λ, warm-up λ₀) during the warm-up epochs."""
+    return min(cfg.lam, cfg.pr_warmup_lam) if epoch < (cfg.pr_warmup_epochs or 0) else cfg.lam
+
+
+def g_loss(v_fake: torch.Tensor, cfg: TrainConfig, epoch: int) -> torch.Tensor:
+    """The generator's loss on the scores (B,) of its samples."""
+    v = straight_through_clamp(v_fake, cfg.clamp or 0.0)
+    if cfg.loss == "pr":
+        if cfg.gen_form == "log":
+            return divergences.pr_generator_loss_log(v, pr_lambda(cfg, epoch), cfg.aux)
+        return divergences.pr_generator_loss(v, pr_lambda(cfg, epoch), cfg.aux)
+    if cfg.loss == "bce":
+        return divergences.generator_loss(v, "bce", cfg.gen_form or "nonsaturating")
+    return divergences.generator_loss(v, cfg.loss, cfg.gen_form or "minimax")
+
+
+# --------------------------------------------------------------------------- state
+
+
+class Diverged(Exception):
+    """Raised inside the loop; ``train`` turns it into status ``diverged``."""
+
+
+@dataclass
+class _State:
+    G: torch.nn.Module
+    D: torch.nn.Module
+    G_ema: torch.nn.Module | None
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    gens: dict[str, torch.Generator]
+    epoch: int = 0  # epochs completed
+    g_updates: int = 0
+    seconds: float = 0.0
+    curve: list[dict[str, Any]] = field(default_factory=list)
+    ema_warmup: bool = True  # False when fine-tuning: the inherited EMA is already a good average
+
+
+def _build(cfg: TrainConfig, device: torch.device) -> _State:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)  # parameter initialisation reads the global RNG
+        G, D = nets.build(cfg.arch, cfg.z_dim, cfg.g_widths, cfg.d_widths, cfg.d_dropout, cfg.conv_channels)
+    G, D = G.to(device), D.to(device)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema > 0 else None
+    # foreach: one kernel per op over all tensors (the CPU default is a Python loop per tensor)
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=cfg.betas_g, foreach=True)
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=cfg.betas_d, foreach=True)
+    seeds = np.random.SeedSequence([cfg.seed, 4]).generate_state(3)
+    gens = {name: torch.Generator().manual_seed(int(s)) for name, s in zip(("z", "shuffle", "dropout"), seeds, strict=True)}
+    return _State(G, D, G_ema, opt_g, opt_d, gens)
+
+
+def _state_dict(st: _State, cfg: TrainConfig, init_from: str | None) -> dict[str, Any]:
+    return {
+        "config": asdict(cfg),
+        "code_version": CODE_VERSION,
+        "epoch": st.epoch,
+        "g_updates": st.g_updates,
+        "seconds": st.seconds,
+        "generator": st.G.state_dict(),
+        "discriminator": st.D.state_dict(),
+        "generator_ema": st.G_ema.state_dict() if st.G_ema is not None else None,
+        "opt_g": st.opt_g.state_dict(),
+        "opt_d": st.opt_d.state_dict(),
+        "rng": {k: g.get_state() for k, g in st.gens.items()},
+        "curve": st.curve,
+        "init_from": init_from,
+    }
+
+
+def _load_state(st: _State, blob: dict[str, Any]) -> None:
+    st.G.load_state_dict(blob["generator"])
+    st.D.load_state_dict(blob["discriminator"])
+    if st.G_ema is not None:
+        st.G_ema.load_state_dict(blob["generator_ema"])
+    st.opt_g.load_state_dict(blob["opt_g"])
+    st.opt_d.load_state_dict(blob["opt_d"])
+    for k, g in st.gens.items():
+        g.set_state(blob["rng"][k])
+    st.epoch, st.g_updates, st.seconds = blob["epoch"], blob["g_updates"], blob["seconds"]
+    st.curve = list(blob["curve"])
+
+
+def _read_checkpoint(run_dir: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+    path = Path(run_dir) / CHECKPOINT
+    if not path.is_file():
+        raise ConfigError(f"{run_dir}: no {CHECKPOINT} (not a training run folder, or it never saved)")
+    return torch.load(path, map_location=device, weights_only=True)
+
+
+def _init_from(st: _State, source: Path) -> None:
+    """Start from another run's weights (G, D, EMA of G); optimisers and RNG start fresh."""
+    blob = _read_checkpoint(source)
+    try:
+        st.G.load_state_dict(blob["generator"])
+        st.D.load_state_dict(blob["discriminator"])
+        if st.G_ema is not None:
+            st.G_ema.load_state_dict(blob["generator_ema"] or blob["generator"])
+    except RuntimeError as exc:
+        raise ConfigError(f"--init-from {source}: its networks do not match this configuration: {exc}") from exc
+
+
+def _save(st: _State, cfg: TrainConfig, out: Path, init_from: str | None) -> None:
+    for name, module in (("generator", st.G), ("discriminator", st.D)):
+        if not all(bool(torch.isfinite(p).all()) for p in module.parameters()):
+            raise Diverged(f"non-finite {name} weights at the end of epoch {st.epoch}")
+    with atomic_path(out / CHECKPOINT) as tmp:
+        torch.save(_state_dict(st, cfg, init_from), tmp)
+
+
+def _write_curve(rows: list[dict[str, Any]], out: Path) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CURVE_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(out / CURVE, buf.getvalue().encode())
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+@torch.inference_mode()
+def generate(G: torch.nn.Module, n: int, z_dim: int, gen: torch.Generator, batch_size: int = 1000,
+             sigma: float = 1.0) -> torch.Tensor:
+    """n images (n, 1, 28, 28) in [−1, 1] from z ~ N(0, σ² I) drawn with ``gen`` (G in eval mode)."""
+    was = G.training
+    G.eval()
+    device = next(G.parameters()).device
+    out = [G((sigma * torch.randn(min(batch_size, n - i), z_dim, generator=gen)).to(device)).cpu()
+           for i in range(0, n, batch_size)]
+    G.train(was)
+    return torch.cat(out)
+
+
+class _Evaluator:
+    """FID / precision / recall / density / coverage of G's samples vs a fixed validation subset."""
+
+    def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
+        from repro import data, features
+
+        ds = data.load(cfg.dataset)
+        self.fs = features.load_or_train(ds, device=device, progress=False)
+        real = self.fs.real_features(ds, "val")
+        idx = np.random.default_rng(0).permutation(len(real))[: cfg.eval_samples]
+        self.real = real[np.sort(idx)]
+        self.n, self.z_dim, self.seed = cfg.eval_samples, cfg.z_dim, cfg.seed
+
+    def __call__(self, G: torch.nn.Module) -> dict[str, float]:
+        from repro import metrics  # written beside this module; imported when first needed
+
+        start = time.perf_counter()
+        fake = generate(G, self.n, self.z_dim, torch.Generator().manual_seed(10_000 + self.seed))
+        feats = self.fs.embed(fake, value_range=(-1.0, 1.0))
+        out = {"fid": float(metrics.frechet_distance(self.real, feats))}
+        out.update({k: float(v) for k, v in dict(metrics.prdc(self.real, feats)).items()
+                    if k in ("precision", "recall", "density", "coverage")})
+        out["eval_seconds"] = time.perf_counter() - start
+        return out
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def _eval_generator(st: _State) -> torch.nn.Module:
+    return st.G_ema if st.G_ema is not None else st.G
+
+
+def _ema_update(G_ema: torch.nn.Module, G: torch.nn.Module, decay: float, t: int | None) -> None:
+    """θ_ema ← d θ_ema + (1 − d) θ with d = min(decay, (1 + t)/(10 + t)) (fast start from random
+    weights), or d = decay when t is None (fine-tuning: the EMA starts from a trained average,
+    which a fast start would throw away for the raw weights); buffers copied."""
+    d = decay if t is None else min(decay, (1 + t) / (10 + t))
+    with torch.no_grad():
+        torch._foreach_lerp_(list(G_ema.parameters()), list(G.parameters()), 1.0 - d)
+        for b_ema, b in zip(G_ema.buffers(), G.buffers(), strict=True):
+            b_ema.copy_(b)
+
+
+def _check(loss_d: torch.Tensor, loss_g: torch.Tensor, v_real: torch.Tensor, v_fake: torch.Tensor,
+           cfg: TrainConfig, where: str) -> None:
+    """Raise ``Diverged`` on a non-finite accumulated loss or a collapsed/exploded discriminator."""
+    ld, lg = float(loss_d), float(loss_g)
+    if not (math.isfinite(ld) and math.isfinite(lg)):
+        raise Diverged(f"non-finite loss ({where}): D {ld}, G {lg}")
+    v = torch.cat([v_real.detach(), v_fake.detach()])
+    vmax = float(v.abs().max())
+    if not math.isfinite(vmax) or vmax > cfg.max_abs_score:
+        raise Diverged(f"discriminator exploded ({where}): max |v| = {vmax:.3g} > {cfg.max_abs_score:g}")
+    if float(v.std()) < 1e-7:
+        raise Diverged(f"discriminator collapsed to a constant output ({where}): v = {float(v.mean()):.4g}")
+
+
+def _train_epoch(st: _State, cfg: TrainConfig, x_train: torch.Tensor, device: torch.device, progress: bool) -> dict[str, float]:
+    """One pass over the training set; returns the epoch's mean losses."""
+    G, D, B = st.G, st.D, cfg.batch_size
+    gz, gdrop = st.gens["z"], st.gens["dropout"]
+    steps = len(x_train) // B
+    order = torch.randperm(len(x_train), generator=st.gens["shuffle"])
+    sum_d = torch.zeros((), device=device)
+    sum_g = torch.zeros((), device=device)
+    n_g = 0
+    G.train()
+    D.train()
+    bar = tqdm(range(steps), desc=f"{cfg.loss} epoch {st.epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
+    for i in bar:
+        g_follows = (i + 1) % cfg.d_steps == 0
+        # discriminator step on a real batch and a fresh fake batch (one forward of 2B images);
+        # the fake batch keeps its graph when a G step follows, which reuses it (one G forward saved)
+        xb = x_train[order[i * B : (i + 1) * B]].to(device)  # (B, 1, 28, 28)
+        with torch.set_grad_enabled(g_follows):
+            fake = G(torch.randn(B, cfg.z_dim, generator=gz).to(device))  # (B, 1, 28, 28)
+        v = D(torch.cat([xb, fake.detach()]), gdrop)  # (2B,)
+        v_real, v_fake = v[:B], v[B:]
+        loss_d = d_loss(v_real, v_fake, cfg)
+        st.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(D.parameters(), cfg.grad_clip)
+        st.opt_d.step()
+        sum_d += loss_d.detach()
+
+        # generator step(s) after every d_steps discriminator steps (D frozen)
+        if g_follows:
+            D.requires_grad_(False)
+            for j in range(cfg.g_steps):
+                if j > 0:
+                    fake = G(torch.randn(B, cfg.z_dim, generator=gz).to(device))
+                loss_g = g_loss(D(fake, gdrop), cfg, st.epoch)
+                st.opt_g.zero_grad(set_to_none=True)
+                loss_g.backward()
+                if cfg.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(G.parameters(), cfg.grad_clip)
+                st.opt_g.step()
+                if st.G_ema is not None:
+                    _ema_update(st.G_ema, G, cfg.ema, st.g_updates if st.ema_warmup else None)
+                st.g_updates += 1
+                sum_g += loss_g.detach()
+                n_g += 1
+            D.requires_grad_(True)
+
+        # divergence checks every check_every steps (the only host syncs in the loop)
+        if (i + 1) % cfg.check_every == 0 or i + 1 == steps:
+            _check(sum_d, sum_g, v_real, v_fake, cfg, f"epoch {st.epoch + 1}, step {i + 1}")
+            if progress:
+                bar.set_postfix(loss_d=f"{float(sum_d) / (i + 1):.3f}", loss_g=f"{float(sum_g) / max(n_g, 1):.3f}")
+    bar.close()
+    return {"loss_d": float(sum_d) / max(steps, 1), "loss_g": float(sum_g) / max(n_g, 1)}
+
+
+def _load_train_images(cfg: TrainConfig) -> torch.Tensor:
+    """The training split once as float32 (N, 1, 28, 28) in [−1, 1] (``data.to_gan_range``)."""
+    from repro import data
+
+    images = data.load(cfg.dataset).train.images
+    if cfg.train_size:
+        images = images[: cfg.train_size]
+    x = torch.from_numpy(images).float().div_(255.0).mul_(2.0).sub_(1.0)
+    return x.unsqueeze(1)
+
+
+def _same_run(saved: dict[str, Any], cfg: TrainConfig) -> bool:
+    """A checkpoint belongs to this run if the configs agree on everything but ``epochs``."""
+    a = {k: v for k, v in asdict(TrainConfig.from_dict(saved)).items() if k != "epochs"}
+    b = {k: v for k, v in asdict(cfg).items() if k != "epochs"}
+    return a == b
+
+
+def train(cfg: TrainConfig, out_dir: str | Path, *, init_from: str | Path | None = None,
+          progress: bool = True, device: str | torch.device | None = "cpu") -> dict[str, Any]:
+    """Train ``cfg`` into ``out_dir``; resume if it holds a checkpoint of the same config.
+
+    Returns (and writes to result.json) ``{"status": "ok" | "diverged", "reason", "epochs_done",
+    "seconds", "final": {fid, precision, recall, density, coverage}, "initial_fid", …}``.
+    Divergence (non-finite loss, collapsed or exploded D) ends the run with the last good
+    checkpoint kept; it raises nothing. A mismatched checkpoint or bad config raises ConfigError.
+    """
+    cfg = cfg.resolve()
+    out = Path(out_dir)
+    dev = resolve_device(device)
+    out.mkdir(parents=True, exist_ok=True)
+    st = _build(cfg, dev)
+    init_str = str(init_from) if init_from is not None else None
+    ckpt = out / CHECKPOINT
+    if ckpt.is_file():
+        blob = torch.load(ckpt, map_location=dev, weights_only=True)
+        if not _same_run(blob["config"], cfg):
+            raise ConfigError(f"{out} holds a checkpoint of another configuration; use another --out "
+                              f"(saved key {TrainConfig.from_dict(blob['config']).key()}, this {cfg.key()})")
+        if blob["epoch"] > cfg.epochs:
+            raise ConfigError(f"{out} holds a run of {blob['epoch']} epochs, more than the {cfg.epochs} asked for")
+        _load_state(st, blob)
+        init_str = blob.get("init_from")
+        st.ema_warmup = init_str is None
+        log.info("resuming %s at epoch %d", out, st.epoch)
+    elif init_from is not None:
+        _init_from(st, Path(init_from))
+        st.ema_warmup = False
+    atomic_write_json(out / CONFIG, {"config": asdict(cfg), "key": cfg.key(), "init_from": init_str,
+                                     "provenance": provenance(dev)})
+
+    result: dict[str, Any] = {"status": "ok", "reason": None, "run_dir": str(out), "key": cfg.key(),
+                              "init_from": init_str}
+    evaluator = None
+    saved_epoch = st.epoch
+    try:
+        if cfg.eval_every and not st.curve:
+            evaluator = _Evaluator(cfg, dev)
+            st.curve.append({"epoch": 0, "g_steps": 0, "epoch_seconds": 0.0, "total_seconds": st.seconds,
+                             **evaluator(_eval_generator(st))})
+            _write_curve(st.curve, out)
+        x_train = _load_train_images(cfg)
+        if len(x_train) < cfg.batch_size:
+            raise ConfigError(f"train_size {len(x_train)} is smaller than batch_size {cfg.batch_size}")
+        if not ckpt.is_file():  # epoch 0: a run that diverges in its first epoch still has a checkpoint
+            _save(st, cfg, out, init_str)
+        while st.epoch < cfg.epochs:
+            start, cpu_start = time.perf_counter(), time.process_time()
+            losses = _train_epoch(st, cfg, x_train, dev, progress)
+            st.epoch += 1
+            epoch_seconds = time.perf_counter() - start
+            st.seconds += epoch_seconds
+            row: dict[str, Any] = {"epoch": st.epoch, "g_steps": st.g_updates, "epoch_seconds": epoch_seconds,
+                                   "epoch_cpu_seconds": time.process_time() - cpu_start,
+                                   "total_seconds": st.seconds, **losses}
+            if cfg.eval_every and (st.epoch % cfg.eval_every == 0 or st.epoch == cfg.epochs):
+                evaluator = evaluator or _Evaluator(cfg, dev)
+                row.update(evaluator(_eval_generator(st)))
+            log.info("%s epoch %d: %s", out.name, st.epoch,
+                     {k: round(v, 4) for k, v in row.items() if isinstance(v, float)})
+            st.curve.append(row)
+            if st.epoch % cfg.checkpoint_every == 0 or st.epoch == cfg.epochs:
+                _save(st, cfg, out, init_str)
+                saved_epoch = st.epoch
+                _write_curve(st.curve, out)
+    except Diverged as exc:
+        log.warning("%s: diverged: %s", out, exc)
+        result.update(status="diverged", reason=str(exc))
+        st.curve = [r for r in st.curve if r["epoch"] <= saved_epoch]
+        st.epoch = saved_epoch
+        st.curve.append({"epoch": saved_epoch + 1, "g_steps": st.g_updates})  # the failed epoch, no metrics
+        _write_curve(st.curve, out)
+    evaluated = [r for r in st.curve if "fid" in r]
+    result.update(
+        epochs_done=st.epoch,  # = the checkpoint's epoch when diverged
+        seconds=st.seconds,
+        g_steps=st.g_updates,
+        final={k: evaluated[-1][k] for k in ("fid", "precision", "recall", "density", "coverage")} if evaluated else {},
+        initial_fid=evaluated[0]["fid"] if evaluated else None,
+        checkpoint=str(ckpt) if ckpt.is_file() else None,
+        config=asdict(cfg),
+    )
+    atomic_write_json(out / RESULT, result)
+    return result
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass
+class TrainedModel:
+    """A trained run ready for sampling: G in eval mode (EMA weights when EMA was on)."""
+
+    generator: torch.nn.Module
+    discriminator: torch.nn.Module
+    config: TrainConfig
+    z_dim: int
+    ratio_divergence: str  # repro.divergences.log_ratio(D(x), ratio_divergence) = log r(x)
+    epoch: int
+    run_dir: Path
+
+    def sample(self, n: int, gen: torch.Generator, sigma: float = 1.0, batch_size: int = 1000) -> torch.Tensor:
+        """n images (n, 1, 28, 28) in [−1, 1] from z ~ N(0, σ² I)."""
+        return generate(self.generator, n, self.z_dim, gen, batch_size, sigma)
+
+    @torch.inference_mode()
+    def log_ratio(self, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+        """log r(x) (N,) for images (N, 1, 28, 28) in [−1, 1], from D's raw score."""
+        device = next(self.discriminator.parameters()).device
+        v = torch.cat([self.discriminator(images[i : i + batch_size].to(device)).cpu()
+                       for i in range(0, len(images), batch_size)])
+        return divergences.log_ratio(v, self.ratio_divergence)
+
+
+def load_trained(run_dir: str | Path, device: str | torch.device | None = None) -> TrainedModel:
+    """Load ``run_dir/checkpoint.pt`` (the last good state) for sampling and evaluation."""
+    dev = resolve_device(device)
+    blob = _read_checkpoint(Path(run_dir), dev)
+    cfg = TrainConfig.from_dict(blob["config"]).resolve()
+    with torch.random.fork_rng(devices=[]):
+        G, D = nets.build(cfg.arch, cfg.z_dim, cfg.g_widths, cfg.d_widths, cfg.d_dropout, cfg.conv_channels)
+    G.load_state_dict(blob["generator_ema"] if blob.get("generator_ema") is not None else blob["generator"])
+    D.load_state_dict(blob["discriminator"])
+    return TrainedModel(G.to(dev).eval().requires_grad_(False), D.to(dev).eval().requires_grad_(False),
+                        cfg, cfg.z_dim, cfg.ratio_divergence, int(blob["epoch"]), Path(run_dir))
+
+
+def field_types() -> dict[str, Any]:
+    """Resolved type hints of TrainConfig's fields (the CLI builds its options from them)."""
+    return typing.get_type_hints(TrainConfig)
+
+
+__all__ = ["TrainConfig", "TrainedModel", "train", "load_trained", "d_loss", "g_loss", "generate",
+           "OBJECTIVE_DEFAULTS", "LOSSES", "ReproError"]
