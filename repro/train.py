@@ -27,6 +27,17 @@ Objectives (``repro.divergences``; MATH.md §3–4):
   min(λ₀ r, 1) is not saturated at r ≈ 1 (an untrained D), so G gets a gradient from the
   start; at λ ≥ 1 the target objective then acts on the samples D already rates r < 1/λ.
 
+Measured (issue 4, MNIST, one seed, 5000 samples vs 5000 test images, k = 3, shared 2-core CPU):
+MLP, batch 64, dropout 0.3 in D, EMA 0.999, Adam (0.5, 0.999): BCE 10 epochs with lr 2e-4 for
+both nets → P 0.73 / R 0.06 (EMA matters: the raw G of that run gave P 0.39 / R 0.01); with
+lr_d = 4e-4 (the bce default now) → P 0.71 / R 0.26 (2000 vs 2000 validation: 0.73 / 0.39;
+~39 s/epoch on the shared CPU). The f-GANs after
+5 epochs reduced FID by only ×0.45 (js, rkl) and ×0.78 (kl) and collapsed onto few modes
+(recall ≈ 0); the λ-PR GAN from scratch with χ² (λ = 1) did not train (D's χ² loss blew up
+to 3e4 in epoch 1). Fine-tuning BCE with aux = rkl (whose log r = v is the BCE logit) for 2
+epochs trains at every λ in {0.1, 1, 10}; precision and density rose with λ (0.656 → 0.699,
+0.51 → 0.57), recall stayed ≈ 0.09.
+
 Reproducibility: parameters are initialised inside ``torch.random.fork_rng`` with the seed;
 every later random draw (z, shuffling, dropout masks) comes from explicit ``torch.Generator``
 objects whose states are checkpointed. Same config + seed → bitwise-identical weights on CPU,
@@ -70,7 +81,8 @@ CURVE_COLUMNS = ("epoch", "g_steps", "epoch_seconds", "epoch_cpu_seconds", "tota
 # Per-objective defaults for the fields left at None (the evidence is in the module docstring
 # and in the report of issue 4). One table feeds the API, the CLI and the checkpoints.
 OBJECTIVE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "bce": {"gen_form": "nonsaturating", "d_steps": 1, "g_steps": 1, "clamp": 0.0},
+    # bce: two time-scales (D 4e-4, G 2e-4) lifted recall from 0.06 to 0.26 in 10 epochs (one seed)
+    "bce": {"gen_form": "nonsaturating", "d_steps": 1, "g_steps": 1, "clamp": 0.0, "lr_d": 4e-4},
     "js": {"gen_form": "minimax", "d_steps": 1, "g_steps": 1, "clamp": 0.0},
     "kl": {"gen_form": "nonsaturating", "d_steps": 1, "g_steps": 1, "clamp": 20.0},
     "rkl": {"gen_form": "minimax", "d_steps": 1, "g_steps": 1, "clamp": 20.0},
