@@ -51,7 +51,7 @@ from torch import nn
 
 from repro.acceptance import drs_logit, obrs_acceptance, obrs_constant
 from repro.divergences import DIVERGENCES, log_ratio
-from repro.errors import ConfigError, ReproError
+from repro.errors import ConfigError, ReproError, dataclass_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +134,7 @@ class SamplingParams:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SamplingParams:
         """Build from a mapping; unknown keys are errors (a misspelt option is not ignored)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"unknown sampling option(s) {unknown}; expected some of {sorted(names)}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -64,7 +64,7 @@ from tqdm.auto import tqdm
 
 from repro import CODE_VERSION, divergences, nets
 from repro.atomic import atomic_path, atomic_write_bytes, atomic_write_json
-from repro.errors import ConfigError, ReproError
+from repro.errors import ConfigError, ReproError, dataclass_from_dict
 from repro.runtime import provenance, resolve_device, stable_hash
 
 log = logging.getLogger(__name__)
@@ -173,11 +173,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         """Build from plain data (JSON, a checkpoint); unknown keys are errors; lists → tuples."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"unknown TrainConfig keys {unknown}; valid keys: {', '.join(sorted(names))}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        return dataclass_from_dict(cls, d)
 
     def resolve(self) -> TrainConfig:
         """A copy with every None replaced by the objective's default."""

@@ -263,7 +263,7 @@ def test_params_are_validated_with_the_field_named(kw: dict, field: str) -> None
 def test_other_config_errors() -> None:
     with pytest.raises(ConfigError, match="'none', 'drs', 'obrs'"):
         SamplingParams(method="rejection")
-    with pytest.raises(ConfigError, match="unknown sampling option"):
+    with pytest.raises(ConfigError, match="unknown SamplingParams keys"):
         SamplingParams.from_dict({"method": "drs", "gama": 1.0})
     assert SamplingParams.from_dict({"method": "drs", "gamma": 1.0}).gamma == 1.0
     g, d = gauss_problem()
