@@ -16,6 +16,10 @@ The references are written here, plainly, as public code computes these metrics:
   of scikit-learn's MiniBatchKMeans.
 If the ``prdc`` package itself is importable (it is not a dependency), a row for it is added.
 
+Each repro figure is measured twice: with the default threads (the row checked against the
+target) and on one thread, a figure that other processes on a shared machine disturb far
+less (OpenMP and BLAS threads that wait for a descheduled sibling can multiply a time).
+
 Inputs: a mixture of 10 Gaussians in d = 128 (10 classes, like the digit features the study
 evaluates), real and fake with shifted means and unequal class weights; float32.
 """
