@@ -23,7 +23,7 @@ from bench import COLUMNS
 from repro.runtime import default_device, package_versions
 
 # Bench modules in run order; one that does not exist (yet) is skipped.
-MODULES = ("metrics", "embedding", "training")
+MODULES = ("metrics", "embedding", "train")
 
 
 def cpu_model() -> str:
