@@ -27,8 +27,6 @@ import pandas as pd
 from repro.atomic import atomic_write_json
 from repro.spec import Cell
 
-FINISHED = ("done", "diverged")  # final results: never recomputed unless forced
-STATES = ("done", "diverged", "failed", "missing", "stale")
 
 
 class Store:

@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 
 from repro.atomic import atomic_path, atomic_write_json
+from repro.errors import dataclass_from_dict
 from repro.executors import make_executor
 from repro.runtime import PROJECT_ROOT, provenance
 from repro.spec import STAGES, Cell, Spec, expand
-from repro.store import FINISHED, Store
+from repro.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,8 @@ def execute_cell(root: str, study: str, cell: Cell, threads: int) -> str:
 def _run_features(cell: Cell) -> dict[str, Any]:
     from repro import features  # noqa: PLC0415
 
-    fs = features.load_or_train(cell.config["dataset"], cfg=features.ClassifierConfig(**{
-        k: tuple(v) if isinstance(v, list) else v for k, v in cell.config["classifier"].items()}), progress=False)
+    cfg = dataclass_from_dict(features.ClassifierConfig, cell.config["classifier"])
+    fs = features.load_or_train(cell.config["dataset"], cfg=cfg, progress=False)
     return {k: fs.info.get(k) for k in ("test_accuracy", "val_accuracy", "dead_units_test", "train_seconds")}
 
 
@@ -242,7 +243,3 @@ def write_tables(spec: Spec, store: Store, cells: list[Cell]) -> None:
     with atomic_path(store.dir / "results.csv") as tmp:
         frame.to_csv(tmp, index=False)
     atomic_write_json(store.dir / "provenance.json", {**provenance(), "spec": spec.path})
-
-
-def is_finished(state: str) -> bool:
-    return state in FINISHED
