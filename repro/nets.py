@@ -114,14 +114,26 @@ def build(
     d_widths: Sequence[int] = (1024, 512, 256),
     d_dropout: float = 0.0,
     conv_channels: int = 64,
+    *,
+    d_spectral_norm: bool = False,
 ) -> tuple[nn.Module, nn.Module]:
     """(generator, discriminator) of the named architecture (parameters from the global RNG:
-    call inside ``torch.random.fork_rng`` with a manual seed)."""
+    call inside ``torch.random.fork_rng`` with a manual seed).
+
+    ``d_spectral_norm`` divides each of D's weight matrices by its largest singular value
+    (Miyato et al. 2018, one power iteration per training forward), which bounds D's Lipschitz
+    constant and so the scores v that the f-divergence losses exponentiate."""
     if arch == "mlp":
-        return MLPGenerator(z_dim, g_widths), MLPDiscriminator(d_widths, d_dropout)
-    if arch == "dcgan":
-        return ConvGenerator(z_dim, conv_channels), ConvDiscriminator(conv_channels, d_dropout)
-    raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHS)}")
+        G, D = MLPGenerator(z_dim, g_widths), MLPDiscriminator(d_widths, d_dropout)
+    elif arch == "dcgan":
+        G, D = ConvGenerator(z_dim, conv_channels), ConvDiscriminator(conv_channels, d_dropout)
+    else:
+        raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHS)}")
+    if d_spectral_norm:
+        for m in list(D.modules()):
+            if isinstance(m, (nn.Linear, nn.Conv2d)):
+                nn.utils.parametrizations.spectral_norm(m)
+    return G, D
 
 
 def forward_flops(module: nn.Module, example: torch.Tensor) -> int:

@@ -63,3 +63,18 @@ def test_forward_flops_by_hand() -> None:
 def test_unknown_arch() -> None:
     with pytest.raises(ValueError, match="mlp, dcgan"):
         nets.build("resnet")
+
+
+@pytest.mark.parametrize("arch", nets.ARCHS)
+def test_spectral_norm_bounds_each_layer(arch: str) -> None:
+    torch.manual_seed(0)
+    _, D = nets.build(arch, d_widths=(64, 32), conv_channels=4, d_spectral_norm=True)
+    D.train()
+    x = torch.randn(16, 1, 28, 28)
+    for _ in range(30):  # power iterations run in training forwards
+        D(x)
+    layers = [m for m in D.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
+    assert layers and all(hasattr(m, "parametrizations") for m in layers)
+    for m in layers:
+        sigma = torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2)
+        assert abs(float(sigma) - 1.0) < 1e-3

@@ -45,6 +45,13 @@ def _parser_for(hint: Any):
             return tuple(elem(x) for x in text.split(",") if x.strip())
 
         inner = parse_tuple
+    elif base is bool:  # bool("false") is True: spell the values out
+        def inner(text: str) -> bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("expected true or false")
     else:
         inner = base
 
