@@ -71,10 +71,14 @@ def test_per_objective_defaults() -> None:
     assert r["js"].gen_form == "minimax"  # non-saturating JS would duplicate BCE
     assert r["kl"].gen_form == "nonsaturating"
     assert r["rkl"].gen_form == "minimax"
-    assert all(c.lr_g is not None and c.d_steps is not None for c in r.values())
+    assert all(c.lr_g is not None and c.d_steps is not None and c.ema is not None
+               and c.d_spectral_norm is not None for c in r.values())
+    assert r["kl"].d_spectral_norm and not r["bce"].d_spectral_norm
+    assert r["bce"].lr_d == 2 * r["bce"].lr_g  # two time-scales
     assert T.TrainConfig(loss="pr", aux="kl").ratio_divergence == "kl"
     assert T.TrainConfig(loss="pr", aux="kl").resolve().gen_form == "log"
-    assert T.TrainConfig(loss="pr").resolve().gen_form == "primal"
+    assert T.TrainConfig(loss="pr").resolve().gen_form == "log"  # aux rkl by default
+    assert T.TrainConfig(loss="pr", aux="chi2").resolve().gen_form == "primal"
     assert T.TrainConfig(loss="rkl").ratio_divergence == "rkl"
     # explicit values win over the defaults
     assert T.TrainConfig(loss="js", gen_form="nonsaturating").resolve().gen_form == "nonsaturating"
@@ -128,8 +132,8 @@ def test_gradient_signs(kw: dict) -> None:
 @pytest.mark.parametrize("aux", T.AUX_DIVERGENCES)
 def test_pr_warmup_gives_gradient_at_large_lambda(aux: str) -> None:
     """MATH.md §4 trap: with r ≈ 1 (an untrained D) and λ ≥ 1, min(λ r, 1) = 1 passes no gradient;
-    the warm-up λ₀ does."""
-    cfg = T.TrainConfig(loss="pr", aux=aux, lam=5.0).resolve()
+    the warm-up λ₀ (off by default: the default recipe fine-tunes a trained model) does."""
+    cfg = T.TrainConfig(loss="pr", aux=aux, lam=5.0, pr_warmup_epochs=2).resolve()
     v_one = {"chi2": 0.0, "kl": 1.0, "rkl": 0.0}[aux]  # r = 1
     v = torch.full((4,), v_one, requires_grad=True)
     T.g_loss(v, cfg, epoch=cfg.pr_warmup_epochs).backward()
@@ -273,9 +277,11 @@ def test_init_from(tmp_path: Path) -> None:
     assert r["status"] == "ok" and r["init_from"] == str(tmp_path / "src")
     src, ft = torch.load(tmp_path / "src" / T.CHECKPOINT, weights_only=True), \
         torch.load(tmp_path / "ft" / T.CHECKPOINT, weights_only=True)
-    for part in ("generator", "discriminator"):
-        for k in src[part]:
-            assert torch.equal(src[part][k], ft[part][k])
+    # the fine-tuned G starts from the source's trained (EMA) generator, D from its D
+    for src_part, ft_part in (("generator_ema", "generator"), ("generator_ema", "generator_ema"),
+                              ("discriminator", "discriminator")):
+        for k in src[src_part]:
+            assert torch.equal(src[src_part][k], ft[ft_part][k])
     assert ft["init_from"] == str(tmp_path / "src")
     with pytest.raises(ConfigError, match="do not match"):
         T.train(tiny(g_widths=(8,)), tmp_path / "bad", init_from=tmp_path / "src", progress=False)
