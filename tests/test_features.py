@@ -90,3 +90,24 @@ def test_random_shift_moves_content_and_keeps_mass() -> None:
     assert y.shape == x.shape
     torch.testing.assert_close(y.sum(dim=(1, 2, 3)), x.sum(dim=(1, 2, 3)))  # the square stays inside
     assert not torch.equal(y, x)
+
+
+def test_classifier_training_is_bitwise_reproducible(mnist: data.Dataset) -> None:
+    """Same config → same weights, whatever the caller's thread count and global RNG state."""
+    import dataclasses
+
+    small = dataclasses.replace(mnist, train=data.Split(mnist.train.images[:1024], mnist.train.labels[:1024]),
+                                val=data.Split(mnist.val.images[:256], mnist.val.labels[:256]),
+                                test=data.Split(mnist.test.images[:256], mnist.test.labels[:256]))
+    cfg = features.ClassifierConfig(channels=(4, 8), feature_dim=16, epochs=1, batch_size=64)
+    before = torch.get_num_threads()
+    weights = []
+    for threads, seed in ((1, 0), (2, 123)):
+        torch.set_num_threads(threads)
+        torch.manual_seed(seed)
+        model, _ = features.train_classifier(small, cfg, torch.device("cpu"), progress=False)
+        weights.append(model.state_dict())
+        assert torch.get_num_threads() == threads  # restored
+    torch.set_num_threads(before)
+    for k in weights[0]:
+        assert torch.equal(weights[0][k], weights[1][k]), k
