@@ -49,6 +49,9 @@ METRICS = (
     "fid", "precision", "recall", "density", "coverage", "f8", "f1_8",
     "inception_score", "acceptance_rate",
 )
+# Per trained model, repeated on each of its rows (``Store.train_summary``); older results lack
+# them (NaN). train_fid_ratio = last / first validation FID of the training curve.
+TRAIN_METRICS = ("train_seconds", "train_fid_ratio")
 REQUIRED = (*(k for k in KEY_COLUMNS if k not in OPTIONAL_KEYS), *SEED_COLUMNS, *ID_COLUMNS,
             "status", *METRICS)
 # ok enters statistics; the others are counted. The harness lists cells not yet run as
@@ -95,6 +98,9 @@ def tidy(frame: pd.DataFrame) -> pd.DataFrame:
         out[col] = out[col].astype("string").fillna("").astype(str)
     for col in (*NUMERIC_KEYS, *METRICS):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    for col in ("train_seconds", "train_fid_first", "train_fid_last"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float) if col in out.columns else np.nan
+    out["train_fid_ratio"] = out["train_fid_last"] / out["train_fid_first"]
     for col in SEED_COLUMNS:
         out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64")
     out["status"] = out["status"].astype(str).str.strip().str.lower()
@@ -183,7 +189,7 @@ def aggregate(
     confidence: float = 0.95,
     n_resamples: int = 9999,
     seed: int = 0,
-    metrics: Iterable[str] = METRICS,
+    metrics: Iterable[str] = (*METRICS, *TRAIN_METRICS),
 ) -> pd.DataFrame:
     """One row per (configuration, metric): mean and CI over seeds of the ``ok`` rows.
 

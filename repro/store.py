@@ -92,9 +92,21 @@ class Store:
     def clear_status(self, cell_id: str) -> None:
         (self.cell_dir(cell_id) / "status.json").unlink(missing_ok=True)
 
+    def train_summary(self, train_id: str) -> dict[str, Any]:
+        """The columns a trained model contributes to each of its evaluation rows: training time
+        (this run only; a fine-tune's excludes its source's), epochs, and the first and last
+        validation FID of its training curve (the first is the untrained G, or the source model
+        when fine-tuning)."""
+        res = self.result(train_id) or {}
+        final = res.get("final") or {}
+        return {"train_seconds": res.get("seconds"), "train_epochs": res.get("epochs_done"),
+                "train_fid_first": res.get("initial_fid"), "train_fid_last": final.get("fid")}
+
     def tidy(self, cells: list[Cell]) -> pd.DataFrame:
-        """One row per evaluate cell of the spec: labels, state, metrics, sampling statistics."""
+        """One row per evaluate cell of the spec: labels, state, metrics, sampling statistics,
+        and the trained model's summary (``train_summary``)."""
         rows = []
+        trained: dict[str, dict[str, Any]] = {}
         for cell in cells:
             if cell.stage != "evaluate":
                 continue
@@ -107,6 +119,10 @@ class Store:
             for key in ("acceptance_rate", "proposals"):
                 row[key] = stats.get(key)
             row["n_samples"] = res.get("n_samples")
+            tid = cell.config["train_id"]
+            if tid not in trained:
+                trained[tid] = self.train_summary(tid)
+            row.update(trained[tid])
             rows.append(row)
         frame = pd.DataFrame(rows)
         if not frame.empty:

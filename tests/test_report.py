@@ -134,9 +134,12 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_end_to_end_render(rendered: dict) -> None:
     out, study, summary = rendered["out"], rendered["study"], rendered["summary"]
     assert summary["pdf_status"] == "skipped" and summary["empty_figures"] == []
-    for name in ("objective_sampler", "lambda_sweep", "gamma_sweep", "budget_sweep", "claims"):
+    for name in ("models", "objective_sampler", "lambda_sweep", "gamma_sweep", "budget_sweep", "claims"):
         tex = (out / "tables" / f"{name}.tex").read_text()
         assert balanced(tex) and r"\toprule" in tex and f"tab:{name}" in tex
+    # training minutes and the FID ratio, one row per objective and per λ
+    models = (out / "tables" / "models.tex").read_text()
+    assert "Training (min)" in models and r"\lambda = 10" in models and "--" not in models.split("midrule")[1]
     for name in ("prd_curves", "truncation", "gamma_sweep", "budget_sweep", "lambda_sweep",
                  "training_curves", "samples"):
         for ext in ("pdf", "png"):

@@ -93,6 +93,10 @@ def test_run_completes_every_cell_and_writes_the_tidy_table(reference: Path, spe
     obrs = pd.read_csv(reference / "micro" / "results.csv").query("sampler == 'obrs'")
     # K = 2: at most ~2 proposals per sample (c_K = 1 when the ratio's max M ≤ K accepts more)
     assert (obrs["acceptance_rate"] >= 0.45).all()
+    # every row carries its trained model's summary, the same for rows of one model
+    full = pd.read_csv(reference / "micro" / "results.csv")
+    assert (full["train_seconds"] > 0).all() and (full["train_epochs"] >= 1).all()
+    assert (full.groupby("train_id")["train_seconds"].nunique() == 1).all()
     cell = next((reference / "micro" / "cells").glob("*/prd.npz")).parent
     assert (cell / "grid.png").is_file()
     status = json.loads((cell / "status.json").read_text())

@@ -44,6 +44,6 @@ SAMPLER_LABELS = {"none": "plain", "drs": "DRS", "obrs": "OBRS"}
 METRIC_LABELS = {
     "fid": "FID", "precision": "Precision", "recall": "Recall", "density": "Density",
     "coverage": "Coverage", "acceptance_rate": "Acceptance", "f8": "F8", "f1_8": "F1/8",
-    "inception_score": "IS",
+    "inception_score": "IS", "train_seconds": "Training (min)", "train_fid_ratio": "FID last/first",
 }
-LOWER_IS_BETTER = {"fid"}
+LOWER_IS_BETTER = {"fid", "train_seconds", "train_fid_ratio"}

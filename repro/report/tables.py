@@ -63,11 +63,11 @@ def render(table: Table, template: str = "table.tex.j2") -> str:
 # ---------------------------------------------------------------- formatting
 
 def digits_of(metric: str) -> int:
-    return 1 if metric in ("fid", "acceptance_rate", "inception_score") else 3
+    return 1 if metric in ("fid", "acceptance_rate", "inception_score", "train_seconds") else 3
 
 
 def scale_of(metric: str) -> float:
-    return 100.0 if metric == "acceptance_rate" else 1.0
+    return {"acceptance_rate": 100.0, "train_seconds": 1 / 60}.get(metric, 1.0)
 
 
 def fmt_number(x: float, digits: int) -> str:
@@ -96,6 +96,8 @@ def _incomplete(row: dict[str, Any]) -> bool:
 
 def best_flags(rows: Sequence[dict[str, Any] | None], metric: str) -> list[bool]:
     """Which rows hold the best mean of the column (after rounding to the printed digits)."""
+    if metric == "train_seconds":  # a cost, not a result to rank
+        return [False] * len(rows)
     d, s = digits_of(metric), scale_of(metric)
     vals = [round(r["mean"] * s, d) if r is not None and np.isfinite(r["mean"]) else None
             for r in rows]
@@ -178,6 +180,30 @@ def build_objective_sampler(agg: pd.DataFrame, gamma: float | None = None,
                  rows, _note(cells))
 
 
+MODEL_METRICS = ("fid", "precision", "recall", "train_fid_ratio", "train_seconds")
+
+
+def build_models(agg: pd.DataFrame) -> Table:
+    """(0) every trained model at the plain sampler, σ = 1, with what its training cost."""
+    specs = []
+    for obj in [o for o in (*F_GAN, "pr") if o in set(agg["objective"])]:
+        lams = [lam for lam in values_of(agg, "lam", objective=obj) if np.isfinite(lam)] if obj == "pr" else [None]
+        for lam in lams:
+            sel = {"objective": obj, "sampler": "none", "sigma": 1.0}
+            label = _obj(obj)
+            if lam is not None:
+                sel["lam"] = lam
+                label = f"{_obj(obj)}, $\\lambda = {lam:g}$"
+            specs.append(([label], sel, False))
+    rows, cells = _metric_rows(agg, specs, MODEL_METRICS)
+    caption = ("Each objective's models at their default settings (plain sampler, $\\sigma = 1$): "
+               "quality, the last over the first validation FID of the training curve (the "
+               "untrained generator, or the BCE model a $\\lambda$-PR model fine-tunes), and "
+               "the training time of the run alone. " + describe_ci(cells) + ".")
+    return Table("models", caption, ["Objective"] + [metric_header(m) for m in MODEL_METRICS],
+                 "l" + "r" * len(MODEL_METRICS), rows, _note(cells))
+
+
 def build_lambda(agg: pd.DataFrame) -> Table:
     """(2) the λ-PR sweep (plain sampler, σ = 1), one row per (auxiliary divergence,
     initialisation, λ); the family columns appear only when the study has several."""
@@ -250,7 +276,7 @@ def build_claims(verdicts: list[Verdict]) -> Table:
 
 
 def build_all(agg: pd.DataFrame, verdicts: list[Verdict]) -> list[Table]:
-    return [build_objective_sampler(agg), build_lambda(agg), build_gamma(agg),
+    return [build_models(agg), build_objective_sampler(agg), build_lambda(agg), build_gamma(agg),
             build_budget(agg), build_claims(verdicts)]
 
 
