@@ -188,6 +188,16 @@ class RunReport:
         return not self.failed
 
 
+def waves(cells: list[Cell]) -> list[list[Cell]]:
+    """Split one stage's cells into waves that can run at once: a cell goes after every cell of
+    the list it depends on (a λ-PR fine-tune after its BCE model), in the given order otherwise."""
+    ids = {c.id for c in cells}
+    depth: dict[str, int] = {}
+    for c in cells:  # expand() lists a cell after its dependencies
+        depth[c.id] = 1 + max((depth[d] for d in c.deps if d in ids and d in depth), default=-1)
+    return [[c for c in cells if depth[c.id] == k] for k in range(max(depth.values(), default=-1) + 1)]
+
+
 def run(spec: Spec, root: str | Path = DEFAULT_ROOT, *, executor: str | None = None, retry_failed: bool = False,
         force: bool = False, progress: bool = True) -> RunReport:
     """Run every cell without a result, stage by stage; record failures and go on."""
@@ -215,19 +225,20 @@ def run(spec: Spec, root: str | Path = DEFAULT_ROOT, *, executor: str | None = N
             continue
         bar = tqdm(total=len(todo), desc=f"{spec.name}: {stage}", unit="cell", disable=not progress)
         counts = {"done": 0, "failed": 0, "diverged": 0}
+        for wave in waves(todo):  # a fine-tune starts once the model it starts from is done
 
-        def on_done(i: int, value: Any, todo=todo, bar=bar, counts=counts) -> None:
-            cell = todo[i]
-            if isinstance(value, BaseException):  # the worker itself died: record it here
-                store.record(cell, "failed", None, f"worker failed: {type(value).__name__}: {value}", 0.0,
-                             provenance())
-                value = "failed"
-            counts[value] = counts.get(value, 0) + 1
-            bar.set_postfix(counts, refresh=False)
-            bar.update()
+            def on_done(i: int, value: Any, wave=wave, bar=bar, counts=counts) -> None:
+                cell = wave[i]
+                if isinstance(value, BaseException):  # the worker itself died: record it here
+                    store.record(cell, "failed", None, f"worker failed: {type(value).__name__}: {value}", 0.0,
+                                 provenance())
+                    value = "failed"
+                counts[value] = counts.get(value, 0) + 1
+                bar.set_postfix(counts, refresh=False)
+                bar.update()
 
-        args = [(str(store.root), spec.name, cell, spec.threads_per_cell) for cell in todo]
-        ex.map(execute_cell, args, stage, on_done)
+            args = [(str(store.root), spec.name, cell, spec.threads_per_cell) for cell in wave]
+            ex.map(execute_cell, args, stage, on_done)
         bar.close()
         ran += len(todo)
     final = plan(spec, root)

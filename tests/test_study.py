@@ -166,3 +166,24 @@ def test_kill_9_then_rerun_resumes_without_recomputing(reference: Path, spec_pat
     assert {k: after[k] for k in before} == before  # nothing finished was recomputed
     assert json.loads(proc2.stdout.splitlines()[-1])["ran"] == 1 + 4 + 8 - len(before)
     pd.testing.assert_frame_equal(_metrics(tmp_path), _metrics(reference))
+
+
+def test_fine_tunes_run_in_a_wave_after_their_source(tmp_path: Path) -> None:
+    spec_file = tmp_path / "ft.toml"
+    spec_file.write_text(MICRO.replace('[[objectives]]\nloss = "kl"\n',
+                                       '[[objectives]]\nloss = "pr"\nlam = [0.5, 2.0]\ninit_from = "bce"\n'))
+    cells = [c for c in expand_spec(spec_file) if c.stage == "train"]
+    waves = study.waves(cells)
+    assert [len(w) for w in waves] == [2, 4]
+    assert {c.labels["objective"] for c in waves[0]} == {"bce"}
+    first = {c.id for c in waves[0]}
+    assert all(set(c.deps) & first for c in waves[1])
+    # cells of another stage (deps outside the list) and no cells at all: one wave, none
+    evals = [c for c in expand_spec(spec_file) if c.stage == "evaluate"]
+    assert study.waves(evals) == [evals] and study.waves([]) == []
+
+
+def expand_spec(path: Path):
+    from repro.spec import expand
+
+    return expand(load_spec(path))
