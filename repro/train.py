@@ -415,10 +415,14 @@ def _ema_update(G_ema: torch.nn.Module, G: torch.nn.Module, decay: float, t: int
 
 def _check(loss_d: torch.Tensor, loss_g: torch.Tensor, v_real: torch.Tensor, v_fake: torch.Tensor,
            cfg: TrainConfig, where: str) -> None:
-    """Raise ``Diverged`` on a non-finite accumulated loss or a collapsed/exploded discriminator."""
+    """Raise ``Diverged`` on a non-finite or exploded mean loss, or a collapsed/exploded
+    discriminator. A loss beyond ``max_abs_score`` catches the χ² dual running away (3e4 in
+    its first epoch from scratch) while its scores stayed below the bound."""
     ld, lg = float(loss_d), float(loss_g)
     if not (math.isfinite(ld) and math.isfinite(lg)):
         raise Diverged(f"non-finite loss ({where}): D {ld}, G {lg}")
+    if max(abs(ld), abs(lg)) > cfg.max_abs_score:
+        raise Diverged(f"loss exploded ({where}): D {ld:.3g}, G {lg:.3g} beyond ±{cfg.max_abs_score:g}")
     v = torch.cat([v_real.detach(), v_fake.detach()])
     vmax = float(v.abs().max())
     if not math.isfinite(vmax) or vmax > cfg.max_abs_score:
@@ -477,7 +481,7 @@ def _train_epoch(st: _State, cfg: TrainConfig, x_train: torch.Tensor, device: to
 
         # divergence checks every check_every steps (the only host syncs in the loop)
         if (i + 1) % cfg.check_every == 0 or i + 1 == steps:
-            _check(sum_d, sum_g, v_real, v_fake, cfg, f"epoch {st.epoch + 1}, step {i + 1}")
+            _check(sum_d / (i + 1), sum_g / max(n_g, 1), v_real, v_fake, cfg, f"epoch {st.epoch + 1}, step {i + 1}")
             if progress:
                 bar.set_postfix(loss_d=f"{float(sum_d) / (i + 1):.3f}", loss_g=f"{float(sum_g) / max(n_g, 1):.3f}")
     bar.close()

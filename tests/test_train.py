@@ -267,6 +267,8 @@ def test_collapse_and_explosion_checks() -> None:
         T._check(ok, ok, torch.randn(8) * 1e3, torch.randn(8), cfg, "here")
     with pytest.raises(T.Diverged, match="non-finite"):
         T._check(torch.tensor(float("inf")), ok, torch.randn(8), torch.randn(8), cfg, "here")
+    with pytest.raises(T.Diverged, match="loss exploded"):  # scores in bounds, mean loss not
+        T._check(torch.tensor(3e4), ok, torch.randn(8), torch.randn(8), T.TrainConfig(max_abs_score=1e4), "here")
 
 
 def test_init_from(tmp_path: Path) -> None:
