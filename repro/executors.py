@@ -40,6 +40,7 @@ class ExecutorError(ReproError):
 
 class Executor(ABC):
     name = "abstract"
+    slots = 1  # how many cells run at once (the progress bar's "running")
 
     @abstractmethod
     def map(self, fn: Callable[..., Any], args_list: Sequence[tuple[Any, ...]], stage: str, on_done: OnDone) -> None:
@@ -66,6 +67,7 @@ class LocalExecutor(Executor):
     def __init__(self, workers: int = 0, threads_per_cell: int = 1) -> None:
         cores = os.cpu_count() or 1
         self.workers = workers or max(1, cores // threads_per_cell)
+        self.slots = self.workers
 
     def map(self, fn, args_list, stage, on_done) -> None:
         if not args_list:
@@ -99,6 +101,7 @@ class SlurmExecutor(Executor):
         self.folder = Path(folder)
         self.settings = settings
         self.poll_seconds = poll_seconds
+        self.slots = settings.max_concurrent  # at most; the cluster may run fewer
 
     def _executor(self, stage: str, res: Resources) -> submitit.AutoExecutor:
         folder = self.folder / stage / time.strftime("%Y%m%d-%H%M%S")  # job ids restart with the controller

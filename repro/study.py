@@ -226,15 +226,18 @@ def run(spec: Spec, root: str | Path = DEFAULT_ROOT, *, executor: str | None = N
         bar = tqdm(total=len(todo), desc=f"{spec.name}: {stage}", unit="cell", disable=not progress)
         counts = {"done": 0, "failed": 0, "diverged": 0}
         for wave in waves(todo):  # a fine-tune starts once the model it starts from is done
+            left = [len(wave)]
+            bar.set_postfix(running=min(ex.slots, len(wave)), **counts)
 
-            def on_done(i: int, value: Any, wave=wave, bar=bar, counts=counts) -> None:
+            def on_done(i: int, value: Any, wave=wave, bar=bar, counts=counts, left=left) -> None:
                 cell = wave[i]
                 if isinstance(value, BaseException):  # the worker itself died: record it here
                     store.record(cell, "failed", None, f"worker failed: {type(value).__name__}: {value}", 0.0,
                                  provenance())
                     value = "failed"
                 counts[value] = counts.get(value, 0) + 1
-                bar.set_postfix(counts, refresh=False)
+                left[0] -= 1
+                bar.set_postfix(running=min(ex.slots, left[0]), **counts, refresh=False)
                 bar.update()
 
             args = [(str(store.root), spec.name, cell, spec.threads_per_cell) for cell in wave]
