@@ -1,6 +1,6 @@
 """``python -m bench [--json] [MODULE ...]``: run the bench modules, print one table.
 
-Every module in ``MODULES`` that exists is run (``bench/<name>.py`` exposing
+Every module in ``MODULES`` is run (``bench/<name>.py`` exposing
 ``run() -> list[dict]``); naming modules on the command line runs only those. The header
 records the machine, the library versions and the load average before and after, since
 other processes on a shared machine inflate every time in the table.
@@ -22,7 +22,7 @@ import torch
 from bench import COLUMNS
 from repro.runtime import default_device, package_versions
 
-# Bench modules in run order; one that does not exist (yet) is skipped.
+# Bench modules in run order.
 MODULES = ("metrics", "embedding", "train")
 
 
@@ -97,16 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     info["load_before"] = load_average()
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
-    ran = []
-    for name in args.modules or MODULES:
-        try:
-            module = importlib.import_module(f"bench.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"bench.{name}":
-                continue
-            raise
-        ran.append(name)
-        rows += module.run()
+    ran = list(args.modules or MODULES)
+    for name in ran:
+        rows += importlib.import_module(f"bench.{name}").run()
     info["load_after"] = load_average()
     info["wall_s"] = round(time.perf_counter() - started, 1)
     info["modules"] = ran

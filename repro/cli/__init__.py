@@ -16,7 +16,7 @@ from typing import Any
 from repro import __version__
 from repro.errors import ReproError
 
-# Modules under repro.cli, in --help order. A module that does not exist yet is skipped.
+# Modules under repro.cli, in --help order.
 COMMANDS = ("data", "features", "train", "sample", "study", "paper")
 
 
@@ -30,13 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"repro.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"repro.cli.{name}":
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(f"repro.cli.{name}").register(sub)
     return parser
 
 
