@@ -67,7 +67,10 @@ class LocalExecutor(Executor):
     def __init__(self, workers: int = 0, threads_per_cell: int = 1) -> None:
         cores = os.cpu_count() or 1
         self.workers = workers or max(1, cores // threads_per_cell)
-        self.slots = self.workers
+
+    @property
+    def slots(self) -> int:
+        return self.workers
 
     def map(self, fn, args_list, stage, on_done) -> None:
         if not args_list:

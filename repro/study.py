@@ -191,10 +191,9 @@ class RunReport:
 def waves(cells: list[Cell]) -> list[list[Cell]]:
     """Split one stage's cells into waves that can run at once: a cell goes after every cell of
     the list it depends on (a λ-PR fine-tune after its BCE model), in the given order otherwise."""
-    ids = {c.id for c in cells}
     depth: dict[str, int] = {}
-    for c in cells:  # expand() lists a cell after its dependencies
-        depth[c.id] = 1 + max((depth[d] for d in c.deps if d in ids and d in depth), default=-1)
+    for c in cells:  # expand() lists a cell after its dependencies; deps outside the list don't count
+        depth[c.id] = 1 + max((depth[d] for d in c.deps if d in depth), default=-1)
     return [[c for c in cells if depth[c.id] == k] for k in range(max(depth.values(), default=-1) + 1)]
 
 

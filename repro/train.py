@@ -268,11 +268,16 @@ class _State:
     ema_warmup: bool = True  # False when fine-tuning: the inherited EMA is already a good average
 
 
+def _networks(cfg: TrainConfig) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """(G, D) of a resolved config (parameters from the global RNG)."""
+    return nets.build(cfg.arch, cfg.z_dim, cfg.g_widths, cfg.d_widths, cfg.d_dropout, cfg.conv_channels,
+                      d_spectral_norm=cfg.d_spectral_norm)
+
+
 def _build(cfg: TrainConfig, device: torch.device) -> _State:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)  # parameter initialisation reads the global RNG
-        G, D = nets.build(cfg.arch, cfg.z_dim, cfg.g_widths, cfg.d_widths, cfg.d_dropout, cfg.conv_channels,
-                          d_spectral_norm=cfg.d_spectral_norm)
+        G, D = _networks(cfg)
     G, D = G.to(device), D.to(device)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema > 0 else None
     # foreach: one kernel per op over all tensors (the CPU default is a Python loop per tensor)
@@ -413,7 +418,7 @@ def _ema_update(G_ema: torch.nn.Module, G: torch.nn.Module, decay: float, t: int
             b_ema.copy_(b)
 
 
-def _check(loss_d: torch.Tensor, loss_g: torch.Tensor, v_real: torch.Tensor, v_fake: torch.Tensor,
+def _check(loss_d: float | torch.Tensor, loss_g: float | torch.Tensor, v_real: torch.Tensor, v_fake: torch.Tensor,
            cfg: TrainConfig, where: str) -> None:
     """Raise ``Diverged`` on a non-finite or exploded mean loss, or a collapsed/exploded
     discriminator. A loss beyond ``max_abs_score`` catches the χ² dual running away (3e4 in
@@ -481,9 +486,10 @@ def _train_epoch(st: _State, cfg: TrainConfig, x_train: torch.Tensor, device: to
 
         # divergence checks every check_every steps (the only host syncs in the loop)
         if (i + 1) % cfg.check_every == 0 or i + 1 == steps:
-            _check(sum_d / (i + 1), sum_g / max(n_g, 1), v_real, v_fake, cfg, f"epoch {st.epoch + 1}, step {i + 1}")
+            mean_d, mean_g = float(sum_d) / (i + 1), float(sum_g) / max(n_g, 1)
+            _check(mean_d, mean_g, v_real, v_fake, cfg, f"epoch {st.epoch + 1}, step {i + 1}")
             if progress:
-                bar.set_postfix(loss_d=f"{float(sum_d) / (i + 1):.3f}", loss_g=f"{float(sum_g) / max(n_g, 1):.3f}")
+                bar.set_postfix(loss_d=f"{mean_d:.3f}", loss_g=f"{mean_g:.3f}")
     bar.close()
     return {"loss_d": float(sum_d) / max(steps, 1), "loss_g": float(sum_g) / max(n_g, 1)}
 
@@ -631,8 +637,7 @@ def load_trained(run_dir: str | Path, device: str | torch.device | None = None) 
     blob = _read_checkpoint(Path(run_dir), dev)
     cfg = TrainConfig.from_dict(blob["config"]).resolve()
     with torch.random.fork_rng(devices=[]):
-        G, D = nets.build(cfg.arch, cfg.z_dim, cfg.g_widths, cfg.d_widths, cfg.d_dropout, cfg.conv_channels,
-                          d_spectral_norm=cfg.d_spectral_norm)
+        G, D = _networks(cfg)
     G.load_state_dict(blob["generator_ema"] if blob.get("generator_ema") is not None else blob["generator"])
     D.load_state_dict(blob["discriminator"])
     return TrainedModel(G.to(dev).eval().requires_grad_(False), D.to(dev).eval().requires_grad_(False),
