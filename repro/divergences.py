@@ -1,6 +1,6 @@
 """f-divergences, their variational (dual) form, the λ-PR divergence, and GAN losses.
 
-Notation of ``shared/MATH.md`` §2–4. P is the data, Q the generator, r = p/q.
+Notation of docs/maths.md §2–4. P is the data, Q the generator, r = p/q.
 A discriminator outputs a raw value v; T = g_f(v) maps it into dom f*; the dual bound is
 D_f(P‖Q) ≥ E_P[T] − E_Q[f*(T)] (Nguyen et al. 2010; Nowozin et al. 2016, eq. 4), with
 equality at T = f'(p/q), so r = (f')⁻¹(T) = (f*)'(T).
@@ -43,7 +43,7 @@ def _check(name: str) -> None:
 
 
 def f(u: torch.Tensor, name: str) -> torch.Tensor:
-    """The convex generator f(u) of D_f (MATH.md §3 table), elementwise, u > 0."""
+    """The convex generator f(u) of D_f (docs/maths.md §3 table), elementwise, u > 0."""
     _check(name)
     if name == "kl":
         return torch.xlogy(u, u)
@@ -57,7 +57,7 @@ def f(u: torch.Tensor, name: str) -> torch.Tensor:
 
 
 def f_second_derivative(u: torch.Tensor, name: str) -> torch.Tensor:
-    """f''(u): the weight of the λ-PR mixture representation (MATH.md §2)."""
+    """f''(u): the weight of the λ-PR mixture representation (docs/maths.md §2)."""
     _check(name)
     if name == "kl":
         return 1 / u
@@ -125,7 +125,7 @@ def ratio_from_T(t: torch.Tensor, name: str) -> torch.Tensor:
 
 
 def log_ratio(v: torch.Tensor, name: str) -> torch.Tensor:
-    """log r(x) from the raw score v, stably: what rejection sampling needs (MATH.md §6).
+    """log r(x) from the raw score v, stably: what rejection sampling needs (docs/maths.md §6).
 
     For bce and js, log r = v (the logit); for rkl, log r = v; for kl, v − 1; for χ²,
     log(v/2 + 1), −inf where the estimate is ≤ 0 (the ratio is non-negative).
@@ -151,7 +151,7 @@ def discriminator_loss(v_real: torch.Tensor, v_fake: torch.Tensor, name: str) ->
     """−(E_P[g_f(v)] − E_Q[f*(g_f(v))]): minus the dual lower bound (Nowozin et al., eq. 6).
 
     For bce this is the binary cross-entropy of a sigmoid discriminator; for js it is the
-    same loss minus log 4 (MATH.md §3).
+    same loss minus log 4 (docs/maths.md §3).
     """
     return -activation(v_real, name).mean() + conjugate_of_activation(v_fake, name).mean()
 
@@ -177,7 +177,7 @@ def dual_objective(v_real: torch.Tensor, v_fake: torch.Tensor, name: str) -> tor
 
 
 def pr_generator_loss(v_fake: torch.Tensor, lam: float, aux: str = "chi2") -> torch.Tensor:
-    """λ-PR GAN generator loss (Verine et al. 2023; MATH.md §4): −E_Q[min(λ r(G(z)), 1)],
+    """λ-PR GAN generator loss (Verine et al. 2023; docs/maths.md §4): −E_Q[min(λ r(G(z)), 1)],
 
     with r the ratio estimate of a discriminator trained on the auxiliary divergence ``aux``.
     Minimising it minimises D_λ(P‖Q) = min(1, λ) − α_λ up to constants. Samples with

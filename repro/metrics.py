@@ -1,4 +1,4 @@
-"""Sample-based metrics in a feature space (MATH.md §1 and §7).
+"""Sample-based metrics in a feature space (docs/maths.md §1 and §7).
 
 - FID (Heusel et al. 2017): ``gaussian_statistics`` → ``frechet_distance_from_statistics``;
   ``frechet_distance`` chains the two.
@@ -12,7 +12,7 @@
 Pure functions: features come in as numpy arrays or torch tensors of shape (N, d); floats or
 numpy arrays go out. Nothing here reads files, prints, or touches global random state.
 
-Nearest-neighbour conventions, decided once (MATH.md §7 asks for it):
+Nearest-neighbour conventions, decided once (docs/maths.md §7 asks for it):
 
 - the radius of a point is the distance to its k-th nearest neighbour in its own set, the
   point itself excluded *by index* (an exact duplicate of it still counts, at distance 0);
@@ -109,7 +109,7 @@ def gaussian_statistics(features: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def frechet_distance_from_statistics(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any) -> float:
-    """‖μ₁ − μ₂‖² + Tr(Σ₁ + Σ₂ − 2 (Σ₁Σ₂)^½) (Heusel et al. 2017; MATH.md §7), in float64.
+    """‖μ₁ − μ₂‖² + Tr(Σ₁ + Σ₂ − 2 (Σ₁Σ₂)^½) (Heusel et al. 2017; docs/maths.md §7), in float64.
 
     μ: (d,), Σ: (d, d) symmetric positive semi-definite. Tr (Σ₁Σ₂)^½ is the sum of the square
     roots of the eigenvalues of Σ₁Σ₂. With any factor Σ₁ = R Rᵀ these are the eigenvalues of
@@ -383,7 +383,7 @@ def _histogram(x: Any, name: str) -> np.ndarray:
 
 
 def pr_curve(p: Any, q: Any, lambdas: Any) -> tuple[Any, Any]:
-    """The exact PR curve of two histograms (Sajjadi et al. 2018; MATH.md §1).
+    """The exact PR curve of two histograms (Sajjadi et al. 2018; docs/maths.md §1).
 
     p (K,) is the real distribution P, q (K,) the generated Q, both summing to 1; lambdas
     (L,) or a scalar, each in [0, ∞]. Returns (α, β) of the shape of ``lambdas``:
@@ -430,7 +430,7 @@ def f_beta(precision: Any, recall: Any, beta: float) -> np.ndarray:
 def f_beta_max(precision: Any, recall: Any, beta: float = 8.0) -> tuple[float, float]:
     """(max F_β, max F_{1/β}) over a PR curve (α (L,), β (L,)), as Sajjadi et al. 2018 report.
 
-    F_8 summarises recall, F_{1/8} precision (MATH.md §1).
+    F_8 summarises recall, F_{1/8} precision (docs/maths.md §1).
     """
     a, b = np.asarray(precision, dtype=np.float64), np.asarray(recall, dtype=np.float64)
     if a.shape != b.shape or a.size == 0:

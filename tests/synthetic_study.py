@@ -3,7 +3,7 @@
 ``make_synthetic_study(root)`` writes ``root/<study>/`` with ``results.csv`` (one row per
 evaluation cell), ``cells/<cell_id>/prd.npz``, ``cells/<train_id>/curve.csv``,
 ``cells/<cell_id>/grid.png`` (some left out) and ``provenance.json``. The numbers follow the
-seeds' qualitative claims (MATH.md §8) with per-seed noise, so that the claims check has
+seeds' qualitative claims (docs/maths.md §9) with per-seed noise, so that the claims check has
 something to find; a few cells fail or diverge, and one configuration is missing entirely.
 """
 
@@ -45,7 +45,7 @@ def _hash(obj: dict) -> str:
 
 
 def _prd_curve(precision: float, recall: float, num_angles: int = 201) -> dict[str, np.ndarray]:
-    """A valid PR curve (MATH.md §1) of two histograms whose overlap follows (precision, recall)."""
+    """A valid PR curve (docs/maths.md §1) of two histograms whose overlap follows (precision, recall)."""
     bins = 40
     p = np.full(bins, 1.0 / bins)
     # Q puts mass ``precision`` on a share ``recall`` of P's bins, unevenly (so the curve is

@@ -1,4 +1,4 @@
-"""repro.acceptance: the statements of MATH.md §6 as property tests, plus hand-checkable cases."""
+"""repro.acceptance: the statements of docs/maths.md §6 as property tests, plus hand-checkable cases."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ gammas = st.floats(-20.0, 20.0, allow_nan=False)
 
 
 def closed_form(r: np.ndarray, M: float, gamma: float) -> np.ndarray:
-    """a_DRS at ε = 0: r / (r (1 − e^γ) + M e^γ) (MATH.md §6)."""
+    """a_DRS at ε = 0: r / (r (1 − e^γ) + M e^γ) (docs/maths.md §6)."""
     return r / (r * (1 - math.exp(gamma)) + M * math.exp(gamma))
 
 
@@ -165,7 +165,7 @@ def test_obrs_weighted_mean_is_one_over_K(r: np.ndarray, K: float, data: st.Data
 @settings(max_examples=300, deadline=None)
 @given(st.integers(2, 40), st.integers(0, 2**32 - 1), st.floats(0.0, 1.0))
 def test_obrs_pr_guarantee_on_histograms(k: int, seed: int, u: float) -> None:
-    """MATH.md §6 proposition: for K ≤ M, (min(1, K α_λ), β_λ) ∈ PRD(P, Q̃) for every λ."""
+    """docs/maths.md §6 proposition: for K ≤ M, (min(1, K α_λ), β_λ) ∈ PRD(P, Q̃) for every λ."""
     rng = np.random.default_rng(seed)
     p, q = rng.dirichlet(np.full(k, 0.5)), rng.dirichlet(np.full(k, 0.5))
     assume(q.min() > 1e-12)

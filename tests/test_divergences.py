@@ -1,4 +1,4 @@
-"""repro.divergences against the definitions of MATH.md §2–4 (hypothesis property tests)."""
+"""repro.divergences against the definitions of docs/maths.md §2–4 (hypothesis property tests)."""
 
 from __future__ import annotations
 
@@ -122,7 +122,7 @@ def test_conjugate_of_activation_is_finite_in_float32(name: str) -> None:
 @pytest.mark.parametrize("name", dv.DIVERGENCES)
 @given(pq=pair(positive=True), v=arrays(np.float64, 10, elements=st.floats(-4, 4)))
 def test_dual_lower_bound_and_equality_at_optimum(name: str, pq, v) -> None:
-    """E_P[T] − E_Q[f*(T)] ≤ D_f(P‖Q), with equality at T = f'(p/q) (MATH.md §3)."""
+    """E_P[T] − E_Q[f*(T)] ≤ D_f(P‖Q), with equality at T = f'(p/q) (docs/maths.md §3)."""
     p, q = pq
     d = dv.f_divergence(p, q, name)
     T = dv.activation(t64(v[: len(p)]), name).numpy()
@@ -167,7 +167,7 @@ def test_unknown_names_list_the_choices() -> None:
 
 @given(pq=pair(), lam=st.floats(1e-3, 1e3))
 def test_alpha_is_min1lam_minus_pr_divergence(pq, lam: float) -> None:
-    """α_λ(P‖Q) = min(1, λ) − D_λ(P‖Q), and D_λ ≥ 0 (MATH.md §2)."""
+    """α_λ(P‖Q) = min(1, λ) − D_λ(P‖Q), and D_λ ≥ 0 (docs/maths.md §2)."""
     p, q = pq
     d = dv.pr_divergence(p, q, lam)
     assert d >= -1e-12
@@ -214,7 +214,7 @@ def _weighted_integral(p: np.ndarray, q: np.ndarray, name: str) -> float:
 @pytest.mark.parametrize("name", ["kl", "rkl", "chi2"])
 @given(pq=pair(positive=True))
 def test_f_divergence_is_weighted_average_of_pr_divergences(name: str, pq) -> None:
-    """D_f(P‖Q) = ∫_0^∞ λ⁻³ f''(1/λ) D_λ(P‖Q) dλ (Verine et al. 2023, Thm 3.3; MATH.md §2)."""
+    """D_f(P‖Q) = ∫_0^∞ λ⁻³ f''(1/λ) D_λ(P‖Q) dλ (Verine et al. 2023, Thm 3.3; docs/maths.md §2)."""
     p, q = pq
     assert _weighted_integral(p, q, name) == pytest.approx(dv.f_divergence(p, q, name), rel=1e-6, abs=1e-9)
 

@@ -1,4 +1,4 @@
-"""Property tests (hypothesis) for repro.metrics: the PR-curve identities of MATH.md §1–2 on
+"""Property tests (hypothesis) for repro.metrics: the PR-curve identities of docs/maths.md §1–2 on
 random histograms, F_β, and the k-NN metrics against a naive reference on random point sets.
 
 Histograms are drawn with zeros so that supports differ; every identity below is checked
@@ -108,7 +108,7 @@ def test_equal_distributions_iff_alpha_beta_one_at_slope_one(pq):
 
 @given(any_pair)
 def test_curve_matches_pr_divergence(pq):
-    # MATH.md §2: α_λ(P‖Q) = min(1, λ) − D_λ(P‖Q); β_λ(P‖Q) = min(1, 1/λ) − D_{1/λ}(Q‖P).
+    # docs/maths.md §2: α_λ(P‖Q) = min(1, λ) − D_λ(P‖Q); β_λ(P‖Q) = min(1, 1/λ) − D_{1/λ}(Q‖P).
     # The divergence form cancels terms of size max(λ, 1): the tolerance scales with it.
     p, q = pq
     lam = LAMBDAS[FINITE][::8]
