@@ -27,7 +27,6 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from tqdm.auto import tqdm
 
-from repro import CODE_VERSION
 from repro.atomic import atomic_path
 from repro.data import NUM_CLASSES, Dataset, Split, load
 from repro.runtime import home_dir, provenance, resolve_device, stable_hash
@@ -236,8 +235,14 @@ class FeatureSpace:
         return feats
 
 
+# The classifier's own version: bump it when a change alters the trained classifier or its
+# embeddings. It is not repro.CODE_VERSION, whose bumps (for GAN training or sampling changes)
+# would otherwise retrain an identical classifier.
+FEATURES_VERSION = 1
+
+
 def classifier_key(ds: Dataset, cfg: ClassifierConfig) -> str:
-    return stable_hash({"config": asdict(cfg), "data": ds.digest, "code": CODE_VERSION})
+    return stable_hash({"config": asdict(cfg), "data": ds.digest, "code": FEATURES_VERSION})
 
 
 def classifier_path(ds: Dataset, cfg: ClassifierConfig) -> Path:
