@@ -52,12 +52,21 @@ class MLPGenerator(nn.Module):
         return self.net(z).view(-1, *IMAGE_SHAPE)  # (B, 1, 28, 28)
 
 
+def bound_scores(v: torch.Tensor, bound: float) -> torch.Tensor:
+    """v ↦ b·tanh(v/b) for b > 0 (identity for b = 0): the seed report's "clamping D's outputs"
+    (its §3.2), made smooth so that D and G keep a gradient everywhere. The critic family is then
+    |T| ≤ b, so a KL critic estimates r = exp(T − 1) only within [e^(−b−1), e^(b−1)]
+    (docs/maths.md §3)."""
+    return v if bound <= 0 else bound * torch.tanh(v / bound)
+
+
 class MLPDiscriminator(nn.Module):
     """x (B, 1, 28, 28) → flatten → (Linear-LeakyReLU-dropout) × len(widths) → Linear → v (B,)."""
 
     def __init__(self, widths: Sequence[int] = (1024, 512, 256), dropout: float = 0.0, slope: float = 0.2) -> None:
         super().__init__()
         self.p = float(dropout)
+        self.bound = 0.0  # set by ``build``
         self.slope = slope
         dims = [IMAGE_DIM, *widths]
         self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:], strict=True))
@@ -67,7 +76,7 @@ class MLPDiscriminator(nn.Module):
         h = x.reshape(len(x), -1)  # (B, 784)
         for layer in self.hidden:
             h = dropout(nn.functional.leaky_relu(layer(h), self.slope), self.p, self.training, gen)
-        return self.out(h).squeeze(1)  # (B,)
+        return bound_scores(self.out(h).squeeze(1), self.bound)  # (B,)
 
 
 class ConvGenerator(nn.Module):
@@ -96,6 +105,7 @@ class ConvDiscriminator(nn.Module):
         super().__init__()
         c = channels
         self.p = float(dropout)
+        self.bound = 0.0  # set by ``build``
         self.net = nn.Sequential(
             nn.Conv2d(1, c, 4, 2, 1), nn.LeakyReLU(slope),
             nn.Conv2d(c, 2 * c, 4, 2, 1), nn.LeakyReLU(slope),
@@ -104,7 +114,7 @@ class ConvDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
         h = self.net(x.reshape(len(x), *IMAGE_SHAPE)).flatten(1)  # (B, 2C·49)
-        return self.out(dropout(h, self.p, self.training, gen)).squeeze(1)  # (B,)
+        return bound_scores(self.out(dropout(h, self.p, self.training, gen)).squeeze(1), self.bound)  # (B,)
 
 
 def build(
@@ -116,19 +126,22 @@ def build(
     conv_channels: int = 64,
     *,
     d_spectral_norm: bool = False,
+    d_bound: float = 0.0,
 ) -> tuple[nn.Module, nn.Module]:
     """(generator, discriminator) of the named architecture (parameters from the global RNG:
     call inside ``torch.random.fork_rng`` with a manual seed).
 
     ``d_spectral_norm`` divides each of D's weight matrices by its largest singular value
     (Miyato et al. 2018, one power iteration per training forward), which bounds D's Lipschitz
-    constant and so the scores v that the f-divergence losses exponentiate."""
+    constant and so the scores v that the f-divergence losses exponentiate. ``d_bound`` b > 0
+    bounds D's output smoothly, v ↦ b·tanh(v/b) (``bound_scores``)."""
     if arch == "mlp":
         G, D = MLPGenerator(z_dim, g_widths), MLPDiscriminator(d_widths, d_dropout)
     elif arch == "dcgan":
         G, D = ConvGenerator(z_dim, conv_channels), ConvDiscriminator(conv_channels, d_dropout)
     else:
         raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHS)}")
+    D.bound = float(d_bound)
     if d_spectral_norm:
         for m in list(D.modules()):
             if isinstance(m, (nn.Linear, nn.Conv2d)):

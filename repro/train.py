@@ -8,19 +8,24 @@ One run = one ``TrainConfig`` trained into one folder::
                             every ``eval_every`` epochs (row 0 = the untrained generator), wall times
     out_dir/result.json     status (ok | diverged), reason, final metrics, seconds
 
-Objectives (``repro.divergences``; MATH.md §3–4):
+Objectives (``repro.divergences``; docs/maths.md §3–4):
 
 - ``bce``: the non-saturating GAN, −E_Q log σ(v).
 - ``js``, ``kl``, ``rkl``: f-GANs. D minimises −E_P[g_f(v)] + E_Q[f*(g_f(v))]; G minimises the
   min–max loss E_Q[−f*(g_f(v))] or the non-saturating −E_Q[g_f(v)] (``gen_form``). Defaults:
   js → minimax (non-saturating JS *is* BCE up to a constant, identical runs: tested),
-  kl → nonsaturating (minimax −E_Q exp(v − 1) has a vanishing gradient once D pushes v down on
-  samples: it did not train in 5 CPU minutes), rkl → minimax (its loss E_Q[1 − v] has a
-  constant gradient; the non-saturating E_Q exp(−v) explodes where D is confident).
+  kl → minimax (the non-saturating form descends the *reverse* KL, docs/maths.md §3.3; it stays
+  selectable and is then labelled "KL critic, reverse-KL generator"), rkl → minimax (its loss
+  E_Q[1 − v] has a constant gradient; the non-saturating E_Q exp(−v) explodes where D is
+  confident).
 - ``pr``: the λ-PR GAN (Verine et al. 2023). D is trained on the auxiliary divergence ``aux``;
   G minimises −E_Q[min(λ r(G(z)), 1)] with r the auxiliary ratio estimate (``gen_form``
-  primal, the default for χ², whose r = v/2 + 1 is linear in v), or −E_Q[min(log λ r, 0)]
-  (``log``, the default for kl and rkl). T is never hard-clamped (D keeps its gradient).
+  primal, the default: the loss of Verine et al.'s code), or the surrogate
+  −E_Q[min(log λ r, 0)] (``log``). With the critic held fixed, the two descend different
+  truncated divergences, neither of them D_λ (docs/maths.md §3.3). Fine-tuning a BCE model at
+  λ = 0.1 → 10 (seed 0, 5000 vs 5000 test images), the primal form moved P 0.59 → 0.62 and
+  R 0.38 → 0.36, the log form P 0.57 → 0.62 and R 0.37 → 0.33: both train, so the primal form,
+  the one the paper describes, is the default. T is never hard-clamped (D keeps its gradient).
   The default recipe is fine-tuning, as in Verine et al.: start from a trained BCE model
   (``init_from``), small rates (1e-4), 2 D steps per G step, EMA 0.995. From scratch, G gets no
   gradient at λ ≥ 1 (min(λ r, 1) = 1 while r ≈ 1) and χ² blew up; ``pr_warmup_epochs`` (G uses
@@ -84,11 +89,16 @@ CURVE_COLUMNS = ("epoch", "g_steps", "epoch_seconds", "epoch_cpu_seconds", "tota
 OBJECTIVE_DEFAULTS: dict[str, dict[str, Any]] = {
     "bce": {"gen_form": "nonsaturating", "d_steps": 1, "g_steps": 1, "clamp": 0.0},
     "js": {"gen_form": "minimax", "d_steps": 1, "g_steps": 1, "clamp": 0.0},
-    # kl: without spectral normalisation D's scores run away (exp(v − 1) in its loss) and G
-    # collapsed to one blob at every rate tried (FID 0.77x of initial); with it and Adam 2e-4 for
-    # both nets, 0.25x in 4 epochs; the doubled rates of the others gave only 0.56x (seed 0)
-    "kl": {"gen_form": "nonsaturating", "d_steps": 1, "g_steps": 1, "clamp": 20.0, "d_spectral_norm": True,
-           "lr_g": 2e-4, "lr_d": 2e-4},
+    # kl: the min–max form E_Q[−exp(T − 1)], the one that descends the forward KL(P‖Q) (the
+    # non-saturating −E_Q[T] descends the reverse KL: docs/maths.md §3.3). Trained with the seed
+    # report's stabilisers (two G steps per D step, a smaller D rate) and spectral normalisation of
+    # D. Seed 0, 6 epochs, FID over the untrained G's: SN + (2e-4, 2e-4) + 1 G step: E_Q exp(v − 1)
+    # ran to ~1e3 in the first epoch (G finds where D's score is huge), stopped; + 2 G steps and
+    # lr_d 1e-4: 0.55x, 0.38x, 0.25x at epochs 2, 4, 6 (P 0.64, R 0.00); the smooth bound
+    # 5·tanh(v/5) instead of SN: 0.30x at epoch 4, then D won (E_Q exp(v − 1) → 0.01, G's gradient
+    # vanished) and FID rose to 0.44x. Without SN the non-saturating KL collapsed to one blob.
+    "kl": {"gen_form": "minimax", "d_steps": 1, "g_steps": 2, "clamp": 20.0, "d_spectral_norm": True,
+           "lr_g": 2e-4, "lr_d": 1e-4},
     # rkl: the doubled rates sent FID up (0.94x of initial after 3 epochs); (2e-4, 4e-4): 0.28x in 5
     "rkl": {"gen_form": "minimax", "d_steps": 1, "g_steps": 1, "clamp": 20.0, "lr_g": 2e-4, "lr_d": 4e-4},
     # pr: the fine-tuning recipe of Verine et al. (small rates, 2 D steps per G step) applied to
@@ -104,7 +114,7 @@ OBJECTIVE_DEFAULTS: dict[str, dict[str, Any]] = {
 # (2e-4, 2e-4); JS reached 0.09x its initial FID in 4 epochs instead of 0.18x in 5 (seed 0).
 COMMON_DEFAULTS: dict[str, Any] = {
     "lr_g": 4e-4, "lr_d": 8e-4, "betas_g": (0.5, 0.999), "betas_d": (0.5, 0.999),
-    "pr_warmup_epochs": 0, "d_spectral_norm": False, "ema": 0.999,
+    "pr_warmup_epochs": 0, "d_spectral_norm": False, "d_bound": 0.0, "ema": 0.999,
 }
 PR_FORMS = divergences.PR_GENERATOR_FORMS
 
@@ -133,6 +143,7 @@ class TrainConfig:
     conv_channels: int = 64
     d_dropout: float = 0.3
     d_spectral_norm: bool | None = None
+    d_bound: float | None = None  # b > 0: D's output is b·tanh(v/b) (nets.bound_scores); 0: off
     # optimisation
     epochs: int = 8
     batch_size: int = 64
@@ -181,7 +192,7 @@ class TrainConfig:
             raise ConfigError("TrainConfig.gen_form='log' needs aux kl or rkl (χ²'s ratio v/2 + 1 can be ≤ 0)")
         if self.lam <= 0 or self.pr_warmup_lam <= 0:
             raise bad("lam", "λ > 0 (and pr_warmup_lam > 0)")
-        for name in ("clamp", "grad_clip", "lr_g", "lr_d"):
+        for name in ("clamp", "grad_clip", "lr_g", "lr_d", "d_bound"):
             if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise bad(name, "a non-negative number")
 
@@ -193,11 +204,6 @@ class TrainConfig:
     def resolve(self) -> TrainConfig:
         """A copy with every None replaced by the objective's default."""
         defaults = {**COMMON_DEFAULTS, **OBJECTIVE_DEFAULTS[self.loss]}
-        if self.loss == "pr" and self.aux != "chi2":
-            # −E_Q[min(log λr, 0)]: every sample below the threshold weighs the same, where the
-            # primal form weighs it by r; fine-tuning BCE at λ = 0.1 → 10 moved P 0.57 → 0.62 and
-            # R 0.37 → 0.33 (primal: 0.59 → 0.62, 0.38 → 0.36; seed 0, 5000 vs 5000 test images)
-            defaults["gen_form"] = "log"
         return dataclasses.replace(self, **{k: v for k, v in defaults.items() if getattr(self, k) is None})
 
     @property
@@ -215,7 +221,7 @@ class TrainConfig:
 def straight_through_clamp(v: torch.Tensor, bound: float) -> torch.Tensor:
     """clamp(v, −bound, bound) in the forward pass, identity gradient (bound 0: no clamp).
 
-    A hard clamp passes no gradient outside the bound and froze training (MATH.md §4)."""
+    A hard clamp passes no gradient outside the bound and froze training (docs/maths.md §4)."""
     if bound <= 0:
         return v
     return v + (v.clamp(-bound, bound) - v).detach()
@@ -271,7 +277,7 @@ class _State:
 def _networks(cfg: TrainConfig) -> tuple[torch.nn.Module, torch.nn.Module]:
     """(G, D) of a resolved config (parameters from the global RNG)."""
     return nets.build(cfg.arch, cfg.z_dim, cfg.g_widths, cfg.d_widths, cfg.d_dropout, cfg.conv_channels,
-                      d_spectral_norm=cfg.d_spectral_norm)
+                      d_spectral_norm=cfg.d_spectral_norm, d_bound=cfg.d_bound)
 
 
 def _build(cfg: TrainConfig, device: torch.device) -> _State:
@@ -544,7 +550,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, init_from: str | Path | None
         st.ema_warmup = False
     elif cfg.loss == "pr":
         log.warning("λ-PR from scratch: its defaults are a fine-tuning recipe (pass init_from, a trained "
-                    "BCE run); from scratch G gets no gradient while r ≈ 1 at λ ≥ 1 (MATH.md §4)")
+                    "BCE run); from scratch G gets no gradient while r ≈ 1 at λ ≥ 1 (docs/maths.md §4)")
     atomic_write_json(out / CONFIG, {"config": asdict(cfg), "key": cfg.key(), "init_from": init_str,
                                      "provenance": provenance(dev)})
 

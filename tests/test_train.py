@@ -69,16 +69,18 @@ def test_per_objective_defaults() -> None:
     r = {loss: T.TrainConfig(loss=loss).resolve() for loss in T.LOSSES}
     assert r["bce"].gen_form == "nonsaturating"
     assert r["js"].gen_form == "minimax"  # non-saturating JS would duplicate BCE
-    assert r["kl"].gen_form == "nonsaturating"
+    assert r["kl"].gen_form == "minimax"  # the form that descends the forward KL (docs/maths.md §3.3)
+    assert r["kl"].g_steps == 2 and r["kl"].lr_d < r["kl"].lr_g  # the seed report's stabilisers
     assert r["rkl"].gen_form == "minimax"
     assert all(c.lr_g is not None and c.d_steps is not None and c.ema is not None
                and c.d_spectral_norm is not None for c in r.values())
     assert r["kl"].d_spectral_norm and not r["bce"].d_spectral_norm
     assert r["bce"].lr_d == 2 * r["bce"].lr_g  # two time-scales
     assert T.TrainConfig(loss="pr", aux="kl").ratio_divergence == "kl"
-    assert T.TrainConfig(loss="pr", aux="kl").resolve().gen_form == "log"
-    assert T.TrainConfig(loss="pr").resolve().gen_form == "log"  # aux rkl by default
+    assert T.TrainConfig(loss="pr", aux="kl").resolve().gen_form == "primal"
+    assert T.TrainConfig(loss="pr").resolve().gen_form == "primal"  # Verine et al.'s loss, whatever the aux
     assert T.TrainConfig(loss="pr", aux="chi2").resolve().gen_form == "primal"
+    assert T.TrainConfig(loss="pr", gen_form="log").resolve().gen_form == "log"
     assert T.TrainConfig(loss="rkl").ratio_divergence == "rkl"
     # explicit values win over the defaults
     assert T.TrainConfig(loss="js", gen_form="nonsaturating").resolve().gen_form == "nonsaturating"
@@ -88,10 +90,10 @@ def test_per_objective_defaults() -> None:
 
 
 OBJECTIVES = [dict(loss=l) for l in ("bce", "js", "kl", "rkl")] + [
-    dict(loss="js", gen_form="nonsaturating"), dict(loss="kl", gen_form="minimax"),
+    dict(loss="js", gen_form="nonsaturating"), dict(loss="kl", gen_form="nonsaturating"),
     dict(loss="rkl", gen_form="nonsaturating"),
     dict(loss="pr", aux="chi2", lam=0.5), dict(loss="pr", aux="kl", lam=0.5), dict(loss="pr", aux="rkl", lam=0.5),
-    dict(loss="pr", aux="kl", lam=0.5, gen_form="primal"),
+    dict(loss="pr", aux="kl", lam=0.5, gen_form="log"),
 ]
 
 
@@ -131,7 +133,7 @@ def test_gradient_signs(kw: dict) -> None:
 
 @pytest.mark.parametrize("aux", T.AUX_DIVERGENCES)
 def test_pr_warmup_gives_gradient_at_large_lambda(aux: str) -> None:
-    """MATH.md §4 trap: with r ≈ 1 (an untrained D) and λ ≥ 1, min(λ r, 1) = 1 passes no gradient;
+    """docs/maths.md §4 trap: with r ≈ 1 (an untrained D) and λ ≥ 1, min(λ r, 1) = 1 passes no gradient;
     the warm-up λ₀ (off by default: the default recipe fine-tunes a trained model) does."""
     cfg = T.TrainConfig(loss="pr", aux=aux, lam=5.0, pr_warmup_epochs=2).resolve()
     v_one = {"chi2": 0.0, "kl": 1.0, "rkl": 0.0}[aux]  # r = 1

@@ -1,7 +1,7 @@
 """Rendering a study: tables (Jinja → LaTeX), figures (matplotlib), macros, the paper.
 
 Rendering reads the aggregated results and the cells' stored curves and images; it never
-recomputes a result (DESIGN.md). ``repro.report.paper.build`` runs the whole chain.
+recomputes a result. ``repro.report.paper.build`` runs the whole chain.
 """
 
 from __future__ import annotations
@@ -40,10 +40,32 @@ def latex_escape(text: object) -> str:
 
 # Display names, one place for tables, figures and macros.
 OBJECTIVE_LABELS = {"bce": "BCE", "js": "JS", "kl": "KL", "rkl": "RKL", "pr": "λ-PR"}
+# A label is a claim: an objective trained with a generator form that descends another divergence
+# than its name says is named for what it descends (docs/maths.md §3.3).
+FORM_LABELS = {
+    ("kl", "nonsaturating"): "KL critic, reverse-KL generator",
+    ("rkl", "nonsaturating"): "RKL critic, χ²(Q‖P) generator",
+    ("js", "nonsaturating"): "JS (non-saturating = BCE)",
+    ("pr", "log"): "λ-PR (log surrogate)",
+}
+
+
+def objective_label(objective: str, frame=None) -> str:
+    """The display name of ``objective`` as trained in ``frame`` (a results or aggregate frame
+    with a ``gen_form`` column): ``FORM_LABELS`` where its generator form changes what it means."""
+    if frame is not None and "gen_form" in getattr(frame, "columns", ()):
+        forms = sorted(set(frame.loc[frame["objective"] == objective, "gen_form"].astype(str)))
+        for form in forms:
+            if (objective, form) in FORM_LABELS:
+                return FORM_LABELS[(objective, form)]
+    return OBJECTIVE_LABELS.get(objective, objective)
+
+
 SAMPLER_LABELS = {"none": "plain", "drs": "DRS", "obrs": "OBRS"}
 METRIC_LABELS = {
     "fid": "FID", "precision": "Precision", "recall": "Recall", "density": "Density",
     "coverage": "Coverage", "acceptance_rate": "Acceptance", "f8": "F8", "f1_8": "F1/8",
     "inception_score": "IS", "train_seconds": "Training (min)", "train_fid_ratio": "FID last/first",
+    "d_heldout_logloss": "D loss",
 }
-LOWER_IS_BETTER = {"fid", "train_seconds", "train_fid_ratio"}
+LOWER_IS_BETTER = {"fid", "train_seconds", "train_fid_ratio", "d_heldout_logloss"}
