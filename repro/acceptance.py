@@ -1,4 +1,4 @@
-"""Acceptance probabilities of discriminator-based rejection sampling (MATH.md §6).
+"""Acceptance probabilities of discriminator-based rejection sampling (docs/maths.md §6).
 
 Pure functions of density-ratio estimates r(x) = p/q (numpy, float64). Accepting a sample
 x ~ Q with probability a(x) yields q̃ ∝ q · a with acceptance rate E_Q[a].
@@ -47,6 +47,42 @@ def drs_acceptance(r: np.ndarray, M: float, gamma: float, eps: float = 1e-6) -> 
         F = drs_logit(np.log(r), math.log(M), gamma, eps)
     # σ(F) without overflow: F may be ±inf
     return np.where(F >= 0, 1.0 / (1.0 + np.exp(-np.abs(F))), np.exp(-np.abs(F)) / (1.0 + np.exp(-np.abs(F))))
+
+
+def drs_gamma_for_acceptance(F0: np.ndarray, target: float, tol: float = 1e-10, max_iter: int = 200) -> float:
+    """γ with mean σ(F0 − γ) = ``target`` over the burn-in logits ``F0`` (F at γ = 0), by bisection.
+
+    mean σ(F0 − γ) decreases strictly from 1 (γ → −∞) to 0 (γ → ∞), so the root is unique for
+    a target in (0, 1); a target of 1 returns −inf (accept everything). Entries of F0 that are
+    −inf (r = 0) are never accepted: a target above the share of finite entries cannot be met
+    and raises ValueError.
+    """
+    F0 = np.asarray(F0, dtype=np.float64)
+    if not 0 < target <= 1:
+        raise ValueError(f"target acceptance must be in (0, 1], got {target}")
+    if target == 1:
+        return -math.inf
+    finite = F0[np.isfinite(F0)]
+    reachable = float(np.mean(F0 > -np.inf)) if F0.size else 0.0
+    if finite.size == 0 or target >= reachable:
+        raise ValueError(f"target acceptance {target} is out of reach: only {reachable:.3g} of the burn-in "
+                         "set has a positive ratio estimate")
+
+    def accept(g: float) -> float:
+        with np.errstate(over="ignore"):
+            return float(np.mean(np.where(np.isfinite(F0), 1.0 / (1.0 + np.exp(g - F0)), 0.0)))
+
+    # bracket: at γ = min F − 40 nearly everything finite is accepted, at max F + 40 nothing
+    lo, hi = float(finite.min()) - 40.0, float(finite.max()) + 40.0
+    for _ in range(max_iter):
+        mid = 0.5 * (lo + hi)
+        if accept(mid) > target:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < tol:
+            break
+    return 0.5 * (lo + hi)
 
 
 def obrs_acceptance(r: np.ndarray, M: float, c: float) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Sampling a trained GAN: latent tuning (σ, ψ) and discriminator rejection (DRS, OBRS).
 
-MATH.md §5–6. One entry point, :func:`sample`, draws proposals x = G(z) in batches, scores
+docs/maths.md §5–6. One entry point, :func:`sample`, draws proposals x = G(z) in batches, scores
 them with the discriminator, maps the raw score v to log r = log p/q through
 ``repro.divergences.log_ratio`` and keeps each proposal with probability a(x):
 
@@ -14,12 +14,16 @@ them with the discriminator, maps the raw score v to log r = log p/q through
   * ``absolute``: γ₀ = 0, so ``gamma`` is γ itself (γ = 0, ε → 0 is plain rejection sampling).
   * ``percentile``: γ₀ = the ``gamma_percentile``-th percentile of F (computed with γ = 0) on
     the burn-in set, as in Azadi et al.'s and the MH-GAN code; ``gamma`` is an offset.
+  * ``acceptance``: γ is chosen by bisection on the burn-in set so that the expected acceptance
+    there, mean σ(F − γ), equals ``acceptance`` (``gamma`` is unused). The one convention whose
+    number means the same thing for every model and paper: docs/maths.md §6 has the table of
+    all three and their signs.
 
 - ``obrs`` (Verine et al., optimal budgeted rejection sampling): a = min(c_K r / M, 1) with M
   the burn-in maximum (kept fixed: a proposal above it is accepted anyway) and c_K chosen by
   bisection on the burn-in set so that the mean acceptance there is 1/K (K = ``budget``).
 
-Latent tuning (MATH.md §5) applies to every proposal, burn-in included: z ~ N(0, σ² I)
+Latent tuning (docs/maths.md §5) applies to every proposal, burn-in included: z ~ N(0, σ² I)
 (``sigma``), then each coordinate with |z_i| > ψ (``psi``) is redrawn from N(0, σ²) until it
 lies inside (Karras et al.'s truncation trick).
 
@@ -49,14 +53,15 @@ import torch
 from scipy import optimize, special
 from torch import nn
 
-from repro.acceptance import drs_logit, obrs_acceptance, obrs_constant
+from repro.acceptance import drs_gamma_for_acceptance, drs_logit, obrs_acceptance, obrs_constant
 from repro.divergences import DIVERGENCES, log_ratio
 from repro.errors import ConfigError, ReproError, dataclass_from_dict
+from repro.refit import DISCRIMINATORS
 
 log = logging.getLogger(__name__)
 
 METHODS = ("none", "drs", "obrs")
-GAMMA_CONVENTIONS = ("absolute", "percentile")
+GAMMA_CONVENTIONS = ("absolute", "percentile", "acceptance")
 DEFAULT_BATCH_SIZE = 1000
 
 
@@ -72,13 +77,19 @@ class SamplingParams:
     sigma: latent standard deviation (soft truncation; 1 = the training prior).
     psi: hard-truncation threshold on |z_i| (None = no truncation).
     gamma: DRS γ (``absolute``) or offset from the burn-in percentile (``percentile``).
-    gamma_convention: ``absolute`` | ``percentile``; gamma_percentile: in [0, 100].
+    gamma_convention: ``absolute`` | ``percentile`` | ``acceptance``; gamma_percentile: in [0, 100].
+    acceptance: DRS target acceptance in (0, 1] for ``gamma_convention = "acceptance"``.
     eps: DRS ε ≥ 0 (Azadi et al. use 1e-6; ε → 0 with γ = 0 is plain rejection sampling).
     update_M: DRS raises M whenever a proposal's ratio beats it (Azadi et al., Algorithm 1).
     budget: OBRS budget K ≥ 1 (expected proposals per accepted sample; 1 accepts all).
     burn_in: proposals used to estimate M, γ₀ and c_K (not returned, not counted).
     max_proposals_per_sample: the run fails once proposals exceed this × n.
-    calibrate: Platt-scale the discriminator on held-out real images first (needs ``real``).
+    calibrate: Platt-scale the discriminator on held-out real images first (needs ``real``;
+        for a trained run, ``raw`` only: the refit discriminator is calibrated when it is fitted).
+    discriminator: which D ``sample_trained`` scores with (``sample`` takes the one it is given):
+        ``refit`` (default): the trained D refitted against the generator that is sampled, at the
+        sampled (σ, ψ), and calibrated (``repro.refit``); ``raw``: the D of the training run,
+        fitted against the raw generator, not the EMA copy that is sampled.
     """
 
     method: str = "none"
@@ -87,12 +98,14 @@ class SamplingParams:
     gamma: float = 0.0
     gamma_convention: str = "absolute"
     gamma_percentile: float = 95.0
+    acceptance: float | None = None
     eps: float = 1e-6
     update_M: bool = True
     budget: float = 1.0
     burn_in: int = 10_000
     max_proposals_per_sample: float = 1000.0
     calibrate: bool = False
+    discriminator: str = "refit"
 
     def __post_init__(self) -> None:
         def bad(field: str, allowed: str) -> ConfigError:
@@ -116,6 +129,11 @@ class SamplingParams:
             )
         if not finite(self.gamma):
             raise bad("gamma", "a finite number")
+        if (self.gamma_convention == "acceptance") != (self.acceptance is not None):
+            raise ConfigError("SamplingParams.acceptance is the target of gamma_convention = 'acceptance': "
+                              "set both or neither")
+        if self.acceptance is not None and not (finite(self.acceptance) and 0 < self.acceptance <= 1):
+            raise bad("acceptance", "a target acceptance rate in (0, 1]")
         if not (finite(self.gamma_percentile) and 0 <= self.gamma_percentile <= 100):
             raise bad("gamma_percentile", "a number in [0, 100]")
         if not (finite(self.eps) and self.eps >= 0):
@@ -130,6 +148,8 @@ class SamplingParams:
             raise bad("max_proposals_per_sample", "a finite number ≥ 1")
         if not isinstance(self.calibrate, bool):
             raise bad("calibrate", "True or False")
+        if self.discriminator not in DISCRIMINATORS:
+            raise bad("discriminator", f"one of {', '.join(map(repr, DISCRIMINATORS))}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SamplingParams:
@@ -229,7 +249,8 @@ class _Proposals:
             raise ReproError(
                 f"the discriminator must return one score per sample, shape (B,) or (B, 1); got {tuple(v.shape)}"
             )
-        lr = log_ratio(v.reshape(-1).to(torch.float64), self.name).cpu().numpy()  # (B,)
+        v = v.reshape(-1).to(torch.float64)
+        lr = (v if self.name is None else log_ratio(v, self.name)).cpu().numpy()  # (B,)
         if np.isnan(lr).any():
             raise ReproError("the discriminator returned NaN scores")
         return lr
@@ -294,12 +315,13 @@ def sample(
     batch_size: int = DEFAULT_BATCH_SIZE,
     real: torch.Tensor | np.ndarray | None = None,
 ) -> tuple[torch.Tensor, dict[str, Any]]:
-    """Draw ``n`` samples from G, tuned and filtered as ``params`` says (MATH.md §5–6).
+    """Draw ``n`` samples from G, tuned and filtered as ``params`` says (docs/maths.md §5–6).
 
     generator: maps latents (B, z_dim) to samples (B, …) (e.g. (B, 1, 28, 28) in [-1, 1]).
     discriminator: maps samples (B, …) to raw scores v, (B,) or (B, 1); unused for ``none``.
     method: overrides ``params.method`` when given (``params`` defaults to ``SamplingParams()``).
-    ratio_divergence: how v maps to log r (``repro.divergences.log_ratio``: bce, js, kl, rkl, chi2).
+    ratio_divergence: how v maps to log r (``repro.divergences.log_ratio``: bce, js, kl, rkl, chi2);
+        None: the discriminator returns log r itself (``repro.refit.LogRatioNet``).
     device: where latents are drawn; the models are moved there (None = the generator's device).
     real: held-out real samples (N, …) for ``calibrate=True``.
 
@@ -325,9 +347,10 @@ def sample(
     if scored:
         if discriminator is None:
             raise ConfigError(f"method {params.method!r} needs a discriminator")
-        if ratio_divergence not in DIVERGENCES:
+        if ratio_divergence is not None and ratio_divergence not in DIVERGENCES:
             raise ConfigError(
-                f"ratio_divergence must be one of {', '.join(DIVERGENCES)}; got {ratio_divergence!r}"
+                f"ratio_divergence must be one of {', '.join(DIVERGENCES)}, or None for a discriminator "
+                f"that returns log r itself; got {ratio_divergence!r}"
             )
     if params.calibrate and scored and real is None:
         raise ConfigError("SamplingParams.calibrate = True needs held-out real samples (real=…)")
@@ -365,7 +388,7 @@ def _sample(generator, discriminator, n, params, seed, ratio_divergence, z_dim, 
         "burn_in": p.burn_in if scored else 0,
         "log_M": None, "M": None, "log_M_burn_in": None, "M_burn_in": None, "M_updates": 0,
         "gamma_convention": None, "gamma_percentile": None, "gamma_offset": None,
-        "gamma0": None, "gamma": None, "eps": None,
+        "gamma0": None, "gamma": None, "eps": None, "target_acceptance": None,
         "budget": None, "c_K": None, "expected_acceptance_burn_in": None,
         "calibrated": False, "calibration_a": None, "calibration_b": None,
     }
@@ -387,14 +410,20 @@ def _sample(generator, discriminator, n, params, seed, ratio_divergence, z_dim, 
         stats.update(log_M_burn_in=log_M, M_burn_in=_safe_exp(log_M))
         if p.method == "drs":
             F0 = drs_logit(burn, log_M, 0.0, p.eps)  # (burn_in,) F at γ = 0
-            gamma0 = float(np.percentile(F0, p.gamma_percentile)) if p.gamma_convention == "percentile" else 0.0
+            if p.gamma_convention == "acceptance":
+                gamma0, offset = drs_gamma_for_acceptance(F0, p.acceptance), 0.0
+            else:
+                gamma0 = float(np.percentile(F0, p.gamma_percentile)) if p.gamma_convention == "percentile" else 0.0
+                offset = p.gamma
             if not math.isfinite(gamma0):
                 raise ReproError(f"gamma0 = {gamma0} on the burn-in set; use eps > 0 or a larger burn_in")
-            gamma = gamma0 + p.gamma
-            stats.update(gamma_convention=p.gamma_convention, gamma_offset=p.gamma, gamma0=gamma0,
+            gamma = gamma0 + offset
+            stats.update(gamma_convention=p.gamma_convention, gamma_offset=offset, gamma0=gamma0,
                          gamma=gamma, eps=p.eps, expected_acceptance_burn_in=float(special.expit(F0 - gamma).mean()))
             if p.gamma_convention == "percentile":
                 stats["gamma_percentile"] = p.gamma_percentile
+            if p.gamma_convention == "acceptance":
+                stats["target_acceptance"] = p.acceptance
         else:  # obrs
             r_over_M = np.exp(burn - log_M)  # (burn_in,) in [0, 1]
             c = obrs_constant(r_over_M, 1.0, p.budget)
@@ -466,6 +495,7 @@ def sample_from_run(
     device: str | torch.device | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     real: torch.Tensor | np.ndarray | None = None,
+    refit_cfg: Any = None,
 ) -> tuple[torch.Tensor, dict[str, Any]]:
     """:func:`sample` from a training run folder (``repro.train.load_trained``).
 
@@ -480,10 +510,43 @@ def sample_from_run(
 
         dataset = getattr(model.config, "dataset", "mnist")
         real = data.to_gan_range(data.load(dataset).val.images_float())[:, None]  # (N, 1, 28, 28)
+    return sample_trained(model, n, params, seed, device=device, batch_size=batch_size, real=real,
+                          refit_cfg=refit_cfg)
+
+
+def sample_trained(
+    model: Any,
+    n: int,
+    params: SamplingParams,
+    seed: int,
+    *,
+    device: str | torch.device | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    real: torch.Tensor | np.ndarray | None = None,
+    refit_cfg: Any = None,
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    """:func:`sample` from a ``repro.train.TrainedModel`` with the discriminator ``params`` names.
+
+    ``refit`` (the default for DRS and OBRS) scores with ``repro.refit.refitted``: D refitted
+    against the sampled generator at the sampled (σ, ψ) and calibrated, cached in the run folder;
+    ``raw`` with the training run's D. ``stats["discriminator"]`` says which (None for ``none``),
+    and ``stats["refit"]`` holds the refit's record (held-out losses, calibration)."""
+    from repro import refit  # noqa: PLC0415
+
+    scored = params.method != "none"
+    if scored and params.calibrate and params.discriminator == "refit":
+        raise ConfigError("SamplingParams.calibrate applies to discriminator = 'raw'; the refit "
+                          "discriminator is calibrated on the validation split when it is fitted")
+    scorer, divergence, info = model.discriminator, model.ratio_divergence, None
+    if scored and params.discriminator == "refit":
+        scorer, info = refit.refitted(model, params.sigma, params.psi, refit_cfg)
+        divergence = None
     images, stats = sample(
-        model.generator, model.discriminator, n, params.method, params, seed,
-        ratio_divergence=model.ratio_divergence, z_dim=model.z_dim, device=device,
-        batch_size=batch_size, real=real,
+        model.generator, scorer, n, params.method, params, seed,
+        ratio_divergence=divergence, z_dim=model.z_dim, device=device, batch_size=batch_size, real=real,
     )
-    stats["run_dir"] = str(run_dir)
+    stats["ratio_divergence"] = model.ratio_divergence if scored else None
+    stats["discriminator"] = params.discriminator if scored else None
+    stats["refit"] = {k: v for k, v in info.items() if k != "loss_trace"} if info else None
+    stats["run_dir"] = str(model.run_dir)
     return images, stats

@@ -118,7 +118,11 @@ class Store:
             stats = res.get("sampling", {})
             for key in ("acceptance_rate", "proposals"):
                 row[key] = stats.get(key)
+            refit = stats.get("refit") or {}  # the ratio's quality: held-out log-loss (log 2 = no skill)
+            row["d_heldout_logloss"] = refit.get("heldout_logloss")
+            row["raw_d_heldout_logloss"] = refit.get("raw_heldout_logloss")
             row["n_samples"] = res.get("n_samples")
+            row["refit_steps"] = (refit.get("refit") or {}).get("steps") if refit else None
             tid = cell.config["train_id"]
             if tid not in trained:
                 trained[tid] = self.train_summary(tid)

@@ -28,7 +28,7 @@ from repro.store import Store
 log = logging.getLogger(__name__)
 
 DEFAULT_ROOT = PROJECT_ROOT / "runs"
-REAL_SUBSET_SEED = 20231  # one fixed real reference subset, shared by every evaluate cell
+REAL_SUBSET_SEED = 20231  # with the evaluation seed, seeds each evaluate cell's real reference subset
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def _run_train(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
 
 
 def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
-    from repro import data, features, metrics, sampling, train  # noqa: PLC0415
+    from repro import data, features, metrics, refit, sampling, train  # noqa: PLC0415
 
     cfg = cell.config
     train_id = cfg["train_id"]
@@ -129,12 +129,13 @@ def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
     model = train.load_trained(store.cell_dir(train_id))
     params = sampling.SamplingParams.from_dict(cfg["sampling"])
     n = ev["n_samples"]
-    images, stats = sampling.sample(model.generator, model.discriminator, n, params=params, seed=cfg["eval_seed"],
-                                    ratio_divergence=model.ratio_divergence, z_dim=model.z_dim)
+    refit_cfg = refit.RefitConfig(steps=ev.get("refit_steps", refit.RefitConfig().steps))
+    images, stats = sampling.sample_trained(model, n, params, cfg["eval_seed"], refit_cfg=refit_cfg)
     ds = data.load(model.config.dataset)
     fs = features.load_or_train(ds, progress=False)
     real_all = fs.real_features(ds, ev["reference_split"])
-    pick = np.random.default_rng(REAL_SUBSET_SEED).permutation(len(real_all))[:n]
+    # the real reference subset is drawn per evaluation seed: its variance is part of an evaluation's
+    pick = np.random.default_rng([REAL_SUBSET_SEED, cfg["eval_seed"]]).permutation(len(real_all))[:n]
     real = real_all[np.sort(pick)]
     fake = fs.embed(images, value_range=(-1.0, 1.0))
     pr = metrics.prdc(real, fake, k_pr=ev["k_precision_recall"], k_dc=ev["k_density_coverage"])

@@ -2,15 +2,14 @@
 
 The "generator" maps z to μ + s z (Q = N(μ, s²)) or is the identity; the "discriminator"
 returns the exact log p/q, so with ratio_divergence='bce' (log r = v) the samplers are checked
-against what MATH.md §5–6 says they must produce.
+against what docs/maths.md §5–6 says they must produce.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import sys
-import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +17,6 @@ import torch
 from scipy import stats
 from torch import nn
 
-import repro
 from repro import sampling
 from repro.acceptance import obrs_acceptance, obrs_constant
 from repro.errors import ConfigError
@@ -286,7 +284,7 @@ def test_method_argument_overrides_params_and_modes_are_restored() -> None:
     json.dumps(st)  # JSON-able
 
 
-# --------------------------------------------------------------------------- the PR guarantee of OBRS (MATH.md §6)
+# --------------------------------------------------------------------------- the PR guarantee of OBRS (docs/maths.md §6)
 
 
 def precision(p: np.ndarray, q: np.ndarray, lam: np.ndarray) -> np.ndarray:
@@ -321,64 +319,7 @@ def test_obrs_refined_histogram_dominates(seed: int) -> None:
 # --------------------------------------------------------------------------- CLI
 
 
-class TinyG(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lin = nn.Linear(8, 784)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.lin(z)).reshape(-1, 1, 28, 28)  # (B, 1, 28, 28)
-
-
-class TinyD(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lin = nn.Linear(784, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.lin(x.reshape(len(x), -1))  # (B, 1)
-
-
-@pytest.fixture
-def fake_train(monkeypatch: pytest.MonkeyPatch):
-    torch.manual_seed(0)
-    model = types.SimpleNamespace(generator=TinyG(), discriminator=TinyD(), config=types.SimpleNamespace(),
-                                  z_dim=8, ratio_divergence="bce")
-    calls = []
-
-    def load_trained(run_dir, device=None):
-        calls.append((run_dir, device))
-        return model
-
-    try:  # the real training module, with its loader replaced
-        import repro.train as train_module
-    except ImportError:  # not written yet: a stand-in module
-        train_module = types.ModuleType("repro.train")
-        monkeypatch.setitem(sys.modules, "repro.train", train_module)
-        monkeypatch.setattr(repro, "train", train_module, raising=False)
-    monkeypatch.setattr(train_module, "load_trained", load_trained, raising=False)
-    return calls
-
-
-def test_cli_sample_writes_npz_grid_and_json(tmp_path, capsys, fake_train) -> None:
-    from repro.cli import main
-
-    out, grid = tmp_path / "s.npz", tmp_path / "g.png"
-    code = main(["sample", "--ckpt", str(tmp_path / "run"), "--method", "obrs", "--budget", "2", "-n", "100",
-                 "--burn-in", "1000", "--out", str(out), "--grid", str(grid), "--seed", "3", "--json"])
-    assert code == 0
-    st = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert st["method"] == "obrs" and st["accepted"] == 100 and st["budget"] == 2.0
-    assert abs(st["acceptance_rate"] - 0.5) < 0.15
-    with np.load(out) as z:
-        assert z["images"].shape == (100, 1, 28, 28)
-        assert json.loads(str(z["stats"]))["proposals"] == st["proposals"]
-        assert json.loads(str(z["params"]))["budget"] == 2.0
-    assert grid.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert fake_train[0][0] == str(tmp_path / "run")
-
-
-def test_cli_sample_bad_input_exits_2(tmp_path, capsys, fake_train) -> None:
+def test_cli_sample_bad_input_exits_2(tmp_path, capsys) -> None:
     from repro.cli import main
 
     code = main(["sample", "--ckpt", "x", "--method", "drs", "--gamma-percentile", "120", "-n", "5",
@@ -394,15 +335,8 @@ def test_cli_sample_bad_input_exits_2(tmp_path, capsys, fake_train) -> None:
 @pytest.fixture(scope="module")
 def mnist_run(tmp_path_factory) -> str:
     """A few seconds of BCE training on 4000 MNIST images, with a strong D (5 steps per G step)."""
-    train = pytest.importorskip("repro.train")
-    if not (hasattr(train, "train") and hasattr(train, "load_trained")):
-        pytest.skip("repro.train does not expose train and load_trained yet")
-    try:
-        from repro import data
+    from repro import train
 
-        data.load("mnist")
-    except Exception as exc:  # noqa: BLE001 - no data here: nothing to test against
-        pytest.skip(f"MNIST unavailable: {exc}")
     cfg = train.TrainConfig(train_size=4000, epochs=3, eval_every=0, g_widths=(64, 128), d_widths=(128, 64),
                             z_dim=16, batch_size=64, ema=0.0, d_steps=5, lr_d=1e-3)
     run_dir = tmp_path_factory.mktemp("mnist_run")
@@ -418,12 +352,40 @@ def mnist_run(tmp_path_factory) -> str:
 
 @pytest.mark.parametrize("K", [2, 4])
 def test_obrs_on_a_trained_mnist_model_accepts_one_over_K(mnist_run: str, K: int) -> None:
-    params = SamplingParams(method="obrs", budget=K, burn_in=10_000)
+    params = SamplingParams(method="obrs", budget=K, burn_in=10_000, discriminator="raw")
     x, st = sampling.sample_from_run(mnist_run, 2000, params, seed=11)
     assert x.shape == (2000, 1, 28, 28) and float(x.abs().max()) <= 1
     assert st["c_K"] > 1  # D separates real from generated enough that K < M matters
     assert abs(st["acceptance_rate"] - 1 / K) <= 0.03  # fresh proposals, c_K from the burn-in
-    assert st["ratio_divergence"] == "bce" and st["run_dir"] == mnist_run
+    assert st["ratio_divergence"] == "bce" and st["run_dir"] == mnist_run and st["discriminator"] == "raw"
+
+
+def test_cli_drs_at_a_target_acceptance_with_the_refit_discriminator(mnist_run: str, tmp_path, capsys) -> None:
+    from repro.cli import main
+
+    args = ["sample", "--ckpt", mnist_run, "--method", "drs", "--acceptance", "0.5", "--burn-in", "5000",
+            "-n", "1000", "--refit-steps", "200", "--json"]
+    assert main([*args, "--out", str(tmp_path / "a.npz")]) == 0
+    st = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert st["discriminator"] == "refit" and st["gamma_convention"] == "acceptance"
+    assert abs(st["acceptance_rate"] - 0.5) <= 0.03 and st["target_acceptance"] == 0.5
+    rec = st["refit"]
+    assert rec["refit"]["steps"] == 200 and rec["sigma"] == 1.0
+    # the refit D tells the sampled generator's images from real ones better than the raw D does
+    assert rec["heldout_logloss"] < rec["raw_heldout_logloss"] < 0.75
+    cached = list((Path(mnist_run) / "refit").glob("*.pt"))
+    assert len(cached) == 1
+    # a second run loads the cached refit (same record, same file) and gives the same samples
+    assert main([*args, "--out", str(tmp_path / "b.npz")]) == 0
+    st2 = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert st2["refit"] == rec and list((Path(mnist_run) / "refit").glob("*.pt")) == cached
+    with np.load(tmp_path / "a.npz") as za, np.load(tmp_path / "b.npz") as zb:
+        np.testing.assert_array_equal(za["images"], zb["images"])
+    # the raw discriminator, for comparison, at the same acceptance
+    assert main([*args, "--discriminator", "raw", "--out", str(tmp_path / "c.npz")]) == 0
+    st3 = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert st3["discriminator"] == "raw" and st3["refit"] is None
+    assert abs(st3["acceptance_rate"] - 0.5) <= 0.03
 
 
 def test_cli_on_a_trained_mnist_model(mnist_run: str, tmp_path, capsys) -> None:
@@ -432,6 +394,7 @@ def test_cli_on_a_trained_mnist_model(mnist_run: str, tmp_path, capsys) -> None:
     out, grid = tmp_path / "s.npz", tmp_path / "g.png"
     code = main(["sample", "--ckpt", mnist_run, "--method", "drs", "--gamma-convention", "percentile",
                  "--gamma", "-1", "--sigma", "0.9", "--psi", "2", "--burn-in", "2000", "-n", "200",
+                 "--discriminator", "raw",
                  "--out", str(out), "--grid", str(grid), "--json"])
     assert code == 0
     st = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -442,7 +405,7 @@ def test_cli_on_a_trained_mnist_model(mnist_run: str, tmp_path, capsys) -> None:
 
 
 def test_calibration_on_a_trained_mnist_model_uses_the_validation_split(mnist_run: str) -> None:
-    params = SamplingParams(method="drs", calibrate=True, burn_in=2000)
+    params = SamplingParams(method="drs", calibrate=True, burn_in=2000, discriminator="raw")
     x, st = sampling.sample_from_run(mnist_run, 200, params, seed=3)
     assert st["calibrated"] and st["calibration_a"] > 0
     assert x.shape == (200, 1, 28, 28)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from repro import sampling
+from repro import refit, sampling
 from repro.atomic import atomic_path, atomic_write
 from repro.cli import emit
 
@@ -31,14 +31,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sigma", type=float, default=_D.sigma, help="latent std (soft truncation)")
     p.add_argument("--psi", type=float, default=_D.psi, help="hard truncation |z_i| ≤ ψ")
     p.add_argument("--gamma", type=float, default=_D.gamma, help="DRS γ, or offset from the percentile")
-    p.add_argument("--gamma-convention", choices=sampling.GAMMA_CONVENTIONS, default=_D.gamma_convention)
+    p.add_argument("--gamma-convention", choices=sampling.GAMMA_CONVENTIONS, default=None,
+                   help="DRS: absolute γ (the lecture's), offset from the burn-in percentile (Azadi et al.'s "
+                        "code), or acceptance (γ found per model for --acceptance); default: acceptance when "
+                        f"--acceptance is given, else {_D.gamma_convention}. Signs: docs/maths.md §6.2")
+    p.add_argument("--acceptance", type=float, default=None,
+                   help="DRS target acceptance in (0, 1]: γ is chosen on the burn-in set so that the expected "
+                        "acceptance is this (the convention that means the same for every model)")
+    p.add_argument("--discriminator", choices=refit.DISCRIMINATORS, default=_D.discriminator,
+                   help="DRS/OBRS ratio: refit = D refitted against the sampled generator and calibrated "
+                        "(cached in the run folder); raw = the training run's D, fitted against the raw "
+                        "generator, not the EMA copy that is sampled")
+    p.add_argument("--refit-steps", type=int, default=refit.RefitConfig().steps,
+                   help="D updates of the refit against the sampled generator")
     p.add_argument("--gamma-percentile", type=float, default=_D.gamma_percentile)
     p.add_argument("--eps", type=float, default=_D.eps, help="DRS ε")
     p.add_argument("--budget", type=float, default=_D.budget, help="OBRS budget K ≥ 1")
     p.add_argument("--burn-in", type=int, default=_D.burn_in)
     p.add_argument("--max-proposals-per-sample", type=float, default=_D.max_proposals_per_sample)
     p.add_argument("--calibrate", action="store_true",
-                   help="Platt-scale D on the validation split of the run's data set first")
+                   help="Platt-scale the raw D on the validation split of the run's data set first "
+                        "(the refit D is calibrated already)")
     p.add_argument("--batch-size", type=int, default=sampling.DEFAULT_BATCH_SIZE)
     p.add_argument("--device", default=None, help="cpu, cuda, … (default: where the run loads)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -46,11 +59,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def params_from_args(args: argparse.Namespace) -> sampling.SamplingParams:
+    convention = args.gamma_convention or ("acceptance" if args.acceptance is not None else _D.gamma_convention)
     return sampling.SamplingParams(
         method=args.method, sigma=args.sigma, psi=args.psi, gamma=args.gamma,
-        gamma_convention=args.gamma_convention, gamma_percentile=args.gamma_percentile, eps=args.eps,
-        budget=args.budget, burn_in=args.burn_in, max_proposals_per_sample=args.max_proposals_per_sample,
-        calibrate=args.calibrate,
+        gamma_convention=convention, gamma_percentile=args.gamma_percentile, acceptance=args.acceptance,
+        eps=args.eps, budget=args.budget, burn_in=args.burn_in,
+        max_proposals_per_sample=args.max_proposals_per_sample, calibrate=args.calibrate,
+        discriminator=args.discriminator,
     )
 
 
@@ -93,7 +108,8 @@ def save_grid(path: str | Path, images: np.ndarray, ncol: int = 8) -> None:
 def run(args: argparse.Namespace) -> int:
     params = params_from_args(args)
     images, stats = sampling.sample_from_run(
-        args.ckpt, args.n, params, args.seed, device=args.device, batch_size=args.batch_size
+        args.ckpt, args.n, params, args.seed, device=args.device, batch_size=args.batch_size,
+        refit_cfg=refit.RefitConfig(steps=args.refit_steps),
     )
     arr = images.numpy()
     save_npz(args.out, arr, params, stats)
