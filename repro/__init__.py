@@ -5,4 +5,4 @@ it is part of every cache key, so stale results are recomputed, never reused.
 """
 
 __version__ = "0.1.0"
-CODE_VERSION = 1
+CODE_VERSION = 2  # 2: refit D for DRS/OBRS, real subset per evaluation seed, min-max KL, primal λ-PR

@@ -8,9 +8,12 @@ they are counted.
 
 Intervals (``interval``):
 - ``t`` (default): mean ± t_{(1+c)/2, n−1} · s / √n, s with ddof = 1.
-- ``bootstrap``: ``scipy.stats.bootstrap`` with BCa; when the sample is degenerate (n < 3 or
-  all values equal, where BCa's acceleration is undefined) or BCa returns NaN, the percentile
-  method is used instead. The method actually used is recorded per row (``method``).
+- ``bootstrap``: ``scipy.stats.bootstrap`` with BCa, from ``BOOTSTRAP_MIN_N`` = 10 values up.
+  Below that the t interval is used whatever was asked: at n = 3 a nominal 95 % BCa interval
+  covers about 71 % of the time (its resamples of 3 values take only 10 distinct means), while
+  the t interval is exact for normal data. When the sample is degenerate (all values equal) or
+  BCa returns NaN, the percentile method is used instead. The method actually used is recorded
+  per row (``method``).
 - n = 1: the mean with no interval (``method = "single"``, lo = hi = NaN).
 
 Paired differences (``paired_differences``): a treatment and a baseline that share the trained
@@ -39,10 +42,12 @@ log = logging.getLogger(__name__)
 # The configuration of an evaluation cell: every key column except the seeds and the ids.
 KEY_COLUMNS = (
     "study", "dataset", "objective", "lam", "aux", "gen_form", "init_from", "sigma", "psi",
-    "sampler", "gamma", "gamma_convention", "budget",
+    "sampler", "gamma", "gamma_convention", "target_acceptance", "budget", "discriminator",
 )
+# What tells one sampler setting from another (the treatment of a paired comparison).
+TREATMENT_KEYS = ("sampler", "sigma", "gamma", "target_acceptance", "budget", "discriminator")
 # Key columns a results table may leave out (filled with "" / NaN): older or smaller studies.
-OPTIONAL_KEYS = ("init_from",)
+OPTIONAL_KEYS = ("init_from", "target_acceptance", "discriminator")
 SEED_COLUMNS = ("train_seed", "eval_seed")
 ID_COLUMNS = ("cell_id", "train_id")
 METRICS = (
@@ -52,13 +57,17 @@ METRICS = (
 # Per trained model, repeated on each of its rows (``Store.train_summary``); older results lack
 # them (NaN). train_fid_ratio = last / first validation FID of the training curve.
 TRAIN_METRICS = ("train_seconds", "train_fid_ratio")
+# Per ratio-based evaluation: the held-out log-loss of the ratio the sampler used (refit D; NaN
+# for the raw D, the plain sampler and older results).
+RATIO_METRICS = ("d_heldout_logloss",)
 REQUIRED = (*(k for k in KEY_COLUMNS if k not in OPTIONAL_KEYS), *SEED_COLUMNS, *ID_COLUMNS,
             "status", *METRICS)
 # ok enters statistics; the others are counted. The harness lists cells not yet run as
 # missing, and cells whose configuration changed since they ran as stale.
 STATUSES = ("ok", "failed", "diverged", "missing", "stale")
 METHODS = ("t", "bootstrap")
-NUMERIC_KEYS = ("lam", "sigma", "psi", "gamma", "budget")
+BOOTSTRAP_MIN_N = 10  # below this many seeds a bootstrap interval under-covers: t is used
+NUMERIC_KEYS = ("lam", "sigma", "psi", "gamma", "target_acceptance", "budget")
 TEXT_KEYS = tuple(k for k in KEY_COLUMNS if k not in NUMERIC_KEYS)
 
 AGG_COLUMNS = (
@@ -93,12 +102,12 @@ def tidy(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for col in OPTIONAL_KEYS:
         if col not in out.columns:
-            out[col] = ""
+            out[col] = np.nan if col in NUMERIC_KEYS else ""
     for col in TEXT_KEYS:
         out[col] = out[col].astype("string").fillna("").astype(str)
     for col in (*NUMERIC_KEYS, *METRICS):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
-    for col in ("train_seconds", "train_fid_first", "train_fid_last"):
+    for col in ("train_seconds", "train_fid_first", "train_fid_last", *RATIO_METRICS):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float) if col in out.columns else np.nan
     out["train_fid_ratio"] = out["train_fid_last"] / out["train_fid_first"]
     for col in SEED_COLUMNS:
@@ -139,11 +148,11 @@ def interval(
     if n == 1:
         out["method"] = "single"
         return out
-    if method == "t":
+    if method == "t" or n < BOOTSTRAP_MIN_N:
         h = float(stats.t.ppf((1 + confidence) / 2, n - 1) * out["std"] / math.sqrt(n))
         out.update(lo=out["mean"] - h, hi=out["mean"] + h, half_width=h, method="t")
         return out
-    used = "percentile" if (n < 3 or np.ptp(x) == 0) else "bca"
+    used = "percentile" if np.ptp(x) == 0 else "bca"
     lo, hi = _bootstrap(x, used, confidence, n_resamples, seed)
     if used == "bca" and not (np.isfinite(lo) and np.isfinite(hi)):
         used = "percentile"
@@ -166,18 +175,19 @@ def _bootstrap(x: np.ndarray, method: str, confidence: float, n_resamples: int,
 
 def welch(mean1: float, std1: float, n1: int, mean2: float, std2: float, n2: int,
           confidence: float = 0.95) -> dict[str, float]:
-    """CI of mean1 − mean2 for two independent samples (Welch–Satterthwaite), from summaries."""
-    out = {"diff": mean1 - mean2, "lo": np.nan, "hi": np.nan}
+    """CI of mean1 − mean2 for two independent samples (Welch–Satterthwaite), from summaries,
+    with the two-sided p-value of Welch's t test (``p``)."""
+    out = {"diff": mean1 - mean2, "lo": np.nan, "hi": np.nan, "p": np.nan}
     if min(n1, n2) < 2 or not all(np.isfinite([mean1, mean2, std1, std2])):
         return out
     v1, v2 = std1**2 / n1, std2**2 / n2
     se = math.sqrt(v1 + v2)
     if se == 0:
-        out.update(lo=out["diff"], hi=out["diff"])
+        out.update(lo=out["diff"], hi=out["diff"], p=0.0 if out["diff"] != 0 else 1.0)
         return out
     df = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))
     h = stats.t.ppf((1 + confidence) / 2, df) * se
-    out.update(lo=out["diff"] - h, hi=out["diff"] + h)
+    out.update(lo=out["diff"] - h, hi=out["diff"] + h, p=float(2 * stats.t.sf(abs(out["diff"]) / se, df)))
     return out
 
 
@@ -189,7 +199,7 @@ def aggregate(
     confidence: float = 0.95,
     n_resamples: int = 9999,
     seed: int = 0,
-    metrics: Iterable[str] = (*METRICS, *TRAIN_METRICS),
+    metrics: Iterable[str] = (*METRICS, *TRAIN_METRICS, *RATIO_METRICS),
 ) -> pd.DataFrame:
     """One row per (configuration, metric): mean and CI over seeds of the ``ok`` rows.
 
@@ -214,22 +224,21 @@ def aggregate(
 
 def standard_comparisons(frame: pd.DataFrame) -> list[tuple[dict, dict]]:
     """Treatment/baseline selector pairs present in ``frame``: every DRS/OBRS setting and every
-    σ ≠ 1 versus the plain sampler at σ = 1, per objective (λ and aux included)."""
-    base = {"sampler": "none", "sigma": 1.0}
+    σ ≠ 1 or ψ versus the plain sampler at σ = 1 without ψ, per trained model."""
+    base = {"sampler": "none", "sigma": 1.0, "psi": math.nan}
     pairs = []
-    sel = frame[["sampler", "sigma", "gamma", "budget"]].drop_duplicates()
+    sel = frame[[*TREATMENT_KEYS, "psi"]].drop_duplicates()
     for _, r in sel.iterrows():
-        if r["sampler"] == "none" and r["sigma"] == 1.0:
+        if r["sampler"] == "none" and r["sigma"] == 1.0 and not np.isfinite(r["psi"]):
             continue
-        treat = {"sampler": r["sampler"], "sigma": r["sigma"],
-                 "gamma": r["gamma"], "budget": r["budget"]}
+        treat = {k: r[k] for k in (*TREATMENT_KEYS, "psi")}
         if r["sampler"] != "none" and r["sigma"] != 1.0:
             continue  # compare samplers at σ = 1 and σ with the plain sampler only
         pairs.append((treat, base))
     return pairs
 
 
-def _select(frame: pd.DataFrame, selector: Mapping[str, Any]) -> pd.Series:
+def select(frame: pd.DataFrame, selector: Mapping[str, Any]) -> pd.Series:
     mask = pd.Series(True, index=frame.index)
     for col, val in selector.items():
         if isinstance(val, float) and math.isnan(val):
@@ -241,9 +250,38 @@ def _select(frame: pd.DataFrame, selector: Mapping[str, Any]) -> pd.Series:
     return mask
 
 
-PAIR_ON = ("study", "dataset", "objective", "lam", "aux", "gen_form", "init_from", "psi",
+# Pairing: rows of one trained model (a sampler or σ against the plain sampler at σ = 1), or rows
+# of different models that share a seed (a λ-PR fine-tune against another λ of the same BCE parent).
+PAIR_ON = ("study", "dataset", "objective", "lam", "aux", "gen_form", "init_from",
            "train_id", "train_seed", "eval_seed")
-GROUP_ON = ("study", "dataset", "objective", "lam", "aux", "gen_form", "init_from", "psi")
+PAIR_ON_SEED = ("study", "dataset", "train_seed", "eval_seed")
+GROUP_ON = ("study", "dataset", "objective", "lam", "aux", "gen_form", "init_from")
+PAIRED_COLUMNS = (*GROUP_ON, *TREATMENT_KEYS, "psi", "baseline", "pairing", "metric", "mean", "std", "lo", "hi",
+                  "half_width", "n", "method", "resamples", "confidence", "p_value")
+
+
+def t_pvalue(mean: float, std: float, n: int) -> float:
+    """Two-sided p-value of a one-sample t test of mean = 0 (NaN when n < 2 or undefined)."""
+    if n < 2 or not (np.isfinite(mean) and np.isfinite(std)):
+        return math.nan
+    if std == 0:
+        return 0.0 if mean != 0 else 1.0
+    return float(2 * stats.t.sf(abs(mean) / (std / math.sqrt(n)), n - 1))
+
+
+def holm(p_values: Iterable[float], alpha: float = 0.05) -> list[bool]:
+    """Holm's step-down procedure: which hypotheses are rejected with the family-wise error
+    controlled at ``alpha``. NaN p-values are never rejected and do not count in the family."""
+    p = np.asarray(list(p_values), dtype=float)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m = len(order)
+    reject = np.zeros(len(p), dtype=bool)
+    for i, j in enumerate(order):
+        if p[j] > alpha / (m - i):
+            break
+        reject[j] = True
+    return reject.tolist()
 
 
 def paired_differences(
@@ -254,36 +292,66 @@ def paired_differences(
     n_resamples: int = 9999,
     seed: int = 0,
     metrics: Iterable[str] = METRICS,
+    pair_on: tuple[str, ...] = PAIR_ON,
 ) -> pd.DataFrame:
-    """Per-seed differences treatment − baseline for rows that share the trained model.
+    """Per-seed differences treatment − baseline for rows that share ``pair_on``.
 
-    Returns one row per (model configuration, treatment, metric) with columns
-    ``GROUP_ON + sampler, sigma, gamma, budget`` (the treatment), ``baseline`` (a text label),
-    and the ``interval`` statistics of the differences, ``n_pairs``.
+    ``PAIR_ON`` (default): the same trained model and evaluation seed; ``PAIR_ON_SEED``: the same
+    training and evaluation seeds (models that share a parent). Returns one row per (model
+    configuration, treatment, metric): ``GROUP_ON`` and ``TREATMENT_KEYS`` of the treatment,
+    ``baseline`` (a text label), ``pairing`` (model | seed), the ``interval`` statistics of the
+    differences and the two-sided ``p_value`` of a paired t test.
     """
     metrics = list(metrics)
     ok = frame[frame["status"] == "ok"]
     comparisons = standard_comparisons(ok) if comparisons is None else comparisons
+    pairing = "model" if "train_id" in pair_on else "seed"
     rows = []
     for treat, base in comparisons:
-        t = ok[_select(ok, treat)]
-        b = ok[_select(ok, base)]
+        t = ok[select(ok, treat)]
+        b = ok[select(ok, base)]
         if t.empty or b.empty:
             continue
-        merged = t.merge(b, on=list(PAIR_ON), suffixes=("", "_base"))
+        merged = t.merge(b, on=list(pair_on), suffixes=("", "_base"))
         label = ", ".join(f"{k}={v}" for k, v in base.items())
         for key, group in merged.groupby(list(GROUP_ON), dropna=False, sort=True):
             per_seed = group.groupby("train_seed")
             for metric in metrics:
                 diffs = per_seed[metric].mean() - per_seed[f"{metric}_base"].mean()
                 stat = interval(diffs, method, confidence, n_resamples, seed)
-                rows.append({**dict(zip(GROUP_ON, key)), **{k: treat.get(k, np.nan) for k in
-                             ("sampler", "sigma", "gamma", "budget")},
-                             "baseline": label, "metric": metric, **stat,
-                             "confidence": confidence})
-    cols = [*GROUP_ON, "sampler", "sigma", "gamma", "budget", "baseline", "metric", "mean",
-            "std", "lo", "hi", "half_width", "n", "method", "resamples", "confidence"]
-    return pd.DataFrame(rows, columns=cols)
+                rows.append({**dict(zip(GROUP_ON, key)), **{k: treat.get(k, np.nan) for k in (*TREATMENT_KEYS, "psi")},
+                             "baseline": label, "pairing": pairing, "metric": metric, **stat,
+                             "confidence": confidence, "p_value": t_pvalue(stat["mean"], stat["std"], stat["n"])})
+    return pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))
+
+
+def lambda_comparisons(frame: pd.DataFrame) -> list[tuple[dict, dict]]:
+    """λ-PR at each λ against the smallest λ of the same recipe, plain sampler at σ = 1: pairs of
+    fine-tunes of the same parent model, so ``paired_differences(..., pair_on=PAIR_ON_SEED)``."""
+    pr = frame[(frame["objective"] == "pr") & (frame["sampler"] == "none") & np.isclose(frame["sigma"], 1.0)
+               & frame["psi"].isna()]
+    out = []
+    for (aux, form, init), g in pr.groupby(["aux", "gen_form", "init_from"], dropna=False):
+        lams = sorted(g["lam"].dropna().unique())
+        sel = {"objective": "pr", "aux": aux, "gen_form": form, "init_from": init, "sampler": "none", "sigma": 1.0,
+               "psi": math.nan}
+        out += [({**sel, "lam": lam}, {**sel, "lam": lams[0]}) for lam in lams[1:]]
+    return out
+
+
+def paired_all(frame: pd.DataFrame, method: str = "t", confidence: float = 0.95, n_resamples: int = 9999,
+               seed: int = 0) -> pd.DataFrame:
+    """Every paired comparison of a study: within a model (``standard_comparisons``) and between
+    λ-PR fine-tunes of the same parent (``lambda_comparisons``, paired by seed)."""
+    parts = [paired_differences(frame, None, method, confidence, n_resamples, seed),
+             paired_differences(frame, lambda_comparisons(frame), method, confidence, n_resamples, seed,
+                                pair_on=PAIR_ON_SEED)]
+    parts = [p for p in parts if not p.empty]
+    return pd.concat(parts, ignore_index=True) if parts else parts_empty()
+
+
+def parts_empty() -> pd.DataFrame:
+    return pd.DataFrame(columns=list(PAIRED_COLUMNS))
 
 
 def status_counts(frame: pd.DataFrame) -> dict[str, int]:
@@ -300,7 +368,7 @@ def lookup(agg: pd.DataFrame, metric: str, **keys: Any) -> dict[str, Any] | None
     Hard truncation ``psi`` defaults to NaN (not used) unless given."""
     keys = {"psi": np.nan, **keys}
     sub = agg[agg["metric"] == metric]
-    sub = sub[_select(sub, keys)]
+    sub = prefer_refit(sub[select(sub, keys)], keys)
     if sub.empty:
         return None
     if len(sub) > 1:
@@ -309,24 +377,33 @@ def lookup(agg: pd.DataFrame, metric: str, **keys: Any) -> dict[str, Any] | None
     return row if row["n"] > 0 else None
 
 
+def prefer_refit(sub: pd.DataFrame, keys: Mapping[str, Any]) -> pd.DataFrame:
+    """Rows of the refit discriminator when ``keys`` leave the discriminator open and a study has
+    both (the raw one is the comparison, the refit one the method; docs/maths.md §6.4)."""
+    if "discriminator" in keys or "discriminator" not in sub.columns or len(sub) < 2:
+        return sub
+    refit = sub[sub["discriminator"] == "refit"]
+    return refit if not refit.empty else sub
+
+
 def values_of(frame: pd.DataFrame, column: str, **keys: Any) -> list[Any]:
     """Sorted distinct non-NaN values of ``column`` among rows matching ``keys``."""
-    sub = frame[_select(frame, keys)] if keys else frame
+    sub = frame[select(frame, keys)] if keys else frame
     vals = sub[column].dropna().unique().tolist()
     return sorted(vals)
 
 
 def pr_groups(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The λ-PR model families of a study: one selector per (aux, init_from), most λ first,
-    training from scratch (init_from "") first on ties."""
+    """The λ-PR model families of a study: one selector per (aux, generator form, init_from),
+    most λ first, training from scratch (init_from "") first on ties."""
     sub = frame[frame["objective"] == "pr"]
     if sub.empty:
         return []
-    groups = sub.groupby(["aux", "init_from"])["lam"].nunique().reset_index()
+    groups = sub.groupby(["aux", "gen_form", "init_from"])["lam"].nunique().reset_index()
     groups["scratch"] = groups["init_from"] != ""
-    groups = groups.sort_values(["lam", "scratch", "aux"], ascending=[False, True, True])
-    return [{"objective": "pr", "aux": a, "init_from": i}
-            for a, i in zip(groups["aux"], groups["init_from"])]
+    groups = groups.sort_values(["lam", "scratch", "aux", "gen_form"], ascending=[False, True, True, False])
+    return [{"objective": "pr", "aux": a, "gen_form": f, "init_from": i}
+            for a, f, i in zip(groups["aux"], groups["gen_form"], groups["init_from"])]
 
 
 def pr_reference(frame: pd.DataFrame) -> dict[str, Any]:
@@ -367,7 +444,7 @@ def aggregate_study(
     study_dir = Path(study_dir)
     frame = load_results(study_dir)
     agg = aggregate(frame, method, confidence, n_resamples, seed)
-    paired = paired_differences(frame, None, method, confidence, n_resamples, seed)
+    paired = paired_all(frame, method, confidence, n_resamples, seed)
     write_csv(agg, study_dir / "aggregate.csv")
     write_csv(paired, study_dir / "paired.csv")
     return frame, agg, paired

@@ -58,10 +58,12 @@ class SpecError(ConfigError):
 
 EXECUTORS = ("inprocess", "local", "slurm")
 SAMPLERS = ("none", "drs", "obrs")
-GAMMA_CONVENTIONS = ("absolute", "percentile")
+GAMMA_CONVENTIONS = ("absolute", "percentile", "acceptance")
+DISCRIMINATORS = ("refit", "raw")
 SPLITS = ("val", "test")
 STAGES = ("features", "train", "evaluate")
 _MISSING = object()
+EVAL_SEED_STRIDE = 1_000_003  # evaluation seed j of training seed s is s + j · stride (distinct for s < stride)
 
 
 # --------------------------------------------------------------------------- small typed readers
@@ -171,6 +173,10 @@ class EvalBlock:
 
     axes: dict[str, tuple[Any, ...]]
     fixed: dict[str, Any]
+    objectives: tuple[str, ...] | None = None  # the objectives whose models it evaluates (None: all)
+
+    def applies_to(self, objective: str) -> bool:
+        return self.objectives is None or objective in self.objectives
 
     def grid(self) -> list[dict[str, Any]]:
         keys = list(self.axes)
@@ -188,6 +194,8 @@ class EvalSettings:
     prd_angles: int = 1001
     prd_runs: int = 10
     grid_images: int = 64
+    eval_seeds: int = 1  # evaluations per trained model, each with its own generated and real subsets
+    refit_steps: int = 1000  # D updates of the refit against the sampled generator (repro.refit)
 
 
 @dataclass(frozen=True)
@@ -232,8 +240,9 @@ _BLOCK_AXES = {  # key → (check, allowed) for list-valued grid axes
     "psi": (lambda x: x > 0, "numbers ψ > 0"),
     "gamma": (lambda x: True, "numbers (DRS γ offsets)"),
     "budget": (lambda x: x >= 1, "numbers K ≥ 1 (OBRS budget)"),
+    "acceptance": (lambda x: 0 < x <= 1, "target acceptance rates in (0, 1] (DRS)"),
 }
-_SAMPLER_AXES = {"none": set(), "drs": {"gamma"}, "obrs": {"budget"}}
+_SAMPLER_AXES = {"none": set(), "drs": {"gamma", "acceptance"}, "obrs": {"budget"}}
 
 
 def _matches(value: Any, hint: Any) -> bool:
@@ -366,6 +375,8 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "s
         prd_angles=ev.int("prd_angles", defaults.prd_angles, minimum=3),
         prd_runs=ev.int("prd_runs", defaults.prd_runs, minimum=1),
         grid_images=ev.int("grid_images", defaults.grid_images, minimum=0),
+        eval_seeds=ev.int("eval_seeds", defaults.eval_seeds, minimum=1),
+        refit_steps=ev.int("refit_steps", defaults.refit_steps, minimum=0),
     )
     blocks = []
     block_tables = ev.tables("blocks")
@@ -377,20 +388,37 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "s
         axes: dict[str, tuple[Any, ...]] = {}
         for key, (check, allowed) in _BLOCK_AXES.items():
             if key in b.raw:
-                if key in ("gamma", "budget") and key not in _SAMPLER_AXES[sampler]:
-                    raise SpecError(f"{b.at(key)}: applies to sampler = \"{'drs' if key == 'gamma' else 'obrs'}\", "
+                if key in ("gamma", "budget", "acceptance") and key not in _SAMPLER_AXES[sampler]:
+                    raise SpecError(f"{b.at(key)}: applies to sampler = \"{'obrs' if key == 'budget' else 'drs'}\", "
                                     f"not {sampler!r}")
                 axes[key] = tuple(b.numbers(key, check=check, allowed=allowed))
         fixed: dict[str, Any] = {"method": sampler}
         if sampler == "drs":
-            fixed["gamma_convention"] = b.str("gamma_convention", "percentile", GAMMA_CONVENTIONS)
+            fixed["gamma_convention"] = b.str("gamma_convention", "acceptance" if "acceptance" in axes else "percentile",
+                                              GAMMA_CONVENTIONS)
+            if (fixed["gamma_convention"] == "acceptance") != ("acceptance" in axes):
+                raise SpecError(f"{b.at('acceptance')}: a DRS block sets acceptance = [...] exactly when "
+                                f"gamma_convention = \"acceptance\" (got gamma_convention = "
+                                f"{fixed['gamma_convention']!r})")
+            if "acceptance" in axes and "gamma" in axes:
+                raise SpecError(f"{b.at('gamma')}: with acceptance = [...] γ is found per model; leave gamma out")
             fixed["gamma_percentile"] = float(b.numbers("gamma_percentile", 95.0, check=lambda x: 0 <= x <= 100,
                                                         allowed="a percentile in [0, 100]")[0])
             fixed["eps"] = float(b.numbers("eps", 1e-6, check=lambda x: x >= 0, allowed="ε ≥ 0")[0])
         if sampler != "none":
             fixed["burn_in"] = b.int("burn_in", 10_000, minimum=100)
+            fixed["discriminator"] = b.str("discriminator", "refit", DISCRIMINATORS)
+        only = b.get("objectives", None)
+        if only is not None:
+            if not isinstance(only, list) or not only or not all(isinstance(o, str) for o in only):
+                raise SpecError(f"{b.at('objectives')}: expected a non-empty list of objective names")
+            for i, o in enumerate(only):
+                if o not in losses:
+                    raise SpecError(f"{b.at('objectives')}[{i}]: {o!r} is not an objective of this spec "
+                                    f"(objectives: {', '.join(losses)})")
+            only = tuple(dict.fromkeys(only))
         b.done()
-        block = EvalBlock(axes, fixed)
+        block = EvalBlock(axes, fixed, only)
         _validate_sampling(block, b.path)
         blocks.append(block)
     ev.done()
@@ -513,23 +541,35 @@ def expand(spec: Spec) -> list[Cell]:
                 trains[(obj.loss, lam, seed)] = cell
                 cells.append(cell)
     seen: set[str] = set()
-    for tcell in trains.values():
-        for block in spec.blocks:
-            for params in block.grid():
-                sp = SamplingParams(**params)
-                conf = {"stage": "evaluate", "train_id": tcell.id, "features_id": feat.id,
-                        "sampling": _jsonable(asdict(sp)), "eval_seed": tcell.labels["train_seed"],
-                        "evaluate": asdict(spec.evaluate)}
-                cell = Cell("evaluate", conf, (feat.id, tcell.id), {
-                    **tcell.labels, "train_id": tcell.id, "eval_seed": tcell.labels["train_seed"],
-                    "sigma": sp.sigma, "psi": sp.psi, "sampler": sp.method,
-                    "gamma": sp.gamma if sp.method == "drs" else None,
-                    "gamma_convention": sp.gamma_convention if sp.method == "drs" else None,
-                    "budget": sp.budget if sp.method == "obrs" else None})
-                if cell.id not in seen:  # blocks may overlap (e.g. σ = 1 in two of them)
-                    seen.add(cell.id)
-                    cells.append(cell)
+    # model-minor order: consecutive cells belong to different models, so that parallel workers
+    # refit different models' discriminators (repro.refit) instead of waiting on one lock
+    grid = [(block, params) for block in spec.blocks for params in block.grid()]
+    for (block, params), j, tcell in itertools.product(grid, range(spec.evaluate.eval_seeds), trains.values()):
+        if not block.applies_to(tcell.labels["objective"]):
+            continue
+        # evaluation seed j of a model: its own generated sample and real reference subset;
+        # j = 0 is the training seed, so a one-evaluation study keeps its historical seeds
+        eval_seed = tcell.labels["train_seed"] + EVAL_SEED_STRIDE * j
+        cell = _evaluate_cell(SamplingParams(**params), tcell, feat, eval_seed, spec.evaluate)
+        if cell.id not in seen:  # blocks may overlap (e.g. σ = 1 in two of them)
+            seen.add(cell.id)
+            cells.append(cell)
     return cells
+
+
+def _evaluate_cell(sp: Any, tcell: Cell, feat: Cell, eval_seed: int, settings: EvalSettings) -> Cell:
+    """One model × sampler setting × evaluation seed; its labels are the tidy table's key columns."""
+    drs, obrs = sp.method == "drs", sp.method == "obrs"
+    conf = {"stage": "evaluate", "train_id": tcell.id, "features_id": feat.id,
+            "sampling": _jsonable(asdict(sp)), "eval_seed": eval_seed, "evaluate": asdict(settings)}
+    return Cell("evaluate", conf, (feat.id, tcell.id), {
+        **tcell.labels, "train_id": tcell.id, "eval_seed": eval_seed,
+        "sigma": sp.sigma, "psi": sp.psi, "sampler": sp.method,
+        "gamma": sp.gamma if drs and sp.gamma_convention != "acceptance" else None,
+        "gamma_convention": sp.gamma_convention if drs else None,
+        "target_acceptance": sp.acceptance if drs else None,
+        "budget": sp.budget if obrs else None,
+        "discriminator": sp.discriminator if sp.method != "none" else None})
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:

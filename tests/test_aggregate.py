@@ -23,7 +23,7 @@ def results(rows: list[dict]) -> pd.DataFrame:
     base = {
         "study": "s", "dataset": "mnist", "objective": "kl", "lam": np.nan, "aux": "",
         "gen_form": "nonsat", "sigma": 1.0, "psi": np.nan, "sampler": "none", "gamma": np.nan,
-        "gamma_convention": "", "budget": np.nan, "status": "ok",
+        "gamma_convention": "", "budget": np.nan, "status": "ok", "init_from": "",
         **{m: 0.5 for m in A.METRICS},
     }
     out = []
@@ -64,7 +64,7 @@ def test_unknown_method_is_a_config_error() -> None:
 
 
 def test_bootstrap_uses_bca_on_a_regular_sample() -> None:
-    x = [0.1, 0.4, 0.35, 0.8, 0.55, 0.2, 0.6, 0.45]
+    x = [0.1, 0.4, 0.35, 0.8, 0.55, 0.2, 0.6, 0.45, 0.3, 0.5]
     out = A.interval(x, method="bootstrap", n_resamples=2000, seed=1)
     assert out["method"] == "bca" and out["resamples"] == 2000
     assert out["lo"] < np.mean(x) < out["hi"]
@@ -73,13 +73,33 @@ def test_bootstrap_uses_bca_on_a_regular_sample() -> None:
     assert A.interval(x, method="bootstrap", n_resamples=2000, seed=2)["lo"] != out["lo"]
 
 
-@pytest.mark.parametrize("x", [[0.5, 0.5, 0.5, 0.5], [0.4, 0.6]])
-def test_bootstrap_falls_back_to_percentile_on_degenerate_samples(x: list[float]) -> None:
+def test_bootstrap_falls_back_to_percentile_on_degenerate_samples() -> None:
+    x = [0.5] * 12
     out = A.interval(x, method="bootstrap", n_resamples=500)
     assert out["method"] == "percentile"
-    assert out["lo"] <= np.mean(x) <= out["hi"]
-    if np.ptp(x) == 0:
-        assert out["lo"] == out["hi"] == 0.5 and out["half_width"] == 0
+    assert out["lo"] == out["hi"] == 0.5 and out["half_width"] == 0
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 9])
+def test_bootstrap_below_ten_seeds_is_the_t_interval(n: int) -> None:
+    """BCa at n = 3 covers about 71 % for a nominal 95 %: below 10 values the t interval is used."""
+    x = np.random.default_rng(n).normal(size=n)
+    boot, t = A.interval(x, method="bootstrap"), A.interval(x, method="t")
+    assert boot["method"] == "t" and (boot["lo"], boot["hi"]) == (t["lo"], t["hi"])
+
+
+def test_bca_undercovers_at_three_seeds_and_t_does_not() -> None:
+    """The reason for the rule above, measured: coverage of the true mean 0 of N(0, 1) samples."""
+    rng = np.random.default_rng(0)
+    hits = {"bca": 0, "t": 0}
+    trials = 300
+    for _ in range(trials):
+        x = rng.normal(size=3)
+        lo, hi = A._bootstrap(x, "bca", 0.95, 999, int(rng.integers(1 << 30)))
+        hits["bca"] += lo <= 0 <= hi
+        t = A.interval(x, method="t")
+        hits["t"] += t["lo"] <= 0 <= t["hi"]
+    assert hits["bca"] / trials < 0.85 < 0.9 < hits["t"] / trials
 
 
 def test_welch_matches_scipy_on_raw_samples() -> None:

@@ -22,7 +22,7 @@ NOISE = (0.05, -0.05, 0.04, -0.04)          # seed-specific and large: intervals
 
 def frames(rows: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     frame = results(rows)
-    return A.aggregate(frame), A.paired_differences(frame)
+    return A.aggregate(frame), A.paired_all(frame)
 
 
 def model(objective: str, p: float, r: float, fid: float = 50.0, lam: float = np.nan,
@@ -40,6 +40,15 @@ def test_combine() -> None:
     assert C.combine([]) == C.INCONCLUSIVE
 
 
+def test_holm_controls_the_family() -> None:
+    # 0.01 < 0.05/3, 0.02 < 0.05/2, 0.04 < 0.05: all rejected; a larger first p stops the descent
+    assert A.holm([0.04, 0.01, 0.02]) == [True, True, True]
+    assert A.holm([0.04, 0.03, 0.02]) == [False, False, False]
+    assert A.holm([0.001, 0.03, float("nan")]) == [True, True, False]
+    tests = [{"mean": 0.1, "p": 0.001}, {"mean": -0.1, "p": 0.001}, {"mean": 0.1, "p": 0.2}]
+    assert C.significant_signs(tests) == [1, -1, 0]
+
+
 # ---------------------------------------------------------------- soft truncation
 
 def truncation(p_low: float, r_low: float, p_high: float, r_high: float, jitter=JITTER):
@@ -54,8 +63,15 @@ def test_soft_truncation_supported() -> None:
 
 
 def test_soft_truncation_contradicted_when_sigma_raises_both() -> None:
-    v = C.soft_truncation(*truncation(0.05, -0.05, 0.03, 0.05))
+    frames_ = truncation(0.05, -0.05, 0.03, 0.05)
+    assert C.soft_truncation(*frames_).verdict == C.CONTRADICTED
+    v = C.soft_truncation_never_both(*frames_)
     assert v.verdict == C.CONTRADICTED and "both raised" in v.evidence
+
+
+def test_never_both_is_at_best_not_contradicted() -> None:
+    v = C.soft_truncation_never_both(*truncation(0.05, -0.05, -0.05, 0.05))
+    assert v.verdict == C.NOT_CONTRADICTED
 
 
 def test_soft_truncation_inconclusive_when_noisy() -> None:
@@ -86,6 +102,18 @@ def test_drs_inconclusive_when_precision_gain_is_noise() -> None:
     assert C.drs_precision(*drs(0.0, 0.9, jitter=NOISE)).verdict == C.INCONCLUSIVE
 
 
+def test_drs_is_matched_by_acceptance_not_by_the_gamma_label() -> None:
+    """Table 1 runs at 86–90 % acceptance: the cells at the target nearest 88 % are tested, not
+    the selective 6 % ones, whatever their γ."""
+    rows = model("kl", 0.8, 0.7)
+    for target, dp in ((0.88, 0.03), (0.06, -0.05)):
+        for r in model("kl", 0.8 + dp, 0.7, sampler="drs", gamma_convention="acceptance",
+                       target_acceptance=target, discriminator="refit"):
+            rows.append({**r, "acceptance_rate": target, "cell_id": f"{r['train_seed']}-{target}"})
+    v = C.drs_precision(*frames(rows))
+    assert v.verdict == C.SUPPORTED and "target acceptance 88%" in v.evidence
+
+
 # ---------------------------------------------------------------- OBRS
 
 def obrs(dp: float, dr: float):
@@ -103,9 +131,9 @@ def test_obrs_contradicted_when_recall_collapses() -> None:
     assert C.obrs_budget(*obrs(0.06, -0.2)).verdict == C.CONTRADICTED
 
 
-def test_obrs_inconclusive_without_obrs_cells() -> None:
+def test_obrs_untestable_without_obrs_cells() -> None:
     v = C.obrs_budget(*frames(model("kl", 0.8, 0.7)))
-    assert v.verdict == C.INCONCLUSIVE and "no OBRS" in v.evidence
+    assert v.verdict == C.UNTESTABLE and "no OBRS" in v.evidence
 
 
 # ---------------------------------------------------------------- λ-PR
@@ -119,7 +147,21 @@ def lam_rows(precisions: list[float], recalls: list[float], lams=(0.1, 1.0, 10.0
 
 def test_lambda_supported() -> None:
     v = C.lambda_tradeoff(*lam_rows([0.8, 0.85, 0.9], [0.8, 0.7, 0.6]))
-    assert v.verdict == C.SUPPORTED and "+1.00" in v.evidence
+    assert v.verdict == C.SUPPORTED and "+1.00" in v.evidence and "paired by seed" in v.evidence
+
+
+def test_lambda_pairs_fine_tunes_of_one_parent_by_seed() -> None:
+    """Seeds differ a lot (each parent BCE model) but within a seed λ = 10 is always above λ = 0.1:
+    the paired test sees it, Welch over independent-looking means would not."""
+    parent = (0.1, -0.1, 0.08, -0.08)
+    rows = []
+    for lam, dp in ((0.1, 0.0), (10.0, 0.01)):
+        rows += [{"objective": "pr", "lam": lam, "aux": "rkl", "train_seed": s, "precision": 0.6 + j + dp,
+                  "recall": 0.4 - j - dp} for s, j in zip(SEEDS, parent)]
+    v = C.lambda_tradeoff(*frames(rows))
+    assert v.verdict == C.SUPPORTED and "paired by seed" in v.evidence
+    agg = A.aggregate(results(rows))
+    assert C.lambda_tradeoff(agg, A.parts_empty()).verdict == C.INCONCLUSIVE  # Welch alone cannot tell
 
 
 def test_lambda_contradicted() -> None:
@@ -127,9 +169,9 @@ def test_lambda_contradicted() -> None:
         == C.CONTRADICTED
 
 
-def test_lambda_inconclusive_with_one_lambda() -> None:
+def test_lambda_untestable_with_one_lambda() -> None:
     v = C.lambda_tradeoff(*lam_rows([0.9], [0.8], lams=(1.0,)))
-    assert v.verdict == C.INCONCLUSIVE and "fewer than two" in v.evidence
+    assert v.verdict == C.UNTESTABLE and "fewer than two" in v.evidence
 
 
 # ---------------------------------------------------------------- RKL vs KL
@@ -143,7 +185,14 @@ def test_rkl_vs_kl_each_verdict() -> None:
     assert C.rkl_vs_kl(*bad).verdict == C.CONTRADICTED
     assert C.rkl_vs_kl(*close).verdict == C.INCONCLUSIVE
     v = C.rkl_vs_kl(*missing)
-    assert v.verdict == C.INCONCLUSIVE and "missing" in v.evidence
+    assert v.verdict == C.UNTESTABLE and "missing" in v.evidence
+
+
+def test_kl_claims_untestable_when_kl_descends_the_reverse_kl() -> None:
+    rows = model("rkl", 0.9, 0.6) + model("kl", 0.8, 0.8, gen_form="nonsaturating")
+    v = C.rkl_vs_kl(*frames(rows))
+    assert v.verdict == C.UNTESTABLE and "reverse KL" in v.evidence
+    assert C.kl_drs_best_fid(*frames(rows)).verdict == C.UNTESTABLE
 
 
 # ---------------------------------------------------------------- best FID
@@ -158,8 +207,8 @@ def test_kl_drs_best_fid(bce_fid: float, verdict: str) -> None:
     assert v.verdict == verdict, v.evidence
 
 
-def test_check_all_on_a_study_missing_everything_is_inconclusive() -> None:
+def test_check_all_on_a_study_missing_everything_is_untestable() -> None:
     verdicts = C.check_all(*frames(model("bce", 0.8, 0.7)))
-    assert [v.verdict for v in verdicts] == [C.INCONCLUSIVE] * len(C.CLAIMS)
+    assert [v.verdict for v in verdicts] == [C.UNTESTABLE] * len(C.CLAIMS)
     assert len({v.key for v in verdicts}) == len(verdicts)
     assert all(v.key.isalpha() for v in verdicts)

@@ -91,7 +91,53 @@ MALFORMED = [
     ("evaluate.blocks", [], "evaluate.blocks: empty grid"),
     ("evaluate.n_samples", "many", "evaluate.n_samples: expected an integer, got a string 'many'"),
     ("evaluate.reference_split", "train", "evaluate.reference_split: 'train' is not allowed; expected one of val, test"),
+    ("evaluate.eval_seeds", 0, "evaluate.eval_seeds: 0 is too small; expected an integer ≥ 1"),
+    ("evaluate.blocks.1.objectives", ["bce", "kl"], "evaluate.blocks[1].objectives[1]: 'kl' is not an objective of this spec"),
+    ("evaluate.blocks.1.objectives", [], "evaluate.blocks[1].objectives: expected a non-empty list"),
+    ("evaluate.blocks.1.discriminator", "ema", "evaluate.blocks[1].discriminator: 'ema' is not allowed; expected one of refit, raw"),
+    ("evaluate.blocks.0.acceptance", [0.5], "evaluate.blocks[0].acceptance: applies to sampler = \"drs\", not 'none'"),
 ]
+
+
+def _drs_block(**fields) -> dict:
+    raw = _raw()
+    raw["evaluate"]["blocks"].append({"sampler": "drs", **fields})
+    return raw
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"acceptance": [0.88, 1.5]}, "evaluate.blocks[2].acceptance[1]: 1.5 is not allowed; expected target acceptance rates in (0, 1]"),
+    ({"acceptance": [0.88], "gamma_convention": "percentile"}, "evaluate.blocks[2].acceptance: a DRS block sets acceptance"),
+    ({"gamma_convention": "acceptance"}, "evaluate.blocks[2].acceptance: a DRS block sets acceptance"),
+    ({"acceptance": [0.88], "gamma": [1.0]}, "evaluate.blocks[2].gamma: with acceptance = [...] γ is found per model"),
+])
+def test_malformed_drs_block_names_the_field(fields: dict, message: str) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_spec(_drs_block(**fields), "t.toml")
+    assert message in str(info.value)
+
+
+def test_drs_at_target_acceptances_and_block_objectives() -> None:
+    spec = parse_spec(_drs_block(acceptance=[0.88, 0.06], objectives=["bce"], discriminator="raw"), "t.toml")
+    drs = [c for c in expand(spec) if c.stage == "evaluate" and c.labels["sampler"] == "drs"]
+    assert len(drs) == 2 * 2  # bce × 2 seeds × 2 targets: the pr models are left out
+    assert {c.labels["objective"] for c in drs} == {"bce"}
+    assert {c.labels["target_acceptance"] for c in drs} == {0.88, 0.06}
+    assert all(c.labels["gamma"] is None and c.labels["gamma_convention"] == "acceptance" for c in drs)
+    assert {c.labels["discriminator"] for c in drs} == {"raw"}
+    assert all(c.config["sampling"]["acceptance"] in (0.88, 0.06) for c in drs)
+
+
+def test_eval_seeds_give_each_model_distinct_evaluations() -> None:
+    raw = _raw()
+    raw["evaluate"]["eval_seeds"] = 2
+    cells = [c for c in expand(parse_spec(raw, "t.toml")) if c.stage == "evaluate"]
+    assert len(cells) == 6 * 3 * 2
+    per_model = {}
+    for c in cells:
+        per_model.setdefault((c.config["train_id"], c.labels["sigma"], c.labels["sampler"]), set()).add(c.labels["eval_seed"])
+    assert all(len(seeds) == 2 for seeds in per_model.values())
+    assert len({c.labels["eval_seed"] for c in cells}) == 4  # 2 training seeds × 2
 
 
 @pytest.mark.parametrize(("path", "value", "message"), MALFORMED, ids=[m[0] + "=" + repr(m[1])[:20] for m in MALFORMED])

@@ -27,7 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None,
                    help="where tables/, figures/ and paper/ live (default: the project root)")
     p.add_argument("--ci", choices=METHODS, default="t",
-                   help="confidence interval over seeds: Student t (default) or bootstrap")
+                   help="confidence interval over seeds: Student t (default) or BCa bootstrap; the bootstrap "
+                        "is used from 10 seeds up only (at 3 seeds a nominal 95 %% BCa interval covers about "
+                        "71 %%), below that the t interval is used and the tables say so")
     p.add_argument("--confidence", type=float, default=0.95)
     p.add_argument("--resamples", type=int, default=9999, help="bootstrap resamples")
     p.add_argument("--no-pdf", action="store_true", help="render only; do not run latexmk")

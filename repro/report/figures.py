@@ -23,10 +23,10 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from repro.aggregate import _select, pr_reference, values_of  # noqa: E402
+from repro.aggregate import select, pr_reference, values_of  # noqa: E402
 from repro.atomic import atomic_path  # noqa: E402
 from repro.claims import table1_configs  # noqa: E402
-from repro.report import METRIC_LABELS, OBJECTIVE_LABELS, SAMPLER_LABELS  # noqa: E402
+from repro.report import METRIC_LABELS, SAMPLER_LABELS, objective_label  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def _objectives(frame: pd.DataFrame, include_pr: bool = False) -> list[str]:
 def series(agg: pd.DataFrame, metric: str, x: str, **sel: Any) -> pd.DataFrame:
     """Rows of ``agg`` for ``metric`` matching ``sel``, as columns x, mean, lo, hi (sorted by x)."""
     sub = agg[agg["metric"] == metric]
-    sub = sub[_select(sub, {"psi": np.nan, **sel}) & (sub["n"] > 0)]
+    sub = sub[select(sub, {"psi": np.nan, **sel}) & (sub["n"] > 0)]
     out = sub[[x, "mean", "lo", "hi"]].rename(columns={x: "x"}).sort_values("x")
     return out.reset_index(drop=True)
 
@@ -86,7 +86,7 @@ def _sweep_figure(agg: pd.DataFrame, sampler: str, x: str, xlabel: str,
     for ax, metric in zip(axes, metrics):
         for o in objs:
             s = series(agg, metric, x, objective=o, sampler=sampler, sigma=1.0)
-            _band(ax, s, COLOURS[o], OBJECTIVE_LABELS[o], _scale(metric), marker=MARKERS[o],
+            _band(ax, s, COLOURS[o], objective_label(o, agg), _scale(metric), marker=MARKERS[o],
                   markersize=3)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(_label(metric))
@@ -116,7 +116,7 @@ def fig_lambda_sweep(agg: pd.DataFrame, **_: Any) -> plt.Figure | None:
     fig, axes = plt.subplots(1, 4, figsize=(WIDTH, 2.2), constrained_layout=True)
     c = COLOURS["pr"]
     for ax, metric in zip(axes, ("fid", "precision", "recall")):
-        _band(ax, series(agg, metric, "lam", **sel), c, OBJECTIVE_LABELS["pr"], marker="v",
+        _band(ax, series(agg, metric, "lam", **sel), c, objective_label("pr", agg), marker="v",
               markersize=3)
         ax.set_xscale("log")
         ax.set_xlabel(r"$\lambda$")
@@ -153,7 +153,7 @@ def fig_truncation(agg: pd.DataFrame, **_: Any) -> plt.Figure | None:
         m = p.merge(r, on="x", suffixes=("_p", "_r"))
         ax.errorbar(m["mean_r"], m["mean_p"], xerr=_err(m, "_r"), yerr=_err(m, "_p"),
                     color=COLOURS[o], marker=MARKERS[o], markersize=3, capsize=2,
-                    label=OBJECTIVE_LABELS[o])
+                    label=objective_label(o, agg))
         for _, row in m.iloc[[0, -1]].iterrows():
             ax.annotate(rf"$\sigma$={row['x']:g}", (row["mean_r"], row["mean_p"]), fontsize=6,
                         xytext=(3, 3), textcoords="offset points", color=COLOURS[o])
@@ -178,7 +178,7 @@ def mean_curve(curves: list[np.ndarray], confidence: float = 0.95) -> tuple[np.n
 
 def _ok_rows(frame: pd.DataFrame, **sel: Any) -> pd.DataFrame:
     sub = frame[(frame["status"] == "ok")]
-    return sub[_select(sub, {"psi": np.nan, **sel})]
+    return sub[select(sub, {"psi": np.nan, **sel})]
 
 
 def load_prd(study_dir: Path, cell_ids: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -216,7 +216,7 @@ def fig_prd(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: Any
             ax.plot(r_m, p_m, color=COLOURS[o], linestyle=SAMPLER_STYLE[sampler], label=label)
             if np.isfinite(p_lo).any():
                 ax.fill_between(r_m, p_lo, p_hi, color=COLOURS[o], alpha=0.15, linewidth=0)
-        ax.set_title(OBJECTIVE_LABELS[o])
+        ax.set_title(objective_label(o, agg))
         ax.set_xlabel("Recall")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
@@ -259,7 +259,7 @@ def fig_training(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: A
                 continue
             drew = True
             m, lo, hi = mean_curve([piv[c].to_numpy() for c in piv.columns])
-            label = OBJECTIVE_LABELS[o] + (rf" ($\lambda$={sel['lam']:g})" if "lam" in sel else "")
+            label = objective_label(o, agg) + (rf" ($\lambda$={sel['lam']:g})" if "lam" in sel else "")
             ax.plot(piv.index, m, color=COLOURS[o], label=label)
             if np.isfinite(lo).any():
                 ax.fill_between(piv.index, lo, hi, color=COLOURS[o], alpha=0.2, linewidth=0)
@@ -310,7 +310,7 @@ def fig_samples(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: An
                 label += f" (K={sel['budget']:g})"
             ax.set_title(label, fontsize=8)
         if samplers.index(sampler) == 0:
-            ax.set_ylabel(OBJECTIVE_LABELS[obj], fontsize=8)
+            ax.set_ylabel(objective_label(obj, agg), fontsize=8)
     if not found:
         plt.close(fig)
         return None

@@ -16,17 +16,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from repro.aggregate import lookup, pr_reference, status_counts, values_of
+from repro.aggregate import BOOTSTRAP_MIN_N, lookup, pr_reference, status_counts, values_of
 from repro.atomic import atomic_write_bytes
-from repro.claims import (HIGH_ACCEPTANCE, RECALL_TOLERANCE, SUPPORTED, CONTRADICTED,
-                          INCONCLUSIVE, Verdict, table1_configs)
+from repro.claims import HIGH_ACCEPTANCE, RECALL_TOLERANCE, VERDICTS, Verdict, table1_configs
 from repro.errors import ConfigError
-from repro.report import OBJECTIVE_LABELS, SAMPLER_LABELS, latex_escape
+from repro.report import SAMPLER_LABELS, latex_escape, objective_label
 from repro.report.tables import digits_of, scale_of
 
 _DIGITS = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
 
-# The student report's Table 1 (DRS at γ = 2), as quoted in MATH.md §8: FID, P, R, acceptance.
+# The student report's Table 1 (DRS at γ = 2), as quoted in docs/maths.md §9: FID, P, R, acceptance.
 SEED_REPORT = {
     "kl": (24.02, 0.9439, 0.8176, 0.8963),
     "js": (50.84, 0.9259, 0.8315, 0.8598),
@@ -90,7 +89,7 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
     put("NumTrainRuns", frame["train_id"].nunique())
     put("NumConfigs", agg[agg["metric"] == "precision"].shape[0])
     objs = [o for o in ("bce", "js", "kl", "rkl", "pr") if o in set(frame["objective"])]
-    put("ObjectiveList", ", ".join(OBJECTIVE_LABELS.get(o, o) for o in objs))
+    put("ObjectiveList", ", ".join(objective_label(o, frame) for o in objs))
     put("NumObjectives", len(objs))
     put("SigmaGrid", _grid(values_of(frame, "sigma", sampler="none")))
     put("GammaGrid", _grid(values_of(frame, "gamma", sampler="drs")))
@@ -98,6 +97,27 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
     put("LambdaGrid", _grid(values_of(frame, "lam", objective="pr")))
     conv = [c for c in values_of(frame, "gamma_convention", sampler="drs") if c]
     put("GammaConvention", ", ".join(conv) or "not recorded")
+    targets = values_of(frame, "target_acceptance", sampler="drs")
+    gammas = values_of(frame, "gamma", sampler="drs")
+    drs_grid = ([f"target acceptances {', '.join(f'{100 * t:g}' for t in targets)}\\,\\%"] if targets else []) + \
+        ([f"$\\gamma \\in \\{{{_grid(gammas)}\\}}$ ({latex_escape(', '.join(c for c in conv if c != 'acceptance'))})"]
+         if gammas else [])
+    put("DRSGrid", " and ".join(drs_grid) or "--", escape=False)
+    forms = {o: values_of(frame, "gen_form", objective=o) for o in ("kl", "pr")}
+    put("KLForm", {"minimax": "min--max", "nonsaturating": "non-saturating"}.get(
+        (forms["kl"] or ["--"])[0], "--"), escape=False)
+    pr_form = (forms["pr"] or ["primal"])[0]
+    put("PRGeneratorLoss", r"$\max_G \E_{Q}[\min(\lambda r(G(z)), 1)]$, the loss of Verine et al.'s code"
+        if pr_form == "primal" else r"the surrogate $\min_G -\E_Q[\min(\log \lambda r(G(z)), 0)]$",
+        escape=False)
+    refit_steps = sorted({int(x) for x in pd.to_numeric(frame.get("refit_steps", pd.Series(dtype=float)),
+                                                           errors="coerce").dropna()})
+    put("RefitSteps", ", ".join(str(x) for x in refit_steps) or "--")
+    n_eval = int(frame.groupby("train_id")["eval_seed"].nunique().max()) if len(frame) else 0
+    put("VarianceSource", "the variation between independently trained models together with the evaluation "
+        "noise of one evaluation per model (one generated sample and one real reference subset, redrawn per "
+        "model)" if n_eval <= 1 else f"the variation between independently trained models; each model's value "
+        f"is the mean of {n_eval} evaluations, each with its own generated sample and real reference subset")
     aux = [a for a in values_of(frame, "aux", objective="pr") if a]
     put("AuxDivergence", ", ".join(aux) or "--")
     n_samples = sorted({int(x) for x in pd.to_numeric(frame.get("n_samples", pd.Series(
@@ -107,9 +127,12 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
 
     # the statistics
     method = context.get("method", "t")
-    put("CIMethod", "Student-$t$ with $n - 1$ degrees of freedom" if method == "t" else
+    n_seeds = int(frame["train_seed"].nunique())
+    put("CIMethod", "Student-$t$ with $n - 1$ degrees of freedom" if method == "t" or n_seeds < BOOTSTRAP_MIN_N else
         f"bootstrap BCa with {int(context.get('resamples', 0))} resamples; percentile where the "
-        "sample is degenerate, with fewer than three seeds or all values equal", escape=False)
+        "sample is degenerate (all values equal)", escape=False)
+    put("CIRule", f"the bootstrap is used from {BOOTSTRAP_MIN_N} seeds up only: at 3 seeds a nominal 95 \\% BCa "
+        "interval covers about 71 \\% of the time", escape=False)
     put("CILevel", f"{context.get('confidence', 0.95):.0%}")
     put("BootResamples", context.get("resamples", 0) if method == "bootstrap" else "--")
     put("HighAcceptance", f"{HIGH_ACCEPTANCE:.0%}")
@@ -118,6 +141,10 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
     # Table 1's cells, and the reference γ and K
     configs = table1_configs(agg)
     gammas = {sel.get("gamma") for _, s, sel in configs if s == "drs"}
+    targets = {sel.get("target_acceptance") for _, s, sel in configs if s == "drs"}
+    put("DRSRef", (f"a target acceptance of {100 * min(t for t in targets if t is not None):.0f}\\,\\%"
+                   if any(t is not None for t in targets) else
+                   "$\\gamma = " + _grid(sorted(g for g in gammas if g is not None)) + "$"), escape=False)
     budgets = {sel.get("budget") for _, s, sel in configs if s == "obrs"}
     put("GammaRef", _grid(sorted(g for g in gammas if g is not None)))
     put("BudgetRef", _grid(sorted(b for b in budgets if b is not None)))
@@ -132,7 +159,7 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
         row = lookup(agg, "fid", objective=obj, **sel)
         if row is not None and (best is None or row["mean"] < best[2]):
             best = (obj, sampler, row["mean"])
-    put("BestFidConfig", f"{OBJECTIVE_LABELS[best[0]]} + {SAMPLER_LABELS[best[1]]}"
+    put("BestFidConfig", f"{objective_label(best[0], agg)} + {SAMPLER_LABELS[best[1]]}"
         if best else "--")
     put("BestFidValue", fmt_value(best[2], "fid") if best else "--")
 
@@ -152,7 +179,7 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
     for v in verdicts:
         put(macro_name("Claim", v.key, "Verdict"), v.verdict)
         put(macro_name("Claim", v.key, "Evidence"), v.evidence)
-    for verdict in (SUPPORTED, CONTRADICTED, INCONCLUSIVE):
+    for verdict in VERDICTS:
         put(macro_name("NumClaims", verdict), sum(v.verdict == verdict for v in verdicts))
     put("NumClaims", len(verdicts))
 

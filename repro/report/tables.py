@@ -16,10 +16,10 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from repro.aggregate import lookup, pr_groups, values_of
+from repro.aggregate import lookup, pr_groups, pr_reference, values_of
 from repro.atomic import atomic_write_bytes
 from repro.claims import Verdict, table1_configs
-from repro.report import (LOWER_IS_BETTER, METRIC_LABELS, OBJECTIVE_LABELS, SAMPLER_LABELS,
+from repro.report import (LOWER_IS_BETTER, METRIC_LABELS, OBJECTIVE_LABELS, SAMPLER_LABELS, objective_label,
                           latex_escape)
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -27,6 +27,7 @@ MISSING = "--"
 T1_METRICS = ("fid", "precision", "recall", "density", "coverage", "acceptance_rate")
 SWEEP_METRICS = ("fid", "precision", "recall", "density", "coverage")
 SAMPLER_METRICS = ("fid", "precision", "recall", "coverage", "acceptance_rate")
+REJECTION_METRICS = ("fid", "precision", "recall", "acceptance_rate", "d_heldout_logloss")
 F_GAN = ("bce", "js", "kl", "rkl")
 
 
@@ -152,24 +153,24 @@ def _note(cells: list) -> str:
     return DAGGER_NOTE if any(c is not None and _incomplete(c) for c in cells) else ""
 
 
-def _obj(o: str) -> str:
-    return latex_escape(OBJECTIVE_LABELS.get(o, o))
+def _obj(o: str, frame: pd.DataFrame | None = None) -> str:
+    return latex_escape(objective_label(o, frame))
 
 
 # ---------------------------------------------------------------- the tables
 
-def build_objective_sampler(agg: pd.DataFrame, gamma: float | None = None,
-                            budget: float | None = None) -> Table:
+def build_objective_sampler(agg: pd.DataFrame, budget: float | None = None) -> Table:
     """(1) objective × sampler at σ = 1: the shape of the student report's Table 1."""
     specs = []
     last = None
-    for obj, sampler, sel in table1_configs(agg, gamma, budget):
+    for obj, sampler, sel in table1_configs(agg, budget):
         label = SAMPLER_LABELS[sampler]
         if sampler == "drs":
-            label += f" (γ = {sel['gamma']:g})"
+            label += (f" (acc. {sel['target_acceptance']:.0%})" if "target_acceptance" in sel
+                      else f" (γ = {sel['gamma']:g})")
         elif sampler == "obrs":
             label += f" (K = {sel['budget']:g})"
-        specs.append(([_obj(obj) if obj != last else "", latex_escape(label)],
+        specs.append(([_obj(obj, agg) if obj != last else "", latex_escape(label)],
                       {"objective": obj, **sel}, obj != last))
         last = obj
     rows, cells = _metric_rows(agg, specs, T1_METRICS)
@@ -190,10 +191,10 @@ def build_models(agg: pd.DataFrame) -> Table:
         lams = [lam for lam in values_of(agg, "lam", objective=obj) if np.isfinite(lam)] if obj == "pr" else [None]
         for lam in lams:
             sel = {"objective": obj, "sampler": "none", "sigma": 1.0}
-            label = _obj(obj)
+            label = _obj(obj, agg)
             if lam is not None:
                 sel["lam"] = lam
-                label = f"{_obj(obj)}, $\\lambda = {lam:g}$"
+                label = f"{_obj(obj, agg)}, $\\lambda = {lam:g}$"
             specs.append(([label], sel, False))
     rows, cells = _metric_rows(agg, specs, MODEL_METRICS)
     caption = ("Each objective's models at their default settings (plain sampler, $\\sigma = 1$): "
@@ -234,7 +235,7 @@ def _sweep(agg: pd.DataFrame, name: str, sampler: str, column: str, symbol: str,
         # the union over objectives, so that a configuration missing for one shows as --
         vals = values_of(agg, column, sampler=sampler)
         for i, v in enumerate(vals):
-            specs.append(([_obj(obj) if i == 0 else "", f"${v:g}$"],
+            specs.append(([_obj(obj, agg) if i == 0 else "", f"${v:g}$"],
                           {"objective": obj, "sampler": sampler, "sigma": 1.0, column: v},
                           i == 0))
     rows, cells = _metric_rows(agg, specs, SAMPLER_METRICS)
@@ -245,11 +246,44 @@ def _sweep(agg: pd.DataFrame, name: str, sampler: str, column: str, symbol: str,
 
 
 def build_gamma(agg: pd.DataFrame) -> Table:
-    """(3) the DRS γ sweep per objective."""
-    conv = [c for c in values_of(agg, "gamma_convention", sampler="drs") if c]
+    """(3) the DRS γ sweep per objective (γ conventions absolute and percentile)."""
+    conv = [c for c in values_of(agg, "gamma_convention", sampler="drs") if c and c != "acceptance"]
     what = "DRS for each offset $\\gamma$" + (
         f" (convention: {latex_escape(', '.join(conv))})" if conv else "")
     return _sweep(agg, "gamma_sweep", "drs", "gamma", r"$\gamma$", what)
+
+
+def build_rejection(agg: pd.DataFrame) -> Table:
+    """(3b) DRS at each target acceptance and OBRS at each budget, with the discriminator refitted
+    against the sampled generator and with the raw one (docs/maths.md §6.4), per objective."""
+    settings = [("drs", "target_acceptance", v) for v in values_of(agg, "target_acceptance", sampler="drs")]
+    settings += [("obrs", "budget", v) for v in values_of(agg, "budget", sampler="obrs")]
+    discs = [d for d in ("refit", "raw") if d in set(agg["discriminator"])]
+    specs = []
+    for obj in [o for o in (*F_GAN, "pr") if o in set(agg["objective"])]:
+        extra = {}
+        if obj == "pr":  # the reference λ-PR family at its largest λ
+            lam = max(values_of(agg, "lam", **pr_reference(agg)), default=None)
+            if lam is None:
+                continue
+            extra = {**pr_reference(agg), "lam": lam}
+        first = True
+        for sampler, col, v in settings:
+            for d in discs:
+                name = _obj(obj, agg) + (f", $\\lambda = {extra['lam']:g}$" if extra else "")
+                what = (f"DRS, acc. {v:.0%}" if col == "target_acceptance" else f"OBRS, $K = {v:g}$")
+                specs.append(([name if first else "", latex_escape(what).replace("\\$K", "$K"), d],
+                              {"objective": obj, **extra, "sampler": sampler, "sigma": 1.0, col: v, "discriminator": d},
+                              first))
+                first = False
+    rows, cells = _metric_rows(agg, specs, REJECTION_METRICS)
+    caption = ("Rejection sampling at $\\sigma = 1$ with the discriminator refitted against the sampled "
+               "(EMA) generator and calibrated (refit), and with the training run's discriminator, fitted "
+               "against the raw generator (raw). DRS: $\\gamma$ chosen per model so that the expected "
+               "acceptance on the burn-in set is the target. D loss: held-out log-loss of the ratio "
+               "(log 2 = 0.693 is no skill). " + describe_ci(cells) + ".")
+    return Table("rejection", caption, ["Objective", "Sampler", "D"] + [metric_header(m) for m in REJECTION_METRICS],
+                 "lll" + "r" * len(REJECTION_METRICS), rows, _note(cells))
 
 
 def build_budget(agg: pd.DataFrame) -> Table:
@@ -259,7 +293,8 @@ def build_budget(agg: pd.DataFrame) -> Table:
 
 
 VERDICT_STYLE = {"supported": r"\textbf{supported}", "contradicted": r"\textbf{contradicted}",
-                 "inconclusive": r"\textit{inconclusive}"}
+                 "inconclusive": r"\textit{inconclusive}", "not contradicted": r"\textit{not contradicted}",
+                 "untestable": r"\textit{untestable}"}
 
 
 def build_claims(verdicts: list[Verdict]) -> Table:
@@ -269,15 +304,18 @@ def build_claims(verdicts: list[Verdict]) -> Table:
             for i, v in enumerate(verdicts)]
     caption = ("The seeds' claims checked against this study. Differences are treatment minus "
                "baseline with 95\\% confidence intervals in brackets: paired over seeds when "
-               "both sides share the trained models, Welch otherwise. Inconclusive: the "
-               "interval includes zero or data are missing.")
+               "both sides share the trained models or a parent model, Welch otherwise. Significance "
+               "is decided with Holm's correction over each claim's tests. Inconclusive: no significant "
+               "difference; not contradicted: a claim that something never happens, with no "
+               "counter-example (no equivalence margin is tested); untestable: the cells do not test "
+               "what the claim states.")
     return Table("claims", caption, ["Claim", "Source", "Verdict", "Evidence"],
                  r"p{0.22\linewidth}p{0.12\linewidth}lp{0.44\linewidth}", rows)
 
 
 def build_all(agg: pd.DataFrame, verdicts: list[Verdict]) -> list[Table]:
     return [build_models(agg), build_objective_sampler(agg), build_lambda(agg), build_gamma(agg),
-            build_budget(agg), build_claims(verdicts)]
+            build_rejection(agg), build_budget(agg), build_claims(verdicts)]
 
 
 def write_tables(tables: list[Table], out_dir: str | Path) -> list[Path]:
@@ -286,6 +324,9 @@ def write_tables(tables: list[Table], out_dir: str | Path) -> list[Path]:
     for t in tables:
         template = "claims.tex.j2" if t.name == "claims" else "table.tex.j2"
         path = out_dir / f"{t.name}.tex"
-        atomic_write_bytes(path, render(t, template).encode())
+        # a table the study has no cells for (e.g. a γ sweep in a study that sets DRS by
+        # acceptance) is left out of the paper rather than printed empty
+        text = render(t, template) if t.rows else f"% {t.name}: this study has no cells for this table\n"
+        atomic_write_bytes(path, text.encode())
         paths.append(path)
     return paths
