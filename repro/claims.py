@@ -197,10 +197,19 @@ def drs_selector(agg: pd.DataFrame, acceptance: float = REFERENCE_ACCEPTANCE) ->
     (the acceptance convention), else the γ nearest the report's label "γ = 2" (older studies)."""
     targets = values_of(agg, "target_acceptance", sampler="drs")
     if targets:
-        t = pick(targets, acceptance)
-        return {"sampler": "drs", "sigma": 1.0, "target_acceptance": t}
+        return {"sampler": "drs", "sigma": 1.0, "target_acceptance": pick(targets, acceptance),
+                **_preferred_discriminator(agg, "drs")}
     gamma = pick(values_of(agg, "gamma", sampler="drs"), REFERENCE_GAMMA)
-    return None if gamma is None else {"sampler": "drs", "sigma": 1.0, "gamma": gamma}
+    return None if gamma is None else {"sampler": "drs", "sigma": 1.0, "gamma": gamma,
+                                       **_preferred_discriminator(agg, "drs")}
+
+
+def _preferred_discriminator(agg: pd.DataFrame, sampler: str) -> dict[str, str]:
+    """{"discriminator": "refit"} when the study's cells of ``sampler`` have it (the method; the raw
+    D is its comparison), else no constraint."""
+    if "discriminator" in agg.columns and "refit" in set(agg.loc[agg["sampler"] == sampler, "discriminator"]):
+        return {"discriminator": "refit"}
+    return {}
 
 
 def _drs_label(sel: dict[str, Any]) -> str:
@@ -380,7 +389,8 @@ def table1_configs(agg: pd.DataFrame, budget: float | None = None) -> list[tuple
         if drs is not None:
             out.append((obj, "drs", drs))
         if budget is not None:
-            out.append((obj, "obrs", {"sampler": "obrs", "sigma": 1.0, "budget": budget}))
+            out.append((obj, "obrs", {"sampler": "obrs", "sigma": 1.0, "budget": budget,
+                                      **_preferred_discriminator(agg, "obrs")}))
     return out
 
 

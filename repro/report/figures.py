@@ -305,7 +305,8 @@ def fig_samples(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: An
         if objs.index(obj) == 0:
             label = SAMPLER_LABELS[sampler]
             if sampler == "drs":
-                label += rf" ($\gamma$={sel['gamma']:g})"
+                label += (rf" ({100 * sel['target_acceptance']:.0f}\%)" if "target_acceptance" in sel
+                          else rf" ($\gamma$={sel['gamma']:g})")
             if sampler == "obrs":
                 label += f" (K={sel['budget']:g})"
             ax.set_title(label, fontsize=8)

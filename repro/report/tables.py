@@ -270,11 +270,12 @@ def build_rejection(agg: pd.DataFrame) -> Table:
         first = True
         for sampler, col, v in settings:
             for d in discs:
+                sel = {"objective": obj, **extra, "sampler": sampler, "sigma": 1.0, col: v, "discriminator": d}
+                if lookup(agg, "precision", **sel) is None:
+                    continue  # a setting this study ran with the other discriminator only
                 name = _obj(obj, agg) + (f", $\\lambda = {extra['lam']:g}$" if extra else "")
-                what = (f"DRS, acc. {v:.0%}" if col == "target_acceptance" else f"OBRS, $K = {v:g}$")
-                specs.append(([name if first else "", latex_escape(what).replace("\\$K", "$K"), d],
-                              {"objective": obj, **extra, "sampler": sampler, "sigma": 1.0, col: v, "discriminator": d},
-                              first))
+                what = f"DRS, acc. {100 * v:.0f}\\%" if col == "target_acceptance" else f"OBRS, $K = {v:g}$"
+                specs.append(([name if first else "", what, d], sel, first))
                 first = False
     rows, cells = _metric_rows(agg, specs, REJECTION_METRICS)
     caption = ("Rejection sampling at $\\sigma = 1$ with the discriminator refitted against the sampled "
