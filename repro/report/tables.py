@@ -326,8 +326,11 @@ def write_tables(tables: list[Table], out_dir: str | Path) -> list[Path]:
         template = "claims.tex.j2" if t.name == "claims" else "table.tex.j2"
         path = out_dir / f"{t.name}.tex"
         # a table the study has no cells for (e.g. a γ sweep in a study that sets DRS by
-        # acceptance) is left out of the paper rather than printed empty
-        text = render(t, template) if t.rows else f"% {t.name}: this study has no cells for this table\n"
+        # acceptance) becomes one line saying so, under its label, instead of an empty grid
+        text = render(t, template) if t.rows else (
+            f"% {t.name}: this study has no cells for this table\n"
+            f"\\begin{{table}}[htbp]\\centering\\small\\refstepcounter{{table}}\\label{{{t.label}}}"
+            f"Table~\\thetable: this study has no cells for {latex_escape(t.name.replace('_', ' '))}.\\end{{table}}\n")
         atomic_write_bytes(path, text.encode())
         paths.append(path)
     return paths
