@@ -293,19 +293,22 @@ def paired_differences(
     seed: int = 0,
     metrics: Iterable[str] = METRICS,
     pair_on: tuple[str, ...] = PAIR_ON,
+    pairing: str | None = None,
 ) -> pd.DataFrame:
     """Per-seed differences treatment − baseline for rows that share ``pair_on``.
 
     ``PAIR_ON`` (default): the same trained model and evaluation seed; ``PAIR_ON_SEED``: the same
     training and evaluation seeds (models that share a parent). Returns one row per (model
     configuration, treatment, metric): ``GROUP_ON`` and ``TREATMENT_KEYS`` of the treatment,
-    ``baseline`` (a text label), ``pairing`` (model | seed), the ``interval`` statistics of the
-    differences and the two-sided ``p_value`` of a paired t test.
+    ``baseline`` (a text label), ``pairing`` (a name for the family of comparisons: ``model``
+    against the plain sampler, ``seed`` between λ-PR fine-tunes, ``discriminator`` refit against
+    raw; default from ``pair_on``), the ``interval`` statistics of the differences and the
+    two-sided ``p_value`` of a paired t test.
     """
     metrics = list(metrics)
     ok = frame[frame["status"] == "ok"]
     comparisons = standard_comparisons(ok) if comparisons is None else comparisons
-    pairing = "model" if "train_id" in pair_on else "seed"
+    pairing = pairing or ("model" if "train_id" in pair_on else "seed")
     rows = []
     for treat, base in comparisons:
         t = ok[select(ok, treat)]
@@ -325,6 +328,19 @@ def paired_differences(
     return pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))
 
 
+def discriminator_comparisons(frame: pd.DataFrame) -> list[tuple[dict, dict]]:
+    """Each DRS / OBRS setting with the refit discriminator against the same setting with the raw
+    one, on the same model (docs/maths.md §6.4): ``paired_differences(..., pairing="discriminator")``."""
+    keys = [k for k in (*TREATMENT_KEYS, "psi") if k != "discriminator"]
+    refit = frame[frame["discriminator"] == "refit"][keys].drop_duplicates()
+    out = []
+    for _, r in refit.iterrows():
+        sel = {k: r[k] for k in keys}
+        if select(frame, {**sel, "discriminator": "raw"}).any():
+            out.append(({**sel, "discriminator": "refit"}, {**sel, "discriminator": "raw"}))
+    return out
+
+
 def lambda_comparisons(frame: pd.DataFrame) -> list[tuple[dict, dict]]:
     """λ-PR at each λ against the smallest λ of the same recipe, plain sampler at σ = 1: pairs of
     fine-tunes of the same parent model, so ``paired_differences(..., pair_on=PAIR_ON_SEED)``."""
@@ -341,9 +357,12 @@ def lambda_comparisons(frame: pd.DataFrame) -> list[tuple[dict, dict]]:
 
 def paired_all(frame: pd.DataFrame, method: str = "t", confidence: float = 0.95, n_resamples: int = 9999,
                seed: int = 0) -> pd.DataFrame:
-    """Every paired comparison of a study: within a model (``standard_comparisons``) and between
-    λ-PR fine-tunes of the same parent (``lambda_comparisons``, paired by seed)."""
+    """Every paired comparison of a study: within a model against the plain sampler
+    (``standard_comparisons``), the refit against the raw discriminator (``discriminator_comparisons``)
+    and between λ-PR fine-tunes of the same parent (``lambda_comparisons``, paired by seed)."""
     parts = [paired_differences(frame, None, method, confidence, n_resamples, seed),
+             paired_differences(frame, discriminator_comparisons(frame), method, confidence, n_resamples, seed,
+                                pairing="discriminator"),
              paired_differences(frame, lambda_comparisons(frame), method, confidence, n_resamples, seed,
                                 pair_on=PAIR_ON_SEED)]
     parts = [p for p in parts if not p.empty]

@@ -96,7 +96,11 @@ def pick(values: list[float], preferred: float) -> float | None:
 
 
 def _paired(paired: pd.DataFrame, metric: str, **keys: Any) -> dict[str, Any] | None:
+    """The paired row of ``metric`` matching ``keys``; by default a comparison with the plain
+    sampler of the same model (``pairing = "model"``)."""
     keys = {"psi": np.nan, **keys}
+    if "pairing" in paired.columns:
+        keys.setdefault("pairing", "model")
     sub = paired[paired["metric"] == metric]
     sub = prefer_refit(sub[select(sub, keys)], keys)
     if sub.empty:

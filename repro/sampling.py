@@ -486,32 +486,13 @@ def _sample(generator, discriminator, n, params, seed, ratio_divergence, z_dim, 
 # --------------------------------------------------------------------------- trained runs
 
 
-def sample_from_run(
-    run_dir: str,
-    n: int,
-    params: SamplingParams,
-    seed: int,
-    *,
-    device: str | torch.device | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    real: torch.Tensor | np.ndarray | None = None,
-    refit_cfg: Any = None,
-) -> tuple[torch.Tensor, dict[str, Any]]:
-    """:func:`sample` from a training run folder (``repro.train.load_trained``).
-
-    With ``params.calibrate`` and no ``real``, the validation split of the run's data set
-    (``config.dataset``, default mnist) is used, in [-1, 1].
-    """
+def sample_from_run(run_dir: str, n: int, params: SamplingParams, seed: int, *,
+                    device: str | torch.device | None = None, **options: Any) -> tuple[torch.Tensor, dict[str, Any]]:
+    """:func:`sample_trained` on the run in ``run_dir`` (``repro.train.load_trained``); ``options``
+    are ``sample_trained``'s (batch_size, real, refit_cfg)."""
     from repro import train  # lazily: training pulls in much more than sampling needs
 
-    model = train.load_trained(run_dir, device=device)
-    if params.calibrate and params.method != "none" and real is None:
-        from repro import data
-
-        dataset = getattr(model.config, "dataset", "mnist")
-        real = data.to_gan_range(data.load(dataset).val.images_float())[:, None]  # (N, 1, 28, 28)
-    return sample_trained(model, n, params, seed, device=device, batch_size=batch_size, real=real,
-                          refit_cfg=refit_cfg)
+    return sample_trained(train.load_trained(run_dir, device=device), n, params, seed, device=device, **options)
 
 
 def sample_trained(
@@ -530,13 +511,17 @@ def sample_trained(
     ``refit`` (the default for DRS and OBRS) scores with ``repro.refit.refitted``: D refitted
     against the sampled generator at the sampled (σ, ψ) and calibrated, cached in the run folder;
     ``raw`` with the training run's D. ``stats["discriminator"]`` says which (None for ``none``),
-    and ``stats["refit"]`` holds the refit's record (held-out losses, calibration)."""
-    from repro import refit  # noqa: PLC0415
+    and ``stats["refit"]`` holds the refit's record (held-out losses, calibration). With
+    ``params.calibrate`` (raw D) and no ``real``, the validation split of the run's data set is
+    used, in [-1, 1]."""
+    from repro import data, refit  # noqa: PLC0415
 
     scored = params.method != "none"
     if scored and params.calibrate and params.discriminator == "refit":
         raise ConfigError("SamplingParams.calibrate applies to discriminator = 'raw'; the refit "
                           "discriminator is calibrated on the validation split when it is fitted")
+    if scored and params.calibrate and real is None:
+        real = data.to_gan_range(data.load(model.config.dataset).val.images_float())[:, None]  # (N, 1, 28, 28)
     scorer, divergence, info = model.discriminator, model.ratio_divergence, None
     if scored and params.discriminator == "refit":
         scorer, info = refit.refitted(model, params.sigma, params.psi, refit_cfg)

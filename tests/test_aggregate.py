@@ -212,3 +212,18 @@ def test_harness_statuses_and_init_from_are_keys() -> None:
     assert tuned["n_missing"] == 1
     # a results table without the optional column still loads
     assert (A.tidy(frame.drop(columns="init_from"))["init_from"] == "").all()
+
+
+def test_refit_is_paired_with_raw_on_the_same_model() -> None:
+    rows = []
+    for s in range(3):
+        for disc, p in (("refit", 0.7 + 0.01 * s), ("raw", 0.6 + 0.01 * s)):
+            rows.append({"train_seed": s, "sampler": "drs", "target_acceptance": 0.88, "discriminator": disc,
+                         "gamma_convention": "acceptance", "precision": p, "cell_id": f"{s}-{disc}"})
+        rows.append({"train_seed": s, "precision": 0.5, "cell_id": f"{s}-plain"})
+    paired = A.paired_all(results(rows))
+    d = paired[(paired["pairing"] == "discriminator") & (paired["metric"] == "precision")]
+    assert len(d) == 1 and d.iloc[0]["mean"] == pytest.approx(0.1) and d.iloc[0]["std"] == pytest.approx(0)
+    assert d.iloc[0]["discriminator"] == "refit" and "discriminator=raw" in d.iloc[0]["baseline"]
+    vs_plain = paired[(paired["pairing"] == "model") & (paired["metric"] == "precision")]
+    assert sorted(vs_plain["discriminator"]) == ["raw", "refit"]
