@@ -64,7 +64,7 @@ REQUIRED = (*(k for k in KEY_COLUMNS if k not in OPTIONAL_KEYS), *SEED_COLUMNS, 
             "status", *METRICS)
 # ok enters statistics; the others are counted. The harness lists cells not yet run as
 # missing, and cells whose configuration changed since they ran as stale.
-STATUSES = ("ok", "failed", "diverged", "missing", "stale")
+STATUSES = ("ok", "failed", "diverged", "damaged", "outdated", "missing", "stale")
 METHODS = ("t", "bootstrap")
 BOOTSTRAP_MIN_N = 10  # below this many seeds a bootstrap interval under-covers: t is used
 NUMERIC_KEYS = ("lam", "sigma", "psi", "gamma", "target_acceptance", "budget")
@@ -210,9 +210,9 @@ def aggregate(
     rows = []
     for key, group in frame.groupby(list(KEY_COLUMNS), dropna=False, sort=True):
         ok = group[group["status"] == "ok"]
-        counts = {"n_failed": int((group["status"] == "failed").sum()),
+        counts = {"n_failed": int(group["status"].isin(["failed", "damaged"]).sum()),
                   "n_diverged": int((group["status"] == "diverged").sum()),
-                  "n_missing": int(group["status"].isin(["missing", "stale"]).sum())}
+                  "n_missing": int(group["status"].isin(["missing", "stale", "outdated"]).sum())}
         # one value per trained model: average over repeated evaluation seeds first
         per_seed = ok.groupby("train_seed")[metrics].mean()
         for metric in metrics:

@@ -59,8 +59,24 @@ class InProcessExecutor(Executor):
             on_done(i, value)
 
 
+def _die_with_parent(parent_pid: int, every_seconds: float = 1.0) -> None:
+    """Pool-worker initializer: a daemon thread ends the worker once its parent is gone (a
+    ``kill -9`` of ``study run`` would otherwise leave workers computing their queued cells and
+    then idling for ever). Polling ``getppid`` works wherever the worker is reparented."""
+    import threading  # noqa: PLC0415
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(1)
+            time.sleep(every_seconds)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
 class LocalExecutor(Executor):
-    """A pool of ``workers`` processes (spawned: no forked OpenMP/torch state)."""
+    """A pool of ``workers`` processes (spawned: no forked OpenMP/torch state) that end with
+    the process that started them."""
 
     name = "local"
 
@@ -76,7 +92,8 @@ class LocalExecutor(Executor):
         if not args_list:
             return
         workers = min(self.workers, len(args_list))
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                    initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             futures = {pool.submit(fn, *args): i for i, args in enumerate(args_list)}
             for fut in cf.as_completed(futures):
                 try:

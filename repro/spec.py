@@ -38,6 +38,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import re
 import tomllib
 import types
 import typing
@@ -63,6 +64,7 @@ DISCRIMINATORS = ("refit", "raw")
 SPLITS = ("val", "test")
 STAGES = ("features", "train", "evaluate")
 _MISSING = object()
+STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # never ".", "..", a path, or empty
 EVAL_SEED_STRIDE = 1_000_003  # evaluation seed j of training seed s is s + j · stride (distinct for s < stride)
 
 
@@ -305,8 +307,9 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "s
     top = _Table(raw, "")
     study = top.table("study")
     name = study.str("name", name_default)
-    if not name or not all(c.isalnum() or c in "-_." for c in name):
-        raise SpecError(f"study.name: {name!r} is not allowed; expected letters, digits, '-', '_' or '.'")
+    if not STUDY_NAME.fullmatch(name):
+        raise SpecError(f"study.name: {name!r} is not allowed; expected a letter or digit followed by letters, "
+                        "digits, '-', '_' or '.' (the store is runs/<name>: no path may leave it)")
     dataset = study.str("dataset", "mnist", DATASETS)
     seeds_raw = study.get("seeds")
     if not isinstance(seeds_raw, list) or not seeds_raw:
@@ -357,12 +360,32 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "s
     dupes = sorted({x for x in losses if losses.count(x) > 1 and x != "pr"})
     if dupes:
         raise SpecError(f"objectives: loss {dupes[0]!r} is listed twice; list each objective once")
+    seen_pr: dict[str, int] = {}
+    for i, o in enumerate(objectives):
+        for lam in o.lams if o.loss == "pr" else ():
+            key = repr((lam, sorted(o.train.items()), o.init_from))
+            if key in seen_pr:
+                raise SpecError(f"objectives[{i}].lam: λ = {lam:g} with the same settings is already "
+                                f"objectives[{seen_pr[key]}]; the same model would be trained twice")
+            seen_pr[key] = i
     for i, o in enumerate(objectives):
         if o.init_from is not None and o.init_from not in losses:
             raise SpecError(f"objectives[{i}].init_from: {o.init_from!r} is not an objective of this spec "
                             f"(objectives: {', '.join(losses)})")
         if o.init_from == o.loss:
             raise SpecError(f"objectives[{i}].init_from: an objective cannot fine-tune from itself")
+    parents = {o.loss: o.init_from for o in objectives if o.init_from is not None}
+    for i, o in enumerate(objectives):
+        chain, at = [o.loss], o.init_from
+        while at is not None:
+            if at in chain:
+                raise SpecError(f"objectives[{i}].init_from: fine-tuning cycle {' -> '.join([*chain, at])}")
+            chain.append(at)
+            at = parents.get(at)
+        n_pr = sum(len(x.lams) for x in objectives if x.loss == "pr")
+        if o.init_from == "pr" and n_pr != 1:
+            raise SpecError(f"objectives[{i}].init_from: 'pr' has {n_pr} models per seed (one per λ), so the "
+                            "model to fine-tune from is ambiguous; give pr a single λ")
 
     ev = top.table("evaluate", {})
     defaults = EvalSettings()
@@ -519,8 +542,14 @@ def expand(spec: Spec) -> list[Cell]:
                 labels={"dataset": spec.dataset})
     cells = [feat]
     trains: dict[tuple[str, float | None, int], Cell] = {}
-    # objectives others fine-tune from come first, so their ids exist when referenced
-    ordered = sorted(spec.objectives, key=lambda o: o.init_from is not None)
+    # an objective comes after the one it fine-tunes from (chains: kl from pr from bce are
+    # refused, but bce -> js -> kl works), so that its parent's ids exist when referenced
+    depth = {o.loss: 0 for o in spec.objectives}
+    for _ in spec.objectives:
+        for o in spec.objectives:
+            if o.init_from is not None:
+                depth[o.loss] = max(depth[o.loss], depth[o.init_from] + 1)
+    ordered = sorted(spec.objectives, key=lambda o: depth[o.loss])
     for obj in ordered:
         for lam in obj.lams:
             for seed in spec.seeds:

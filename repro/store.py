@@ -12,10 +12,17 @@ Layout (``runs/<study>/`` by default)::
 
 Every file is written atomically, and status.json last: a cell whose status.json is missing
 did not finish, whatever else its folder holds (a training checkpoint to resume from).
+
+The store verifies what it reads. A finished cell's status.json records the SHA-256 of every
+file the cell wrote (``files``); a cell whose status is unreadable or names an unknown state,
+or whose files are missing or no longer match, is ``damaged`` (the reason names the file) and
+is recomputed on the next run, with every cell that depends on it (``outdated``). The tidy
+table is built from verified cells only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -29,6 +36,33 @@ from repro.spec import Cell
 
 
 
+RECORDED_STATES = ("done", "failed", "diverged")  # what a status.json may say
+# Not covered by a cell's digests: the status itself, its description, a failure's traceback, and
+# what later cells add to a train cell's folder (the refit discriminators, their locks).
+_UNTRACKED_FILES = {"status.json", "cell.json", "traceback.json"}
+_UNTRACKED_DIRS = {"refit"}
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def artefacts(cell_dir: Path) -> dict[str, str]:
+    """relative path → SHA-256 of every file a cell wrote (temporary files and caches excluded)."""
+    out = {}
+    for path in sorted(cell_dir.rglob("*")):
+        rel = path.relative_to(cell_dir)
+        if (not path.is_file() or rel.parts[0] in _UNTRACKED_DIRS or str(rel) in _UNTRACKED_FILES
+                or path.name.startswith(".")):
+            continue
+        out[str(rel)] = file_digest(path)
+    return out
+
+
 class Store:
     def __init__(self, root: str | Path, study: str) -> None:
         self.root = Path(root)
@@ -38,11 +72,44 @@ class Store:
         return self.dir / "cells" / cell_id
 
     def status(self, cell_id: str) -> dict[str, Any] | None:
+        """The recorded status, or None when there is none or it is unreadable (``check``)."""
+        st, problem = self.read_status(cell_id)
+        return None if problem else st
+
+    def read_status(self, cell_id: str) -> tuple[dict[str, Any] | None, str | None]:
+        """(status, problem): (None, None) when the cell has no status yet; (None, why) when
+        status.json is unreadable, not a JSON object, or names an unknown state."""
         path = self.cell_dir(cell_id) / "status.json"
         try:
-            return json.loads(path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
+            st = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None, None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return None, f"{path} is unreadable ({type(exc).__name__})"
+        if not isinstance(st, dict) or st.get("state") not in RECORDED_STATES:
+            what = st.get("state") if isinstance(st, dict) else type(st).__name__
+            return None, f"{path} records {what!r}, not one of {', '.join(RECORDED_STATES)}"
+        return st, None
+
+    def check(self, cell_id: str) -> tuple[str | None, str]:
+        """(state, why) of a cell as verified on disk: a recorded state whose files match, or
+        ``damaged`` naming what is wrong, or (None, "") when the cell has no status."""
+        st, problem = self.read_status(cell_id)
+        if problem:
+            return "damaged", problem
+        if st is None:
+            return None, ""
+        if st["state"] == "done":
+            d = self.cell_dir(cell_id)
+            for name, digest in (st.get("files") or {}).items():
+                path = d / name
+                if not path.is_file():
+                    return "damaged", f"{path} is missing"
+                if file_digest(path) != digest:
+                    return "damaged", f"{path} does not match the digest recorded when the cell finished"
+            if not isinstance(self.result(cell_id), dict):
+                return "damaged", f"{d / 'result.json'} is missing or unreadable"
+        return st["state"], st.get("error") or ""
 
     def result(self, cell_id: str) -> dict[str, Any] | None:
         try:
@@ -63,10 +130,11 @@ class Store:
         return out
 
     def state(self, cell: Cell, families: dict[str, str] | None = None) -> tuple[str, str]:
-        """(state, why): done / diverged / failed (with the error) / missing / stale."""
-        st = self.status(cell.id)
-        if st is not None:
-            return st["state"], st.get("error") or ""
+        """(state, why): done / diverged / failed (with the error) / damaged (naming the file) /
+        missing / stale."""
+        state, why = self.check(cell.id)
+        if state is not None:
+            return state, why
         families = self.families() if families is None else families
         if cell.family in families:
             return "stale", f"a result of the same configuration exists under {families[cell.family]} " \
@@ -87,7 +155,7 @@ class Store:
             atomic_write_json(d / "result.json", result)
         atomic_write_json(d / "status.json", {
             "state": state, "error": error, "wall_seconds": wall_seconds, "finished_at": time.time(),
-            "provenance": provenance})
+            "provenance": provenance, "files": artefacts(d) if state == "done" else {}})
 
     def clear_status(self, cell_id: str) -> None:
         (self.cell_dir(cell_id) / "status.json").unlink(missing_ok=True)
@@ -102,17 +170,21 @@ class Store:
         return {"train_seconds": res.get("seconds"), "train_epochs": res.get("epochs_done"),
                 "train_fid_first": res.get("initial_fid"), "train_fid_last": final.get("fid")}
 
-    def tidy(self, cells: list[Cell]) -> pd.DataFrame:
+    def tidy(self, cells: list[Cell], states: dict[str, str] | None = None) -> pd.DataFrame:
         """One row per evaluate cell of the spec: labels, state, metrics, sampling statistics,
-        and the trained model's summary (``train_summary``)."""
+        and the trained model's summary (``train_summary``). ``states`` (cell id → verified
+        state, e.g. from ``study.plan``) saves verifying the cells again."""
         rows = []
         trained: dict[str, dict[str, Any]] = {}
+        families = self.families() if states is None else {}
         for cell in cells:
             if cell.stage != "evaluate":
                 continue
-            st = self.status(cell.id) or {"state": "missing"}
-            res = self.result(cell.id) or {}
-            row = {"cell_id": cell.id, **cell.labels, "status": "ok" if st["state"] == "done" else st["state"],
+            # verified: a damaged or outdated cell contributes no numbers
+            state = states[cell.id] if states is not None else self.state(cell, families)[0]
+            st = self.status(cell.id) or {}
+            res = (self.result(cell.id) or {}) if state == "done" else {}
+            row = {"cell_id": cell.id, **cell.labels, "status": "ok" if state == "done" else state,
                    "wall_seconds": st.get("wall_seconds")}
             row.update({k: v for k, v in res.get("metrics", {}).items()})
             stats = res.get("sampling", {})

@@ -7,11 +7,15 @@ failure without stopping the study; ``execute_cell`` is what a worker runs for o
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import shutil
+import sys
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,23 +35,36 @@ DEFAULT_ROOT = PROJECT_ROOT / "runs"
 REAL_SUBSET_SEED = 20231  # with the evaluation seed, seeds each evaluate cell's real reference subset
 
 
+TO_RUN = ("missing", "stale", "damaged", "outdated")  # states a run computes (afresh)
+
+
 @dataclass(frozen=True)
 class PlannedCell:
     cell: Cell
-    state: str  # done | diverged | failed | missing | stale
+    state: str  # done | diverged | failed | damaged | outdated | missing | stale
     why: str
 
     @property
     def will_run(self) -> bool:
-        return self.state in ("missing", "stale")
+        return self.state in TO_RUN
 
 
 def plan(spec: Spec, root: str | Path = DEFAULT_ROOT) -> list[PlannedCell]:
+    """Every cell of the spec with its verified state (``Store.state``). A finished cell that
+    depends on a cell that will be computed again is ``outdated``: its result was derived from
+    files that are gone or damaged, so it is computed again too."""
     store = Store(root, spec.name)
     families = store.families()
-    out = []
-    for cell in expand(spec):
+    out: list[PlannedCell] = []
+    rerun: dict[str, str] = {}  # id → state, for the cells that will run
+    for cell in expand(spec):  # dependency order: a cell's deps are planned before it
         state, why = store.state(cell, families)
+        if state not in TO_RUN:
+            upstream = next((d for d in cell.deps if d in rerun), None)
+            if upstream is not None:
+                state, why = "outdated", f"depends on {upstream}, which is {rerun[upstream]} and will be recomputed"
+        if state in TO_RUN:
+            rerun[cell.id] = state
         out.append(PlannedCell(cell, state, why))
     return out
 
@@ -109,9 +126,9 @@ def _run_train(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
         raise RuntimeError("failure injected by REPRO_FAIL_CELLS (a test hook)")
     init = cell.config.get("init_from")
     if init is not None:
-        st = store.status(init)
-        if st is None or st["state"] != "done":
-            raise UpstreamError(f"the model to fine-tune from ({init}) has no usable result")
+        state, why = store.check(init)
+        if state != "done":
+            raise UpstreamError(f"the model to fine-tune from ({init}) has no usable result: {state or 'missing'} {why}")
     cfg = train.TrainConfig.from_dict(cell.config["train"])
     return train.train(cfg, cell_dir, init_from=store.cell_dir(init) if init else None, progress=False)
 
@@ -121,10 +138,10 @@ def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
 
     cfg = cell.config
     train_id = cfg["train_id"]
-    st = store.status(train_id)
-    if st is None or st["state"] != "done":
-        why = "has not finished" if st is None else f"is {st['state']}: {st.get('error')}"
-        raise UpstreamError(f"the trained model {train_id} {why}")
+    state, why = store.check(train_id)
+    if state != "done":
+        raise UpstreamError(f"the trained model {train_id} " + ("has not finished" if state is None else
+                                                               f"is {state}: {why}"))
     ev = cfg["evaluate"]
     model = train.load_trained(store.cell_dir(train_id))
     params = sampling.SamplingParams.from_dict(cfg["sampling"])
@@ -180,7 +197,7 @@ def _save_grid(images: Any, path: Path) -> None:
 class RunReport:
     study_dir: Path
     counts: dict[str, dict[str, int]]
-    failed: list[tuple[str, str, str]]  # (stage, cell id, error)
+    failed: list[tuple[str, str, str]]  # (stage, cell id, why): failed, damaged or still missing
     ran: int
     seconds: float
 
@@ -200,11 +217,43 @@ def waves(cells: list[Cell]) -> list[list[Cell]]:
 
 def run(spec: Spec, root: str | Path = DEFAULT_ROOT, *, executor: str | None = None, retry_failed: bool = False,
         force: bool = False, progress: bool = True) -> RunReport:
-    """Run every cell without a result, stage by stage; record failures and go on."""
-    from tqdm.auto import tqdm  # noqa: PLC0415
-
+    """Run every cell without a result, stage by stage; record failures and go on. One run per
+    store at a time (``study_lock``)."""
     store = Store(root, spec.name)
     store.dir.mkdir(parents=True, exist_ok=True)
+    with study_lock(store.dir):
+        return _run(spec, store, root, executor, retry_failed, force, progress)
+
+
+@contextlib.contextmanager
+def study_lock(study_dir: Path) -> Iterator[None]:
+    """One ``study run`` per store at a time: a second one waits here (saying so) until the first
+    is done, then finds its cells finished instead of computing them again. The lock is the
+    kernel's (flock), so it is released when its holder dies, even by kill -9."""
+    path = study_dir / ".lock"
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            print(f"{study_dir}: another study run ({holder}) is running; waiting for it to finish",
+                  file=sys.stderr, flush=True)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _run(spec: Spec, store: Store, root: str | Path, executor: str | None, retry_failed: bool, force: bool,
+         progress: bool) -> RunReport:
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
     name = executor or spec.executor
     ex = make_executor(name, workers=spec.local_workers, threads_per_cell=spec.threads_per_cell,
                        folder=store.dir / "slurm", slurm=spec.slurm)
@@ -216,7 +265,9 @@ def run(spec: Spec, root: str | Path = DEFAULT_ROOT, *, executor: str | None = N
         for p in planned:
             if p.cell.stage != stage:
                 continue
-            if force:  # recompute from scratch: a training checkpoint would otherwise be resumed
+            # recompute from scratch: a checkpoint would otherwise be resumed, and a damaged or
+            # outdated cell's files (a checkpoint of a parent that changed) must not be reused
+            if force or p.state in ("damaged", "outdated"):
                 shutil.rmtree(store.cell_dir(p.cell.id), ignore_errors=True)
             if p.will_run or force or (retry_failed and p.state == "failed"):
                 store.clear_status(p.cell.id)  # a retried training run resumes from its checkpoint
@@ -245,13 +296,15 @@ def run(spec: Spec, root: str | Path = DEFAULT_ROOT, *, executor: str | None = N
         bar.close()
         ran += len(todo)
     final = plan(spec, root)
-    write_tables(spec, store, [p.cell for p in final])
-    failed = [(p.cell.stage, p.cell.id, p.why) for p in final if p.state == "failed"]
+    write_tables(spec, store, final)
+    failed = [(p.cell.stage, p.cell.id, p.why if p.state == "failed" else f"{p.state}: {p.why}")
+              for p in final if p.state not in ("done", "diverged")]
     return RunReport(store.dir, summary(final), failed, ran, time.perf_counter() - start)
 
 
-def write_tables(spec: Spec, store: Store, cells: list[Cell]) -> None:
-    frame = store.tidy(cells)
+def write_tables(spec: Spec, store: Store, planned: list[PlannedCell]) -> None:
+    """results.csv from the verified cells of ``planned`` (a fresh ``plan``), and provenance.json."""
+    frame = store.tidy([p.cell for p in planned], {p.cell.id: p.state for p in planned})
     if not frame.empty:
         frame.insert(0, "study", spec.name)
     with atomic_path(store.dir / "results.csv") as tmp:

@@ -190,6 +190,10 @@ class TrainConfig:
             raise bad("ema", "a decay in [0, 1) (0: off)")
         if self.loss == "pr" and self.gen_form == "log" and self.aux == "chi2":
             raise ConfigError("TrainConfig.gen_form='log' needs aux kl or rkl (χ²'s ratio v/2 + 1 can be ≤ 0)")
+        for name, value in dataclasses.asdict(self).items():  # nan and inf pass every comparison below
+            values = value if isinstance(value, (tuple, list)) else (value,)
+            if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+                raise bad(name, "a finite number")
         if self.lam <= 0 or self.pr_warmup_lam <= 0:
             raise bad("lam", "λ > 0 (and pr_warmup_lam > 0)")
         for name in ("clamp", "grad_clip", "lr_g", "lr_d", "d_bound"):

@@ -99,6 +99,55 @@ MALFORMED = [
 ]
 
 
+CHAINS = """
+[study]
+name = "chain"
+seeds = [0, 1]
+[train]
+epochs = 1
+[[objectives]]
+loss = "kl"
+init_from = "pr"
+[[objectives]]
+loss = "pr"
+lam = [1.0]
+init_from = "bce"
+[[objectives]]
+loss = "bce"
+[[evaluate.blocks]]
+sampler = "none"
+"""
+
+
+def test_a_chain_listed_child_first_expands_parent_first() -> None:
+    cells = [c for c in expand(parse_spec(_raw(CHAINS), "c.toml")) if c.stage == "train"]
+    order = [c.labels["objective"] for c in cells]
+    assert order == ["bce", "bce", "pr", "pr", "kl", "kl"]
+    by_id = {c.id: c for c in cells}
+    for c in cells:
+        if c.config["init_from"]:
+            parent = by_id[c.config["init_from"]]
+            assert parent.labels["train_seed"] == c.labels["train_seed"]
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda t: t.replace('loss = "bce"\n', 'loss = "bce"\ninit_from = "kl"\n'), "fine-tuning cycle"),
+    (lambda t: t.replace("lam = [1.0]", "lam = [1.0, 2.0]"), "'pr' has 2 models per seed"),
+    (lambda t: t + '[[objectives]]\nloss = "pr"\nlam = [1.0]\ninit_from = "bce"\n',
+     "λ = 1 with the same settings is already objectives[1]"),
+])
+def test_fine_tuning_graphs_that_cannot_run_are_refused(edit, message: str) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_spec(_raw(edit(CHAINS)), "c.toml")
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("name", [".", "..", "../escape", "a/b", "", "-x", "." * 3])
+def test_study_names_that_would_leave_the_store_are_refused(name: str) -> None:
+    with pytest.raises(SpecError, match="study.name"):
+        parse_spec(_with("study.name", name), "t.toml")
+
+
 def _drs_block(**fields) -> dict:
     raw = _raw()
     raw["evaluate"]["blocks"].append({"sampler": "drs", **fields})

@@ -41,6 +41,7 @@ n_samples = 120
 prd_runs = 1
 prd_clusters = 5
 grid_images = 8
+refit_steps = 100
 
 [[evaluate.blocks]]
 sampler = "none"
@@ -166,6 +167,54 @@ def test_kill_9_then_rerun_resumes_without_recomputing(reference: Path, spec_pat
     assert {k: after[k] for k in before} == before  # nothing finished was recomputed
     assert json.loads(proc2.stdout.splitlines()[-1])["ran"] == 1 + 4 + 8 - len(before)
     pd.testing.assert_frame_equal(_metrics(tmp_path), _metrics(reference))
+
+
+def _session_pids(sid: int) -> list[int]:
+    """Live processes of session ``sid`` (from /proc; zombies do not count)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":  # fields: state, ppid, pgrp, session, …
+            out.append(int(stat.parent.name))
+    return out
+
+
+def test_workers_exit_when_study_run_is_killed(spec_path: Path, tmp_path: Path) -> None:
+    """kill -9 of the parent alone (not its process group): its pool workers must not go on
+    computing queued cells or idle for ever."""
+    cmd = [sys.executable, "-m", "repro", "study", "run", str(spec_path), "--root", str(tmp_path), "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and len(_session_pids(proc.pid)) < 3:  # parent + 2 workers
+            time.sleep(0.05)
+        assert len(_session_pids(proc.pid)) >= 3, "the pool never started"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and _session_pids(proc.pid):
+            time.sleep(0.2)
+        assert _session_pids(proc.pid) == [], "workers outlived the killed study run"
+    finally:
+        for pid in _session_pids(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_second_run_on_the_same_store_waits_for_the_first(spec_path: Path, tmp_path: Path) -> None:
+    store = tmp_path / "micro"
+    store.mkdir()
+    cmd = [sys.executable, "-m", "repro", "study", "run", str(spec_path), "--root", str(tmp_path), "--no-progress"]
+    with study.study_lock(store):  # this test is the first run
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(8)  # ample time to import, parse, and reach the lock
+        assert proc.poll() is None, proc.communicate()
+        assert not (store / "cells").exists()  # it computed nothing while the lock was held
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert "another study run (pid" in err and "waiting" in err
 
 
 def test_fine_tunes_run_in_a_wave_after_their_source(tmp_path: Path) -> None:

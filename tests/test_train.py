@@ -339,3 +339,10 @@ def test_cli_tiny_run(tmp_path: Path) -> None:
     bad = subprocess.run([*cmd[:4], "--out", str(tmp_path / "x"), "--lam", "-1"], capture_output=True,
                          text=True, cwd=PROJECT_ROOT, timeout=120)
     assert bad.returncode == 2 and "lam" in bad.stderr
+
+
+@pytest.mark.parametrize("field, value", [("lam", float("nan")), ("lr_g", float("inf")), ("clamp", float("nan")),
+                                          ("betas_d", (0.5, float("nan")))])
+def test_non_finite_numbers_are_refused(field: str, value) -> None:
+    with pytest.raises(ConfigError, match=f"TrainConfig.{field}=.*a finite number"):
+        T.TrainConfig(**{field: value})

@@ -38,13 +38,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def resolve_study(study: str, root: str | Path) -> Path:
-    """A study folder as given, or ``<root>/<stem>`` for a spec path ``…/<stem>.toml``."""
+    """A study folder as given, or ``<root>/<name>`` for a spec ``…/x.toml`` whose ``[study].name``
+    is ``name``; for a spec, results.csv is first rebuilt from the store's verified cells, so the
+    paper never reports a cell whose files are damaged or gone."""
     path = Path(study)
     if path.suffix == ".toml":
-        folder = Path(root) / path.stem
+        from repro import study as study_mod
+        from repro.spec import load_spec
+        from repro.store import Store
+
+        spec = load_spec(path)
+        folder = Path(root) / spec.name
         if not folder.is_dir():
             raise ConfigError(f"no results for spec {study}: {folder} does not exist; run "
                               f"`make study STUDY={study}` first, or pass --root")
+        study_mod.write_tables(spec, Store(root, spec.name), study_mod.plan(spec, root))
         return folder
     if path.is_dir():
         return path

@@ -67,8 +67,8 @@ def run_run(args: argparse.Namespace) -> int:
             print(f"FAILED {stage} {cell_id}: {error}", file=sys.stderr)
         print(f"ran {report.ran} cell(s) in {report.seconds:.1f} s; results: {report.study_dir / 'results.csv'}")
         if report.failed:
-            print(f"{len(report.failed)} cell(s) failed; rerun them with: python -m repro study run {args.spec} "
-                  "--retry-failed", file=sys.stderr)
+            print(f"{len(report.failed)} cell(s) failed, damaged or still missing; rerun the study "
+                  f"(python -m repro study run {args.spec}; --retry-failed for the failed ones)", file=sys.stderr)
     return 0 if report.ok else 1
 
 

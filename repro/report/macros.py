@@ -85,7 +85,8 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
     put("NumCellsOk", counts["ok"])
     put("NumCellsFailed", counts["failed"])
     put("NumCellsDiverged", counts["diverged"])
-    put("NumCellsNotRun", counts["missing"] + counts["stale"])
+    put("NumCellsDamaged", counts["damaged"])
+    put("NumCellsNotRun", counts["missing"] + counts["stale"] + counts["outdated"])
     put("NumTrainRuns", frame["train_id"].nunique())
     put("NumConfigs", agg[agg["metric"] == "precision"].shape[0])
     objs = [o for o in ("bce", "js", "kl", "rkl", "pr") if o in set(frame["objective"])]

@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from repro.aggregate import aggregate_study
+from repro.aggregate import aggregate_study, status_counts
 from repro.atomic import atomic_path, atomic_write_json
 from repro.claims import check_all
 from repro.errors import ReproError
@@ -113,6 +113,7 @@ def build(
     summary: dict[str, Any] = {
         "study": str(study_dir),
         "cells": int(len(frame)),
+        "cell_states": {k: v for k, v in status_counts(frame).items() if v},
         "aggregate": str(study_dir / "aggregate.csv"),
         "paired": str(study_dir / "paired.csv"),
         "claims": {v.key: v.verdict for v in verdicts},
