@@ -52,8 +52,10 @@ bench: $(STAMP)
 study: $(STAMP)
 	$(PY) -m repro study run $(STUDY)
 
-# Aggregate a study's results, render tables/, figures/, the macros, and build paper/main.pdf.
+# Aggregate a study's results, render tables/, figures/, the macros, and build paper/main.pdf
+# (installing LaTeX first where it is missing and the machine allows it).
 paper: $(STAMP)
+	scripts/install-latex.sh
 	$(PY) -m repro paper --study $(STUDY)
 
 clean-venv:

@@ -196,7 +196,7 @@ def test_without_latex_the_cli_renders_and_says_how_to_install(
     rc = main(["paper", "--study", "study/tiny.toml", "--root", str(tmp_path / "runs"),
                "--out", str(tmp_path), "--json"])
     captured = capsys.readouterr()
-    assert rc == 0 and '"pdf_status": "no-latex"' in captured.out
+    assert rc == 4 and '"pdf_status": "no-latex"' in captured.out  # no PDF, no exit 0
     assert "texlive-latex-recommended latexmk" in captured.err
     assert (tmp_path / "tables" / "objective_sampler.tex").is_file()
     macros = (tmp_path / "paper" / "generated" / "macros.tex").read_text()

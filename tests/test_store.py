@@ -123,3 +123,23 @@ def test_legacy_status_without_digests_is_still_read(finished) -> None:
     assert store.check(ev.id) == ("done", "")
     (store.cell_dir(ev.id) / "result.json").write_text("{")
     assert store.check(ev.id)[0] == "damaged"
+
+
+def test_paper_rebuilds_results_from_the_verified_store(finished, tmp_path) -> None:
+    """A stale, truncated or random results.csv is never what the paper reads when it is given
+    the spec: the table is rebuilt from the cells, damaged ones counted as such."""
+    import pandas as pd
+
+    from repro.cli.paper import resolve_study
+
+    spec, store, cells = finished
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text(SPEC)
+    ev = [c for c in cells if c.stage == "evaluate"]
+    (store.cell_dir(ev[0].id) / "result.json").write_text("{")
+    (store.dir / "results.csv").write_bytes(b"\x00\x9f garbage")
+    folder = resolve_study(str(spec_file), store.root)
+    assert folder == store.dir
+    frame = pd.read_csv(folder / "results.csv")
+    assert len(frame) == len(ev)
+    assert sorted(frame["status"]) == sorted(["damaged"] + ["ok"] * (len(ev) - 1))

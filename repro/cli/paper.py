@@ -42,6 +42,13 @@ def resolve_study(study: str, root: str | Path) -> Path:
     is ``name``; for a spec, results.csv is first rebuilt from the store's verified cells, so the
     paper never reports a cell whose files are damaged or gone."""
     path = Path(study)
+    if path.suffix == ".toml" and not path.is_file():
+        folder = Path(root) / path.stem
+        if not folder.is_dir():
+            raise ConfigError(f"no results for spec {study}: neither the spec nor {folder} exists")
+        print(f"warning: {study} not found; {folder}/results.csv is used as written, without checking "
+              "the store", file=sys.stderr)
+        return folder
     if path.suffix == ".toml":
         from repro import study as study_mod
         from repro.spec import load_spec
@@ -80,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         summary["tables"] = ", ".join(Path(p).name for p in summary["tables"])
         summary["figures"] = ", ".join(Path(p).name for p in summary["figures"])
     emit(summary, args.json)
-    if hint:
+    if hint:  # a PDF was asked for and could not be built: no product, no exit 0
         print(hint, file=sys.stderr)
+        return 4
     return 0

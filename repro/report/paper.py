@@ -6,7 +6,8 @@
 - ``paper/main.pdf`` (latexmk + pdflatex in ``paper/``, auxiliary files in ``paper/build/``).
 
 Without LaTeX on the machine everything but the PDF is written and the result says how to
-install it (``pdf_status = "no-latex"``); the CLI exits 0 in that case (see repro.cli.paper).
+install it (``pdf_status = "no-latex"``); the CLI then exits 4, since the PDF it was asked for
+is missing (``--no-pdf`` asks for everything but the PDF and exits 0).
 """
 
 from __future__ import annotations
