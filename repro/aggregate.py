@@ -91,7 +91,13 @@ def load_results(study_dir: str | Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty: no evaluation cell of this study has run yet "
                         "(make study STUDY=…)") from None
-    return tidy(frame)
+    except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
+        raise DataError(f"{path} is not a results table ({type(exc).__name__}); rebuild it with "
+                        "`repro paper --study <spec>.toml` or `repro study run <spec>`") from None
+    try:
+        return tidy(frame)
+    except DataError as exc:
+        raise DataError(f"{path}: {exc}") from None
 
 
 def tidy(frame: pd.DataFrame) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import gzip
 import io
 import logging
+import math
 import pickle
 import struct
 import subprocess
@@ -215,7 +216,7 @@ def parse_idx(raw: bytes, path: Path | str = "<bytes>") -> np.ndarray:
         raise DataError(f"{path}: truncated IDX header ({len(raw)} bytes, {ndim} dimensions)")
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: sizes near 2^32 per axis overflow int64
     if len(raw) - header != expected:
         raise DataError(
             f"{path}: truncated or oversized IDX data: shape {shape} needs {expected} bytes, "
@@ -314,7 +315,7 @@ def load(dataset: str = "mnist", data_dir: str | Path | None = None, cache_dir: 
             with np.load(cache) as z:
                 splits = {s: Split(z[f"{s}_images"], z[f"{s}_labels"]) for s in SPLIT_SIZES}
             return Dataset(dataset, **splits, source=str(source), digest=digest)
-        except (OSError, KeyError, ValueError) as exc:
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             log.warning("cache %s unreadable (%s); rebuilding it", cache, exc)
     splits = read_source(source)
     arrays = {f"{s}_{kind}": getattr(splits[s], kind) for s in splits for kind in ("images", "labels")}

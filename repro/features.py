@@ -227,7 +227,10 @@ class FeatureSpace:
         """The embedding of a real split, computed once and cached beside the classifier."""
         path = home_dir() / "cache" / "features" / f"{ds.name}-{self.key}-{split}.npy"
         if path.is_file():
-            return np.load(path)
+            try:
+                return np.load(path)
+            except (OSError, ValueError, EOFError) as exc:  # truncated or foreign bytes: recompute
+                log.warning("feature cache %s unreadable (%s); recomputing it", path, exc)
         feats = self.embed(ds.split(split).images)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
@@ -263,10 +266,14 @@ def load_or_train(
     path = classifier_path(ds, cfg)
     key = classifier_key(ds, cfg)
     if path.is_file() and not retrain:
-        blob = torch.load(path, map_location=dev, weights_only=True)
-        model = Classifier(cfg).to(dev)
-        model.load_state_dict(blob["state_dict"])
-        return FeatureSpace(model, blob["info"], dev, key)
+        try:
+            blob = torch.load(path, map_location=dev, weights_only=True)
+            model = Classifier(cfg).to(dev)
+            model.load_state_dict(blob["state_dict"])
+            return FeatureSpace(model, blob["info"], dev, key)
+        except Exception as exc:  # noqa: BLE001 - a damaged cache is rebuilt, never a traceback
+            log.warning("classifier cache %s unreadable (%s: %s); training it again", path, type(exc).__name__,
+                        str(exc).splitlines()[0][:200] if str(exc) else "")
     log.info("training the %s feature classifier (%s)", ds.name, path.name)
     model, info = train_classifier(ds, cfg, dev, progress)
     with atomic_path(path) as tmp:

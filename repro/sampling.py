@@ -45,6 +45,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,16 @@ log = logging.getLogger(__name__)
 METHODS = ("none", "drs", "obrs")
 GAMMA_CONVENTIONS = ("absolute", "percentile", "acceptance")
 DEFAULT_BATCH_SIZE = 1000
+
+
+def max_samples(bytes_per_sample: int = 4 * 28 * 28) -> int:
+    """The most samples (or burn-in proposals) a call may ask for: half of this machine's memory
+    in float32 MNIST-sized images. Beyond it a request would swap or hang, not finish."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        memory = 8 << 30
+    return max(1, memory // 2 // bytes_per_sample)
 
 
 class AcceptanceTooLowError(ReproError):
@@ -142,8 +153,8 @@ class SamplingParams:
             raise bad("update_M", "True or False")
         if not (finite(self.budget) and self.budget >= 1):
             raise bad("budget", "a finite number ≥ 1")
-        if not (isinstance(self.burn_in, int) and not isinstance(self.burn_in, bool) and self.burn_in >= 1):
-            raise bad("burn_in", "an integer ≥ 1")
+        if not (isinstance(self.burn_in, int) and not isinstance(self.burn_in, bool) and 1 <= self.burn_in <= max_samples()):
+            raise bad("burn_in", f"an integer from 1 to {max_samples():,} (half this machine's memory in images)")
         if not (finite(self.max_proposals_per_sample) and self.max_proposals_per_sample >= 1):
             raise bad("max_proposals_per_sample", "a finite number ≥ 1")
         if not isinstance(self.calibrate, bool):
@@ -337,8 +348,9 @@ def sample(
     params = params if params is not None else SamplingParams()
     if method is not None and method != params.method:
         params = dataclasses.replace(params, method=method)  # re-validated in __post_init__
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
-        raise ConfigError(f"n must be an integer ≥ 0; got {n!r}")
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 0 <= n <= max_samples():
+        raise ConfigError(f"n must be an integer from 0 to {max_samples():,} (half this machine's memory in "
+                          f"images); got {n!r}")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ConfigError(f"batch_size must be an integer ≥ 1; got {batch_size!r}")
     if not isinstance(z_dim, (int, np.integer)) or z_dim < 1:

@@ -65,6 +65,7 @@ SPLITS = ("val", "test")
 STAGES = ("features", "train", "evaluate")
 _MISSING = object()
 STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # never ".", "..", a path, or empty
+MAX_CELLS = 100_000  # a larger grid is refused unless asked for (--max-cells): paper.toml has ~3,800
 EVAL_SEED_STRIDE = 1_000_003  # evaluation seed j of training seed s is s + j · stride (distinct for s < stride)
 
 
@@ -111,12 +112,14 @@ class _Table:
             raise SpecError(f"{self.at(key)}: {v!r} is not allowed; expected one of {', '.join(choices)}")
         return v
 
-    def int(self, key: str, default: Any = _MISSING, minimum: int | None = None) -> int:
+    def int(self, key: str, default: Any = _MISSING, minimum: int | None = None, maximum: int | None = None) -> int:
         v = self.get(key, default)
         if not _is_int(v):
             raise SpecError(f"{self.at(key)}: expected an integer, got {_type_name(v)} {v!r}")
         if minimum is not None and v < minimum:
             raise SpecError(f"{self.at(key)}: {v} is too small; expected an integer ≥ {minimum}")
+        if maximum is not None and v > maximum:
+            raise SpecError(f"{self.at(key)}: {v} is too large; expected at most {maximum:,} (what this machine holds)")
         return v
 
     def bool(self, key: str, default: Any = _MISSING) -> bool:
@@ -302,8 +305,10 @@ def _validate_train_config(overrides: dict[str, Any], where: str) -> None:
         raise SpecError(f"{where}: {exc}") from None
 
 
-def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "study") -> Spec:
-    """Validate a parsed TOML document completely and return the ``Spec``."""
+def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "study",
+               max_cells: int = MAX_CELLS) -> Spec:
+    """Validate a parsed TOML document completely and return the ``Spec``. A grid of more than
+    ``max_cells`` cells is refused before anything is expanded (counted, not listed)."""
     top = _Table(raw, "")
     study = top.table("study")
     name = study.str("name", name_default)
@@ -390,7 +395,7 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "s
     ev = top.table("evaluate", {})
     defaults = EvalSettings()
     settings = EvalSettings(
-        n_samples=ev.int("n_samples", defaults.n_samples, minimum=10),
+        n_samples=ev.int("n_samples", defaults.n_samples, minimum=10, maximum=_max_samples()),
         reference_split=ev.str("reference_split", defaults.reference_split, SPLITS),
         k_precision_recall=ev.int("k_precision_recall", defaults.k_precision_recall, minimum=1),
         k_density_coverage=ev.int("k_density_coverage", defaults.k_density_coverage, minimum=1),
@@ -429,7 +434,7 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "s
                                                         allowed="a percentile in [0, 100]")[0])
             fixed["eps"] = float(b.numbers("eps", 1e-6, check=lambda x: x >= 0, allowed="ε ≥ 0")[0])
         if sampler != "none":
-            fixed["burn_in"] = b.int("burn_in", 10_000, minimum=100)
+            fixed["burn_in"] = b.int("burn_in", 10_000, minimum=100, maximum=_max_samples())
             fixed["discriminator"] = b.str("discriminator", "refit", DISCRIMINATORS)
         only = b.get("objectives", None)
         if only is not None:
@@ -442,9 +447,17 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "s
             only = tuple(dict.fromkeys(only))
         b.done()
         block = EvalBlock(axes, fixed, only)
+        _check_size(math.prod(len(v) for v in axes.values()), max_cells, b.path)  # before grid() lists it
         _validate_sampling(block, b.path)
         blocks.append(block)
     ev.done()
+
+    n_train = sum(len(o.lams) for o in objectives) * len(seeds_raw)
+    per_model = {o.loss: len(o.lams) * len(seeds_raw) for o in objectives}
+    n_eval = settings.eval_seeds * sum(
+        math.prod(len(v) for v in blk.axes.values())
+        * sum(n for loss, n in per_model.items() if blk.applies_to(loss)) for blk in blocks)
+    _check_size(1 + n_train + n_eval, max_cells, "study")
 
     ex = top.table("executor", {})
     local = ex.table("local", {})
@@ -486,6 +499,12 @@ def _read_resources(t: _Table, base: Resources, nested: bool) -> Resources:
     return Resources(**out)
 
 
+def _max_samples() -> int:
+    from repro.sampling import max_samples  # noqa: PLC0415
+
+    return max_samples()
+
+
 def _validate_sampling(block: EvalBlock, where: str) -> None:
     from repro.sampling import SamplingParams  # noqa: PLC0415
 
@@ -496,7 +515,13 @@ def _validate_sampling(block: EvalBlock, where: str) -> None:
             raise SpecError(f"{where}: {exc}") from None
 
 
-def load_spec(path: str | Path) -> Spec:
+def _check_size(n: int, cap: int, where: str) -> None:
+    if n > cap:
+        raise SpecError(f"{where}: the grid has {n:,} cells, more than the cap of {cap:,}; trim it, or pass "
+                        f"--max-cells {n} if it is meant")
+
+
+def load_spec(path: str | Path, max_cells: int = MAX_CELLS) -> Spec:
     """Read and validate a spec file; any problem is a ``SpecError`` naming the field."""
     p = Path(path)
     try:
@@ -509,7 +534,7 @@ def load_spec(path: str | Path) -> Spec:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{p}: invalid TOML: {exc}") from None
-    return parse_spec(raw, str(p), name_default=p.stem)
+    return parse_spec(raw, str(p), name_default=p.stem, max_cells=max_cells)
 
 
 # --------------------------------------------------------------------------- cells

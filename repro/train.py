@@ -70,7 +70,7 @@ from tqdm.auto import tqdm
 
 from repro import CODE_VERSION, divergences, nets
 from repro.atomic import atomic_path, atomic_write_bytes, atomic_write_json
-from repro.errors import ConfigError, ReproError, dataclass_from_dict
+from repro.errors import ConfigError, DataError, ReproError, dataclass_from_dict
 from repro.runtime import provenance, resolve_device, stable_hash
 
 log = logging.getLogger(__name__)
@@ -333,7 +333,16 @@ def _read_checkpoint(run_dir: Path, device: torch.device | str = "cpu") -> dict[
     path = Path(run_dir) / CHECKPOINT
     if not path.is_file():
         raise ConfigError(f"{run_dir}: no {CHECKPOINT} (not a training run folder, or it never saved)")
-    return torch.load(path, map_location=device, weights_only=True)
+    try:
+        blob = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - truncated, random or foreign bytes: one line, not a traceback
+        raise DataError(f"{path} is not a readable checkpoint ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0][:200] if str(exc) else 'no detail'}); "
+                        "retrain the run, or restore the file") from None
+    needed = {"config", "generator", "discriminator", "epoch"}
+    if not isinstance(blob, dict) or not needed <= set(blob):
+        raise DataError(f"{path} is not a repro checkpoint: it lacks {sorted(needed - set(blob or {}))}")
+    return blob
 
 
 def _init_from(st: _State, source: Path) -> None:
@@ -648,8 +657,12 @@ def load_trained(run_dir: str | Path, device: str | torch.device | None = None) 
     cfg = TrainConfig.from_dict(blob["config"]).resolve()
     with torch.random.fork_rng(devices=[]):
         G, D = _networks(cfg)
-    G.load_state_dict(blob["generator_ema"] if blob.get("generator_ema") is not None else blob["generator"])
-    D.load_state_dict(blob["discriminator"])
+    try:
+        G.load_state_dict(blob["generator_ema"] if blob.get("generator_ema") is not None else blob["generator"])
+        D.load_state_dict(blob["discriminator"])
+    except (RuntimeError, KeyError, TypeError) as exc:
+        raise DataError(f"{Path(run_dir) / CHECKPOINT}: its weights do not fit the configuration it records "
+                        f"({str(exc).splitlines()[0][:200]})") from None
     return TrainedModel(G.to(dev).eval().requires_grad_(False), D.to(dev).eval().requires_grad_(False),
                         cfg, cfg.z_dim, cfg.ratio_divergence, int(blob["epoch"]), Path(run_dir))
 

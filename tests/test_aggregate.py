@@ -227,3 +227,10 @@ def test_refit_is_paired_with_raw_on_the_same_model() -> None:
     assert d.iloc[0]["discriminator"] == "refit" and "discriminator=raw" in d.iloc[0]["baseline"]
     vs_plain = paired[(paired["pairing"] == "model") & (paired["metric"] == "precision")]
     assert sorted(vs_plain["discriminator"]) == ["raw", "refit"]
+
+
+@pytest.mark.parametrize("content", [b"\x00\x9f\x92 random bytes \xff" * 50, b"a,b\n1,2,3,4\n\x00"])
+def test_a_damaged_results_table_is_one_clear_error(tmp_path, content: bytes) -> None:
+    (tmp_path / "results.csv").write_bytes(content)
+    with pytest.raises(DataError, match="results.csv"):
+        A.load_results(tmp_path)

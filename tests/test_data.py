@@ -193,3 +193,22 @@ def test_cli_bad_data_dir_exit_2_one_line(tmp_path: Path) -> None:
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+def test_idx_header_whose_sizes_overflow_is_refused() -> None:
+    """Three axes of 2^32 − 1: their product overflows int64 (np.prod wrapped around); the
+    exact size says the file cannot hold it."""
+    import struct
+
+    raw = bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 2**32 - 1, 2**32 - 1, 2**32 - 1) + b"\x00" * 16
+    with pytest.raises(data.DataError, match="truncated or oversized IDX data"):
+        data.parse_idx(raw, "huge-idx3-ubyte")
+
+
+def test_a_corrupt_decoded_cache_is_rebuilt(tmp_path: Path) -> None:
+    first = data.load("mnist", cache_dir=tmp_path)
+    cache = next(tmp_path.glob("mnist-*.npz"))
+    cache.write_bytes(cache.read_bytes()[:1000])  # truncated
+    again = data.load("mnist", cache_dir=tmp_path)
+    assert np.array_equal(again.test.images, first.test.images)
+    assert cache.stat().st_size > 1000

@@ -111,3 +111,30 @@ def test_classifier_training_is_bitwise_reproducible(mnist: data.Dataset) -> Non
     torch.set_num_threads(before)
     for k in weights[0]:
         assert torch.equal(weights[0][k], weights[1][k]), k
+
+
+def test_damaged_caches_are_rebuilt_not_a_traceback(space: features.FeatureSpace, mnist: data.Dataset,
+                                                    tmp_path, monkeypatch) -> None:
+    """A truncated real-feature cache is recomputed (the same numbers); a corrupt classifier file
+    is trained again. Done under a copy of the cache folder, so the suite's cache is untouched."""
+    import shutil
+
+    from repro import runtime
+
+    home = tmp_path / "home"
+    shutil.copytree(runtime.home_dir() / "cache", home / "cache",
+                    ignore=shutil.ignore_patterns("mnist-*.npz", "fashion*"))
+    monkeypatch.setenv("REPRO_HOME", str(home))
+    feats = space.real_features(mnist, "val")
+    cached = next((home / "cache" / "features").glob(f"mnist-{space.key}-val.npy"))
+    cached.write_bytes(cached.read_bytes()[:100])
+    np.testing.assert_array_equal(space.real_features(mnist, "val"), feats)
+    # a small classifier (1 epoch, narrow) keeps the retraining short
+    small = features.ClassifierConfig(channels=(4, 8), feature_dim=16, epochs=1)
+    first = features.load_or_train(mnist, cfg=small, progress=False)
+    clf = features.classifier_path(mnist, small)
+    assert str(clf).startswith(str(home))
+    clf.write_bytes(b"not a checkpoint")
+    again = features.load_or_train(mnist, cfg=small, progress=False)  # trained again, bitwise the same
+    assert again.info["test_accuracy"] == first.info["test_accuracy"]
+    assert torch.load(clf, weights_only=True)["info"]["test_accuracy"] == first.info["test_accuracy"]

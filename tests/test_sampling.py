@@ -409,3 +409,37 @@ def test_calibration_on_a_trained_mnist_model_uses_the_validation_split(mnist_ru
     x, st = sampling.sample_from_run(mnist_run, 200, params, seed=3)
     assert st["calibrated"] and st["calibration_a"] > 0
     assert x.shape == (200, 1, 28, 28)
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\x01garbage" * 100, None])
+def test_cli_a_corrupt_checkpoint_is_one_line_and_exit_2(tmp_path, capsys, content, mnist_run: str) -> None:
+    from repro.cli import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    if content is None:  # a real checkpoint with its weights swapped for a mismatched shape
+        blob = torch.load(Path(mnist_run) / "checkpoint.pt", weights_only=True)
+        blob["generator"] = {k: v[:1] for k, v in blob["generator"].items()}  # (the tiny run keeps no EMA)
+        torch.save(blob, run / "checkpoint.pt")
+    else:
+        (run / "checkpoint.pt").write_bytes(content)
+    code = main(["sample", "--ckpt", str(run), "-n", "5", "--out", str(tmp_path / "s.npz")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "checkpoint.pt" in err[0], err
+    assert not (tmp_path / "s.npz").exists()
+
+
+def test_cli_bad_device_and_unwritable_outputs(mnist_run: str, tmp_path, capsys) -> None:
+    from repro.cli import main
+
+    base = ["sample", "--ckpt", mnist_run, "-n", "20"]
+    if not torch.cuda.is_available():
+        assert main([*base, "--device", "cuda", "--out", str(tmp_path / "a.npz")]) == 2
+        assert "no CUDA device" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "missing" / "a.npz")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    # a --grid that cannot be written: nothing is left behind, the .npz included
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main([*base, "--out", str(tmp_path / "b.npz"), "--grid", str(blocker / "g.png")]) == 2
+    assert not (tmp_path / "b.npz").exists()

@@ -276,3 +276,15 @@ def test_cli_malformed_spec_exit_2_nothing_written(tmp_path: Path, command: str)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "study.seeds" in proc.stderr and "Traceback" not in proc.stderr
     assert not root.exists()
+
+
+def test_a_huge_grid_is_refused_before_it_is_expanded() -> None:
+    """Counted, never listed: 12 million cells per model were planned for minutes past 1 GB."""
+    raw = _raw()
+    raw["evaluate"]["blocks"][0]["sigma"] = [0.01 * (i + 1) for i in range(3000)]
+    with pytest.raises(SpecError, match=r"evaluate.blocks\[0\]: the grid has 3,000 cells, more than the cap of 1,000"):
+        parse_spec(raw, "t.toml", max_cells=1000)
+    # 1 classifier + 6 models + 6 × (3000 σ + 1 K) evaluations
+    with pytest.raises(SpecError, match=r"study: the grid has 18,013 cells, more than the cap of 10,000; .*--max-cells 18013"):
+        parse_spec(raw, "t.toml", max_cells=10_000)
+    assert len(expand(parse_spec(_raw(), "t.toml", max_cells=25))) == 25  # exactly at the cap: 1 + 6 + 18

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy as np
 from repro import refit, sampling
 from repro.atomic import atomic_path, atomic_write
 from repro.cli import emit
+from repro.errors import ConfigError
 
 _D = sampling.SamplingParams()  # the defaults, one table for the API and the CLI
 
@@ -105,8 +107,24 @@ def save_grid(path: str | Path, images: np.ndarray, ncol: int = 8) -> None:
     plt.close(fig)
 
 
+def _check_writable(path: str | None, option: str) -> None:
+    """Refuse an output path that cannot be written before any work is done."""
+    if path is None:
+        return
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise ConfigError(f"{option} {path}: is a folder; give a file name")
+    if not parent.is_dir():
+        raise ConfigError(f"{option} {path}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {path}: the folder {parent} is not writable")
+
+
 def run(args: argparse.Namespace) -> int:
     params = params_from_args(args)
+    _check_writable(args.out, "--out")
+    _check_writable(args.grid, "--grid")
     images, stats = sampling.sample_from_run(
         args.ckpt, args.n, params, args.seed, device=args.device, batch_size=args.batch_size,
         refit_cfg=refit.RefitConfig(steps=args.refit_steps),
@@ -115,7 +133,12 @@ def run(args: argparse.Namespace) -> int:
     save_npz(args.out, arr, params, stats)
     out = dict(stats, out=str(args.out))
     if args.grid:
-        save_grid(args.grid, arr)
+        try:
+            save_grid(args.grid, arr)
+        except OSError as exc:  # both outputs or neither: the .npz is not left behind alone
+            Path(args.out).unlink(missing_ok=True)
+            raise ConfigError(f"--grid {args.grid}: cannot be written ({exc.strerror or exc}); "
+                              f"{args.out} was not kept") from None
         out["grid"] = str(args.grid)
     emit(out, args.json)
     return 0

@@ -7,7 +7,7 @@ import json
 import sys
 
 from repro import study
-from repro.spec import EXECUTORS, load_spec
+from repro.spec import EXECUTORS, MAX_CELLS, load_spec
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("spec", help="path of the study spec (TOML)")
         q.add_argument("--root", default=str(study.DEFAULT_ROOT), help="results store root (default: runs/)")
         q.add_argument("--json", action="store_true", help="print one JSON object")
+        q.add_argument("--max-cells", type=int, default=MAX_CELLS,
+                       help="refuse a grid of more cells than this before expanding it")
         if name == "run":
             q.add_argument("--executor", choices=EXECUTORS, default=None, help="override the spec's executor")
             q.add_argument("--retry-failed", action="store_true", help="rerun the cells recorded as failed")
@@ -29,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    spec = load_spec(args.spec)
+    spec = load_spec(args.spec, args.max_cells)
     planned = study.plan(spec, args.root)
     if args.json:
         print(json.dumps({"study": spec.name, "cells": [
@@ -45,7 +47,7 @@ def run_plan(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    spec = load_spec(args.spec)
+    spec = load_spec(args.spec, args.max_cells)
     counts = study.summary(study.plan(spec, args.root))
     if args.json:
         print(json.dumps({"study": spec.name, "counts": counts}))
@@ -55,7 +57,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_run(args: argparse.Namespace) -> int:
-    spec = load_spec(args.spec)  # a malformed spec ends here: exit 2, nothing written
+    spec = load_spec(args.spec, args.max_cells)  # a malformed spec ends here: exit 2, nothing written
     report = study.run(spec, args.root, executor=args.executor, retry_failed=args.retry_failed, force=args.force,
                        progress=not args.no_progress)
     if args.json:
