@@ -238,6 +238,7 @@ class Spec:
     local_workers: int
     slurm: SlurmSettings
     description: str = ""
+    digest: str = ""  # of the parsed document: tells this spec from another with the same name
 
 
 _BLOCK_AXES = {  # key → (check, allowed) for list-valued grid axes
@@ -482,7 +483,7 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "s
     ex.done()
     top.done()
     return Spec(path, name, dataset, tuple(seeds_raw), executor, threads, train, tuple(objectives), settings,
-                tuple(blocks), workers, slurm, description)
+                tuple(blocks), workers, slurm, description, stable_hash(raw))
 
 
 def _read_resources(t: _Table, base: Resources, nested: bool) -> Resources:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import shutil
@@ -26,7 +27,7 @@ from repro.atomic import atomic_path, atomic_write_json
 from repro.errors import dataclass_from_dict
 from repro.executors import make_executor
 from repro.runtime import PROJECT_ROOT, provenance
-from repro.spec import STAGES, Cell, Spec, expand
+from repro.spec import STAGES, Cell, Spec, SpecError, expand
 from repro.store import Store
 
 log = logging.getLogger(__name__)
@@ -222,7 +223,31 @@ def run(spec: Spec, root: str | Path = DEFAULT_ROOT, *, executor: str | None = N
     store = Store(root, spec.name)
     store.dir.mkdir(parents=True, exist_ok=True)
     with study_lock(store.dir):
+        check_owner(spec, store.dir, force, claim=True)
         return _run(spec, store, root, executor, retry_failed, force, progress)
+
+
+OWNER = "spec.json"  # which spec file (path and digest) a store's results come from
+
+
+def check_owner(spec: Spec, study_dir: Path, force: bool = False, claim: bool = False) -> None:
+    """Refuse a spec that would write or read another spec's store: a different file *and*
+    different content under the same ``[study].name`` (the same file edited, or the same content
+    moved, is the same study: cells are content-addressed). ``force`` takes the store over;
+    ``claim`` records this spec as the store's."""
+    path = study_dir / OWNER
+    try:
+        owner = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        owner = None
+    mine = {"path": str(Path(spec.path).resolve()), "digest": spec.digest}
+    if (isinstance(owner, dict) and owner.get("path") != mine["path"] and owner.get("digest") != mine["digest"]
+            and not force):
+        raise SpecError(f"{study_dir} holds the results of {owner.get('path')}, another spec than {spec.path} "
+                        f"with the same [study].name {spec.name!r}; give this spec its own name, or pass --force "
+                        "to take the store over")
+    if claim and owner != mine:
+        atomic_write_json(path, mine)
 
 
 @contextlib.contextmanager

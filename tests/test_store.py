@@ -143,3 +143,22 @@ def test_paper_rebuilds_results_from_the_verified_store(finished, tmp_path) -> N
     frame = pd.read_csv(folder / "results.csv")
     assert len(frame) == len(ev)
     assert sorted(frame["status"]) == sorted(["damaged"] + ["ok"] * (len(ev) - 1))
+
+
+def test_another_spec_with_the_same_name_cannot_take_a_store(finished, tmp_path) -> None:
+    from repro.cli import main
+    from repro.spec import SpecError, load_spec
+
+    spec, store, cells = finished
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text(SPEC)
+    b.write_text(SPEC.replace("sigma = [0.5, 1.0]", "sigma = [2.0]"))  # same [study].name "s"
+    study.check_owner(load_spec(a), store.dir, claim=True)
+    with pytest.raises(SpecError, match=r"holds the results of .*a.toml, another spec than .*b.toml"):
+        study.check_owner(load_spec(b), store.dir)
+    assert main(["paper", "--study", str(b), "--root", str(store.root), "--no-pdf"]) == 2
+    # the same file edited is the same study (cells are content-addressed); --force takes over
+    a.write_text(SPEC.replace("sigma = [0.5, 1.0]", "sigma = [0.5, 1.0, 2.0]"))
+    study.check_owner(load_spec(a), store.dir, claim=True)
+    study.check_owner(load_spec(b), store.dir, force=True, claim=True)
+    assert "b.toml" in (store.dir / "spec.json").read_text()

@@ -33,11 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--confidence", type=float, default=0.95)
     p.add_argument("--resamples", type=int, default=9999, help="bootstrap resamples")
     p.add_argument("--no-pdf", action="store_true", help="render only; do not run latexmk")
+    p.add_argument("--force", action="store_true",
+                   help="read the store even though another spec file with the same [study].name wrote it")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
-def resolve_study(study: str, root: str | Path) -> Path:
+def resolve_study(study: str, root: str | Path, force: bool = False) -> Path:
     """A study folder as given, or ``<root>/<name>`` for a spec ``…/x.toml`` whose ``[study].name``
     is ``name``; for a spec, results.csv is first rebuilt from the store's verified cells, so the
     paper never reports a cell whose files are damaged or gone."""
@@ -59,6 +61,7 @@ def resolve_study(study: str, root: str | Path) -> Path:
         if not folder.is_dir():
             raise ConfigError(f"no results for spec {study}: {folder} does not exist; run "
                               f"`make study STUDY={study}` first, or pass --root")
+        study_mod.check_owner(spec, folder, force)  # another spec's store is not this paper's
         study_mod.write_tables(spec, Store(root, spec.name), study_mod.plan(spec, root))
         return folder
     if path.is_dir():
@@ -73,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.confidence < 1:
         raise ConfigError(f"--confidence must lie in (0, 1), got {args.confidence}")
-    study_dir = resolve_study(args.study, args.root)
+    study_dir = resolve_study(args.study, args.root, args.force)
     out = Path(args.out) if args.out else paper.PROJECT_ROOT
     try:
         summary = paper.build(study_dir, out, pdf=not args.no_pdf, method=args.ci,
