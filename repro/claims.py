@@ -30,12 +30,12 @@ import numpy as np
 import pandas as pd
 
 from repro.aggregate import holm, lookup, pr_reference, prefer_refit, select, values_of, welch
+from repro.vocab import F_GAN_OBJECTIVES
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
 NOT_CONTRADICTED, UNTESTABLE = "not contradicted", "untestable"
 VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_CONTRADICTED, UNTESTABLE)
 ALPHA = 0.05                  # family-wise error of one claim's tests (Holm)
-F_GAN_OBJECTIVES = ("bce", "js", "kl", "rkl")
 
 # Thresholds a claim's wording leaves open, in one place (and quoted in the paper).
 HIGH_ACCEPTANCE = 0.80        # "keeping a high acceptance rate"

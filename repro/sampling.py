@@ -57,12 +57,11 @@ from torch import nn
 from repro.acceptance import drs_gamma_for_acceptance, drs_logit, obrs_acceptance, obrs_constant
 from repro.divergences import DIVERGENCES, log_ratio
 from repro.errors import ConfigError, ReproError, dataclass_from_dict
-from repro.refit import DISCRIMINATORS
+from repro.vocab import DISCRIMINATORS, GAMMA_CONVENTIONS, SAMPLERS
 
 log = logging.getLogger(__name__)
 
-METHODS = ("none", "drs", "obrs")
-GAMMA_CONVENTIONS = ("absolute", "percentile", "acceptance")
+METHODS = SAMPLERS
 DEFAULT_BATCH_SIZE = 1000
 
 

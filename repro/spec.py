@@ -51,18 +51,13 @@ from repro.data import DATASETS
 from repro.errors import ConfigError
 from repro.features import ClassifierConfig
 from repro.runtime import stable_hash
+from repro.vocab import DISCRIMINATORS, EXECUTORS, GAMMA_CONVENTIONS, SAMPLERS, SPLITS, STAGES
 
 
 class SpecError(ConfigError):
     """A malformed spec: the message names the field (dotted path) and what is allowed."""
 
 
-EXECUTORS = ("inprocess", "local", "slurm")
-SAMPLERS = ("none", "drs", "obrs")
-GAMMA_CONVENTIONS = ("absolute", "percentile", "acceptance")
-DISCRIMINATORS = ("refit", "raw")
-SPLITS = ("val", "test")
-STAGES = ("features", "train", "evaluate")
 _MISSING = object()
 STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # never ".", "..", a path, or empty
 MAX_CELLS = 100_000  # a larger grid is refused unless asked for (--max-cells): paper.toml has ~3,800

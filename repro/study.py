@@ -123,8 +123,6 @@ def _run_features(cell: Cell) -> dict[str, Any]:
 def _run_train(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
     from repro import train  # noqa: PLC0415
 
-    if os.environ.get("REPRO_FAIL_CELLS") and cell.labels.get("objective") in os.environ["REPRO_FAIL_CELLS"].split(","):
-        raise RuntimeError("failure injected by REPRO_FAIL_CELLS (a test hook)")
     init = cell.config.get("init_from")
     if init is not None:
         state, why = store.check(init)

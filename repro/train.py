@@ -72,11 +72,11 @@ from repro import CODE_VERSION, divergences, nets
 from repro.atomic import atomic_path, atomic_write_bytes, atomic_write_json
 from repro.errors import ConfigError, DataError, ReproError, dataclass_from_dict
 from repro.runtime import provenance, resolve_device, stable_hash
+from repro.vocab import AUX_DIVERGENCES, DATASETS, OBJECTIVES
 
 log = logging.getLogger(__name__)
 
-LOSSES = ("bce", "js", "kl", "rkl", "pr")
-AUX_DIVERGENCES = ("chi2", "kl", "rkl")
+LOSSES = OBJECTIVES
 CHECKPOINT = "checkpoint.pt"
 CURVE = "curve.csv"
 RESULT = "result.json"
@@ -168,7 +168,7 @@ class TrainConfig:
         def bad(name: str, allowed: str) -> ConfigError:
             return ConfigError(f"TrainConfig.{name}={getattr(self, name)!r}: expected {allowed}")
 
-        choices = {"dataset": ("mnist", "fashion-mnist"), "loss": LOSSES, "aux": AUX_DIVERGENCES, "arch": nets.ARCHS}
+        choices = {"dataset": DATASETS, "loss": LOSSES, "aux": AUX_DIVERGENCES, "arch": nets.ARCHS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise bad(name, "one of " + ", ".join(allowed))

@@ -127,7 +127,9 @@ def test_inprocess_executor_gives_the_same_numbers(reference: Path, spec_path: P
 
 
 def test_failed_cell_is_recorded_and_retried(reference: Path, spec_path: Path, tmp_path: Path) -> None:
-    proc = _cli("run", str(spec_path), "--root", str(tmp_path), "--no-progress", env={"REPRO_FAIL_CELLS": "kl"})
+    hooks = str(Path(__file__).parent / "hooks")  # sitecustomize: the failure injection, in every process
+    proc = _cli("run", str(spec_path), "--root", str(tmp_path), "--no-progress",
+                env={"REPRO_FAIL_CELLS": "kl", "PYTHONPATH": os.pathsep.join(filter(None, [hooks, os.environ.get("PYTHONPATH")]))})
     assert proc.returncode == 1
     assert "failure injected" in proc.stderr and "--retry-failed" in proc.stderr
     frame = pd.read_csv(tmp_path / "micro" / "results.csv")

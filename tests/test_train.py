@@ -315,7 +315,6 @@ def test_dcgan_runs(tmp_path: Path) -> None:
 
 
 def test_curve_csv(tmp_path: Path) -> None:
-    pytest.importorskip("repro.metrics")
     r = T.train(tiny(eval_every=1, eval_samples=200), tmp_path / "run", progress=False)
     rows = list(csv.DictReader((tmp_path / "run" / T.CURVE).open()))
     assert [int(x["epoch"]) for x in rows] == [0, 1, 2]

@@ -17,6 +17,7 @@ import torch
 
 from repro import train as training
 from repro.cli import emit
+from repro.vocab import DATASETS
 
 # options with a short help text; every other field gets a generic one
 _HELP = {
@@ -29,7 +30,7 @@ _HELP = {
     "train_size": "use only the first N training images (0: all; for quick checks)",
     "eval_every": "epochs between curve evaluations (0: none)",
 }
-_CHOICES = {"loss": training.LOSSES, "aux": training.AUX_DIVERGENCES, "dataset": ("mnist", "fashion-mnist"),
+_CHOICES = {"loss": training.LOSSES, "aux": training.AUX_DIVERGENCES, "dataset": DATASETS,
             "arch": ("mlp", "dcgan")}
 
 

@@ -23,14 +23,15 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from repro.aggregate import select, pr_reference, values_of  # noqa: E402
+from repro.aggregate import pr_reference, select, values_of  # noqa: E402
 from repro.atomic import atomic_path  # noqa: E402
 from repro.claims import table1_configs  # noqa: E402
 from repro.report import METRIC_LABELS, SAMPLER_LABELS, objective_label  # noqa: E402
+from repro.vocab import OBJECTIVES, SAMPLERS  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-OBJECTIVE_ORDER = ("bce", "js", "kl", "rkl", "pr")
+OBJECTIVE_ORDER = OBJECTIVES
 _PALETTE = sns.color_palette("colorblind", 8)
 COLOURS = {o: _PALETTE[i] for i, o in enumerate(OBJECTIVE_ORDER)}
 MARKERS = {"bce": "o", "js": "s", "kl": "^", "rkl": "D", "pr": "v"}
@@ -280,7 +281,7 @@ def fig_samples(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: An
     the lowest training seed with a grid is shown, a missing grid is a labelled blank."""
     configs = table1_configs(agg)
     objs = _objectives(agg)
-    samplers = [s for s in ("none", "drs", "obrs") if any(c[1] == s for c in configs)]
+    samplers = [s for s in SAMPLERS if any(c[1] == s for c in configs)]
     if not objs or not samplers:
         return None
     fig, axes = plt.subplots(len(objs), len(samplers),

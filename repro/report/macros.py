@@ -20,6 +20,7 @@ from repro.aggregate import BOOTSTRAP_MIN_N, lookup, pr_reference, status_counts
 from repro.atomic import atomic_write_bytes
 from repro.claims import HIGH_ACCEPTANCE, RECALL_TOLERANCE, VERDICTS, Verdict, table1_configs
 from repro.errors import ConfigError
+from repro.vocab import F_GAN_OBJECTIVES, OBJECTIVES, SAMPLERS
 from repro.report import SAMPLER_LABELS, latex_escape, objective_label
 from repro.report.tables import digits_of, scale_of
 
@@ -89,7 +90,7 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
     put("NumCellsNotRun", counts["missing"] + counts["stale"] + counts["outdated"])
     put("NumTrainRuns", frame["train_id"].nunique())
     put("NumConfigs", agg[agg["metric"] == "precision"].shape[0])
-    objs = [o for o in ("bce", "js", "kl", "rkl", "pr") if o in set(frame["objective"])]
+    objs = [o for o in OBJECTIVES if o in set(frame["objective"])]
     put("ObjectiveList", ", ".join(objective_label(o, frame) for o in objs))
     put("NumObjectives", len(objs))
     put("SigmaGrid", _grid(values_of(frame, "sigma", sampler="none")))
@@ -153,8 +154,8 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
     # every objective × sampler of Table 1 gets its macros, "--" when the study lacks it, so
     # that the paper builds from any study
     found = {(obj, sampler): sel for obj, sampler, sel in configs}
-    for obj in ("bce", "js", "kl", "rkl"):
-        for sampler in ("none", "drs", "obrs"):
+    for obj in F_GAN_OBJECTIVES:
+        for sampler in SAMPLERS:
             _table1_macros(put, agg, obj, sampler, found.get((obj, sampler)))
     for obj, sampler, sel in configs:
         row = lookup(agg, "fid", objective=obj, **sel)

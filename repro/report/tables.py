@@ -18,6 +18,7 @@ import pandas as pd
 
 from repro.aggregate import lookup, pr_groups, pr_reference, values_of
 from repro.atomic import atomic_write_bytes
+from repro.vocab import DISCRIMINATORS, F_GAN_OBJECTIVES
 from repro.claims import Verdict, table1_configs
 from repro.report import (LOWER_IS_BETTER, METRIC_LABELS, OBJECTIVE_LABELS, SAMPLER_LABELS, objective_label,
                           latex_escape)
@@ -28,7 +29,7 @@ T1_METRICS = ("fid", "precision", "recall", "density", "coverage", "acceptance_r
 SWEEP_METRICS = ("fid", "precision", "recall", "density", "coverage")
 SAMPLER_METRICS = ("fid", "precision", "recall", "coverage", "acceptance_rate")
 REJECTION_METRICS = ("fid", "precision", "recall", "acceptance_rate", "d_heldout_logloss")
-F_GAN = ("bce", "js", "kl", "rkl")
+F_GAN = F_GAN_OBJECTIVES
 
 
 @dataclasses.dataclass
@@ -258,7 +259,7 @@ def build_rejection(agg: pd.DataFrame) -> Table:
     against the sampled generator and with the raw one (docs/maths.md §6.4), per objective."""
     settings = [("drs", "target_acceptance", v) for v in values_of(agg, "target_acceptance", sampler="drs")]
     settings += [("obrs", "budget", v) for v in values_of(agg, "budget", sampler="obrs")]
-    discs = [d for d in ("refit", "raw") if d in set(agg["discriminator"])]
+    discs = [d for d in DISCRIMINATORS if d in set(agg["discriminator"])]
     specs = []
     for obj in [o for o in (*F_GAN, "pr") if o in set(agg["objective"])]:
         extra = {}

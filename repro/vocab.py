@@ -1,0 +1,32 @@
+"""The project's vocabulary: every name a spec, a configuration, a result column or a table may
+use, declared once. Other modules import these; none types the lists out again.
+
+Order matters where it is shown: objectives and samplers appear in tables and figures in the
+order given here.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# data
+DATASETS: Final = ("mnist", "fashion-mnist")
+SPLITS: Final = ("val", "test")  # the reference split an evaluation compares against
+
+# objectives (docs/maths.md §3–4)
+F_GAN_OBJECTIVES: Final = ("bce", "js", "kl", "rkl")  # one model per seed, trained from scratch
+OBJECTIVES: Final = (*F_GAN_OBJECTIVES, "pr")  # pr: the λ-PR GAN, one model per λ
+DIVERGENCES: Final = ("bce", "js", "kl", "rkl", "chi2")  # a critic's divergence (docs/maths.md §3.1)
+AUX_DIVERGENCES: Final = ("chi2", "kl", "rkl")  # the λ-PR discriminator's
+GENERATOR_FORMS: Final = ("minimax", "nonsaturating")  # f-GAN generator losses (docs/maths.md §3.3)
+PR_GENERATOR_FORMS: Final = ("primal", "log")  # λ-PR generator losses
+
+# sampling (docs/maths.md §5–6)
+SAMPLERS: Final = ("none", "drs", "obrs")
+GAMMA_CONVENTIONS: Final = ("absolute", "percentile", "acceptance")
+DEFAULT_GAMMA_CONVENTION: Final = "percentile"  # Azadi et al.'s code; one default for spec, API and CLI
+DISCRIMINATORS: Final = ("refit", "raw")  # which D a ratio-based sampler scores with (docs/maths.md §6.4)
+
+# the study
+STAGES: Final = ("features", "train", "evaluate")
+EXECUTORS: Final = ("inprocess", "local", "slurm")
