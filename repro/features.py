@@ -223,6 +223,17 @@ class FeatureSpace:
         """(N, …) images → (N, 10) class probabilities (for the Inception Score)."""
         return self._run(images, lambda b: torch.softmax(self.model(b), dim=1), value_range, batch_size)
 
+    @torch.inference_mode()
+    def probs_from_features(self, feats: np.ndarray) -> np.ndarray:
+        """(N, d) features from ``embed`` → (N, 10) class probabilities: the classifier's head on
+        them, so an evaluation runs the convolutions once for both (``probs`` runs them again)."""
+        was = self.model.training
+        self.model.eval()
+        head = self.model.head
+        p = torch.softmax(head(torch.as_tensor(feats, dtype=torch.float32, device=self.device)), dim=1)
+        self.model.train(was)
+        return p.cpu().numpy()
+
     def real_features(self, ds: Dataset, split: str = "test") -> np.ndarray:
         """The embedding of a real split, computed once and cached beside the classifier."""
         path = home_dir() / "cache" / "features" / f"{ds.name}-{self.key}-{split}.npy"

@@ -162,7 +162,7 @@ def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
         "fid": metrics.frechet_distance(real, fake),
         "precision": pr["precision"], "recall": pr["recall"], "density": pr["density"], "coverage": pr["coverage"],
         "f8": f8, "f1_8": f1_8,
-        "inception_score": metrics.inception_score(fs.probs(images, value_range=(-1.0, 1.0))),
+        "inception_score": metrics.inception_score(fs.probs_from_features(fake)),
     }
     with atomic_path(cell_dir / "prd.npz") as tmp:
         with open(tmp, "wb") as fh:

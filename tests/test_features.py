@@ -138,3 +138,8 @@ def test_damaged_caches_are_rebuilt_not_a_traceback(space: features.FeatureSpace
     again = features.load_or_train(mnist, cfg=small, progress=False)  # trained again, bitwise the same
     assert again.info["test_accuracy"] == first.info["test_accuracy"]
     assert torch.load(clf, weights_only=True)["info"]["test_accuracy"] == first.info["test_accuracy"]
+
+
+def test_probabilities_from_features_equal_a_second_forward(space: features.FeatureSpace, mnist: data.Dataset) -> None:
+    x = mnist.test.images[:500]
+    np.testing.assert_allclose(space.probs_from_features(space.embed(x)), space.probs(x), atol=1e-6)
