@@ -22,7 +22,6 @@ table is built from verified cells only.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -32,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from repro.atomic import atomic_write_json
+from repro.runtime import file_sha256
 from repro.spec import Cell
 
 
@@ -43,14 +43,6 @@ _UNTRACKED_FILES = {"status.json", "cell.json", "traceback.json"}
 _UNTRACKED_DIRS = {"refit"}
 
 
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def artefacts(cell_dir: Path) -> dict[str, str]:
     """relative path → SHA-256 of every file a cell wrote (temporary files and caches excluded)."""
     out = {}
@@ -59,7 +51,7 @@ def artefacts(cell_dir: Path) -> dict[str, str]:
         if (not path.is_file() or rel.parts[0] in _UNTRACKED_DIRS or str(rel) in _UNTRACKED_FILES
                 or path.name.startswith(".")):
             continue
-        out[str(rel)] = file_digest(path)
+        out[str(rel)] = file_sha256(path)
     return out
 
 
@@ -105,7 +97,7 @@ class Store:
                 path = d / name
                 if not path.is_file():
                     return "damaged", f"{path} is missing"
-                if file_digest(path) != digest:
+                if file_sha256(path) != digest:
                     return "damaged", f"{path} does not match the digest recorded when the cell finished"
             if not isinstance(self.result(cell_id), dict):
                 return "damaged", f"{d / 'result.json'} is missing or unreadable"

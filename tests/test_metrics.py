@@ -339,3 +339,21 @@ def test_inception_score_by_hand():
 def test_inception_score_rejects_non_probabilities():
     with pytest.raises(ValueError, match="summing to 1"):
         M.inception_score(np.ones((3, 2)))
+
+
+def test_kmeans_recovers_a_known_clustering() -> None:
+    """Five well-separated blobs in 16-d: the clustering must be the blobs (up to relabelling),
+    and the same for the same seed."""
+    import torch
+
+    from repro.metrics import _kmeans_labels
+
+    rng = np.random.default_rng(3)
+    centres = rng.normal(scale=20.0, size=(5, 16))
+    truth = rng.integers(0, 5, size=1000)
+    x = torch.as_tensor(centres[truth] + rng.normal(size=(1000, 16)), dtype=torch.float32)
+    labels = _kmeans_labels(x, 5, np.random.default_rng(0), max_iter=100, tol=1e-6).numpy()
+    pairs = set(zip(truth.tolist(), labels.tolist()))
+    assert len(pairs) == 5 and len({t for t, _ in pairs}) == 5 and len({lab for _, lab in pairs}) == 5
+    again = _kmeans_labels(x, 5, np.random.default_rng(0), max_iter=100, tol=1e-6).numpy()
+    np.testing.assert_array_equal(labels, again)

@@ -1,0 +1,61 @@
+"""repro.atomic: a reader sees the old file or the whole new one, whatever happens to the writer."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from repro.atomic import atomic_path, atomic_write, atomic_write_bytes, atomic_write_json
+
+
+def test_json_round_trip_and_no_leftovers(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "x.json"
+    atomic_write_json(path, {"b": 1, "a": [1, 2]})
+    assert json.loads(path.read_text()) == {"a": [1, 2], "b": 1}
+    assert path.read_text().endswith("\n")
+    assert [p.name for p in path.parent.iterdir()] == ["x.json"]  # the temporary file is gone
+
+
+def test_a_failing_writer_leaves_the_old_file_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "x.bin"
+    atomic_write_bytes(path, b"old")
+
+    def half_then_fail(fh) -> None:
+        fh.write(b"new but incomplete")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        atomic_write(path, half_then_fail)
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.bin"]
+    with pytest.raises(ValueError), atomic_path(path) as tmp:
+        tmp.write_bytes(b"other")
+        raise ValueError
+    assert path.read_bytes() == b"old"
+
+
+def test_a_writer_killed_mid_write_leaves_the_old_file(tmp_path: Path) -> None:
+    path = tmp_path / "x.bin"
+    atomic_write_bytes(path, b"old")
+    code = (f"import time\nfrom repro.atomic import atomic_write\n"
+            f"def w(fh):\n    fh.write(b'partial'); fh.flush(); open({str(tmp_path / 'started')!r}, 'w').close(); time.sleep(60)\n"
+            f"atomic_write({str(path)!r}, w)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "started").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (tmp_path / "started").exists()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert path.read_bytes() == b"old"
