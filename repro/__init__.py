@@ -5,4 +5,4 @@ it is part of every cache key, so stale results are recomputed, never reused.
 """
 
 __version__ = "0.1.0"
-CODE_VERSION = 2  # 2: refit D for DRS/OBRS, real subset per evaluation seed, min-max KL, primal λ-PR
+CODE_VERSION = 3  # 2: refit D, real subset per evaluation seed, min-max KL, primal λ-PR; 3: DRS at a target acceptance keeps M

@@ -90,7 +90,8 @@ class SamplingParams:
     gamma_convention: ``absolute`` | ``percentile`` | ``acceptance``; gamma_percentile: in [0, 100].
     acceptance: DRS target acceptance in (0, 1] for ``gamma_convention = "acceptance"``.
     eps: DRS ε ≥ 0 (Azadi et al. use 1e-6; ε → 0 with γ = 0 is plain rejection sampling).
-    update_M: DRS raises M whenever a proposal's ratio beats it (Azadi et al., Algorithm 1).
+    update_M: DRS raises M whenever a proposal's ratio beats it (Azadi et al., Algorithm 1); not
+        with ``gamma_convention = "acceptance"``, whose γ holds for the burn-in M only.
     budget: OBRS budget K ≥ 1 (expected proposals per accepted sample; 1 accepts all).
     burn_in: proposals used to estimate M, γ₀ and c_K (not returned, not counted).
     max_proposals_per_sample: the run fails once proposals exceed this × n.
@@ -441,7 +442,10 @@ def _sample(generator, discriminator, n, params, seed, ratio_divergence, z_dim, 
             stats.update(budget=p.budget, c_K=c if math.isfinite(c) else None, eps=None,  # None: K = 1, accept all
                          expected_acceptance_burn_in=float(obrs_acceptance(r_over_M, 1.0, c).mean()))
 
-    # propose, score, accept until n samples are in
+    # propose, score, accept until n samples are in. With a target acceptance, M stays at its
+    # burn-in value: γ was solved for that M, and raising M afterwards lowers the acceptance below
+    # the target (on a sharp refit ratio it fell toward 0 and DRS at 6 % hit the proposal cap)
+    update_M = p.update_M and p.gamma_convention != "acceptance"
     cap = math.ceil(p.max_proposals_per_sample * n)
     chunks: list[torch.Tensor] = []
     accepted = proposals = 0
@@ -461,7 +465,7 @@ def _sample(generator, discriminator, n, params, seed, ratio_divergence, z_dim, 
         else:
             if p.method == "drs":
                 # running maximum proposal by proposal (Azadi et al., Algorithm 1)
-                running = np.maximum.accumulate(np.maximum(lr, log_M)) if p.update_M else np.full(k, log_M)
+                running = np.maximum.accumulate(np.maximum(lr, log_M)) if update_M else np.full(k, log_M)
                 a = special.expit(drs_logit(lr, running, gamma, p.eps))  # (k,)
             else:
                 running = None
@@ -473,7 +477,7 @@ def _sample(generator, discriminator, n, params, seed, ratio_divergence, z_dim, 
             used = int(keep[-1]) + 1
         else:
             used = k
-        if p.method == "drs" and p.update_M and used > 0:
+        if p.method == "drs" and update_M and used > 0:
             new = float(running[used - 1])
             stats["M_updates"] += int(np.count_nonzero(np.diff(np.concatenate([[log_M], running[:used]])) > 0))
             log_M = new

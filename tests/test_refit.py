@@ -140,3 +140,24 @@ def test_drs_acceptance_convention_lands_on_its_target():
         assert abs(stats["acceptance_rate"] - target) < 0.03, (target, stats["acceptance_rate"])
         assert abs(stats["expected_acceptance_burn_in"] - target) < 1e-6
         assert stats["target_acceptance"] == target
+
+
+def test_a_target_acceptance_holds_on_a_sharp_ratio() -> None:
+    """A ratio far sharper than the burn-in shows (a proposal beats the burn-in maximum every few
+    hundred draws): with M raised at each new maximum the acceptance collapsed far below the
+    target; with M held at its burn-in value it stays on target."""
+    G = Scale(SD_Q)
+    sharp = ExactLogRatio(SD_Q)
+
+    class Sharper(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.dummy = nn.Parameter(torch.zeros(()), requires_grad=False)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return 25.0 * sharp(x)  # a calibrated but very confident ratio
+
+    params = sampling.SamplingParams(method="drs", gamma_convention="acceptance", acceptance=0.06, burn_in=2000,
+                                     discriminator="raw")
+    _, stats = sampling.sample(G, Sharper(), 500, params=params, seed=6, ratio_divergence=None, z_dim=2)
+    assert abs(stats["acceptance_rate"] - 0.06) < 0.03 and stats["M_updates"] == 0

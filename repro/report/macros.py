@@ -115,6 +115,10 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
     refit_steps = sorted({int(x) for x in pd.to_numeric(frame.get("refit_steps", pd.Series(dtype=float)),
                                                            errors="coerce").dropna()})
     put("RefitSteps", ", ".join(str(x) for x in refit_steps) or "--")
+    discs = set(values_of(frame, "discriminator"))
+    put("RejectionTableNote", "compares it with the raw discriminator at the same operating points"
+        if {"refit", "raw"} <= discs else "lists its held-out loss at each operating point; this study has no "
+        "cells with the raw discriminator to compare (the full grid, study/paper.toml, has them)")
     n_eval = int(frame.groupby("train_id")["eval_seed"].nunique().max()) if len(frame) else 0
     put("VarianceSource", "the variation between independently trained models together with the evaluation "
         "noise of one evaluation per model (one generated sample and one real reference subset, redrawn per "
