@@ -92,8 +92,9 @@ def test_run_completes_every_cell_and_writes_the_tidy_table(reference: Path, spe
     assert len(frame) == 2 * 2 * 2 and (frame["status"] == "ok").all()
     assert frame[METRICS].notna().all().all()
     obrs = pd.read_csv(reference / "micro" / "results.csv").query("sampler == 'obrs'")
-    # K = 2: at most ~2 proposals per sample (c_K = 1 when the ratio's max M ≤ K accepts more)
-    assert (obrs["acceptance_rate"] >= 0.45).all()
+    # K = 2: about 2 proposals per sample (c_K = 1 when the ratio's max M ≤ K accepts more); c_K
+    # comes from a burn-in of 200 and the rate from ~240 proposals, so ±0.1 is sampling noise
+    assert (obrs["acceptance_rate"] >= 0.35).all()
     # every row carries its trained model's summary, the same for rows of one model
     full = pd.read_csv(reference / "micro" / "results.csv")
     assert (full["train_seconds"] > 0).all() and (full["train_epochs"] >= 1).all()

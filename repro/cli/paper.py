@@ -47,7 +47,8 @@ def resolve_study(study: str, root: str | Path, force: bool = False) -> Path:
     if path.suffix == ".toml" and not path.is_file():
         folder = Path(root) / path.stem
         if not folder.is_dir():
-            raise ConfigError(f"no results for spec {study}: neither the spec nor {folder} exists")
+            raise ConfigError(f"no results for spec {study}: neither the spec nor {folder} exists; run "
+                              f"`make study STUDY={study}` first, or pass --root")
         print(f"warning: {study} not found; {folder}/results.csv is used as written, without checking "
               "the store", file=sys.stderr)
         return folder
