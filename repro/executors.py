@@ -1,26 +1,33 @@
 """Executors: one interface, three backends (in-process, local processes, SLURM via submitit).
 
 ``Executor.map(fn, args_list, stage)`` runs ``fn(*args)`` for every argument tuple and
-calls ``on_done(index, value_or_exception)`` as each finishes. Tasks write their own
-results to the store (atomically), so an executor only schedules: the same spec gives the
-same results on every backend, and a killed executor loses nothing that finished.
+calls ``on_done(index, value_or_exception)`` as each finishes; ``Executor.run_graph(fn, tasks)``
+does the same for tasks that wait for others (a fine-tune for its parent model, an evaluation
+for its model). Tasks write their own results to the store (atomically), so an executor only
+schedules: the same spec gives the same results on every backend, and a killed executor loses
+nothing that finished.
 
 - ``inprocess``: one after the other in this process (debugging, breakpoints).
-- ``local``: a pool of worker processes sized to the machine (cores // threads per cell).
+- ``local``: a pool of worker processes sized to the machine (cores // threads per cell); a
+  task starts as soon as its dependencies are done and a worker is free, the first ready task
+  in the given (priority) order first, so no core idles while work is ready.
 - ``slurm``: submitit job arrays, chunked below MaxArraySize, at most ``max_concurrent``
   tasks running, per-stage resources; a timed-out or preempted task is requeued
-  (``submitit.helpers.Checkpointable``) and resumes from its training checkpoint.
+  (``submitit.helpers.Checkpointable``) and resumes from its training checkpoint. A graph
+  runs in rounds: every ready task of one stage as one array.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+from concurrent.futures.process import BrokenProcessPool
 import logging
 import multiprocessing as mp
 import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +45,28 @@ class ExecutorError(ReproError):
     """The executor itself could not run (no sbatch, a broken pool, …)."""
 
 
+@dataclass(frozen=True)
+class Task:
+    """One call of a graph: ``fn(*args)``, run once the tasks at indices ``deps`` have ended
+    (whatever their outcome: a task whose input failed records that failure itself)."""
+
+    args: tuple[Any, ...]
+    stage: str
+    deps: tuple[int, ...] = ()
+
+
+def ready_tasks(tasks: Sequence[Task], ended: set[int], started: set[int]) -> list[int]:
+    """Indices of the tasks not yet started whose dependencies have all ended, in list order."""
+    return [i for i, t in enumerate(tasks) if i not in started and all(d in ended for d in t.deps)]
+
+
+def _check_graph(tasks: Sequence[Task]) -> None:
+    for i, t in enumerate(tasks):
+        bad = [d for d in t.deps if not 0 <= d < len(tasks) or d == i]
+        if bad:
+            raise ExecutorError(f"task {i} depends on {bad}, which are not other tasks of the graph")
+
+
 class Executor(ABC):
     name = "abstract"
     slots = 1  # how many cells run at once (the progress bar's "running")
@@ -45,6 +74,25 @@ class Executor(ABC):
     @abstractmethod
     def map(self, fn: Callable[..., Any], args_list: Sequence[tuple[Any, ...]], stage: str, on_done: OnDone) -> None:
         """Run ``fn(*args)`` for each args; ``on_done(i, result or exception)`` as each ends."""
+
+    def run_graph(self, fn: Callable[..., Any], tasks: Sequence[Task], on_done: OnDone) -> None:
+        """Run every task after its dependencies; ``on_done(i, result or exception)`` as each ends.
+        This default runs rounds through ``map``: all ready tasks of the first ready task's stage
+        at once (one SLURM array per stage and round). Raises ``ExecutorError`` on a cycle."""
+        _check_graph(tasks)
+        ended: set[int] = set()
+        while len(ended) < len(tasks):
+            ready = ready_tasks(tasks, ended, ended)
+            if not ready:
+                raise ExecutorError(f"tasks {sorted(set(range(len(tasks))) - ended)} wait for each other (a cycle)")
+            stage = tasks[ready[0]].stage
+            batch = [i for i in ready if tasks[i].stage == stage]
+
+            def done(j: int, value: Any, batch=batch) -> None:
+                ended.add(batch[j])
+                on_done(batch[j], value)
+
+            self.map(fn, [tasks[i].args for i in batch], stage, done)
 
 
 class InProcessExecutor(Executor):
@@ -57,6 +105,17 @@ class InProcessExecutor(Executor):
             except Exception as exc:  # noqa: BLE001 - reported through on_done like the others
                 value = exc
             on_done(i, value)
+
+    def run_graph(self, fn, tasks, on_done) -> None:
+        """One task at a time: the first ready one in list order."""
+        _check_graph(tasks)
+        ended: set[int] = set()
+        while len(ended) < len(tasks):
+            ready = ready_tasks(tasks, ended, ended)
+            if not ready:
+                raise ExecutorError(f"tasks {sorted(set(range(len(tasks))) - ended)} wait for each other (a cycle)")
+            self.map(fn, [tasks[ready[0]].args], tasks[ready[0]].stage, lambda _, v, i=ready[0]: on_done(i, v))
+            ended.add(ready[0])
 
 
 def _die_with_parent(parent_pid: int, every_seconds: float = 1.0) -> None:
@@ -101,6 +160,46 @@ class LocalExecutor(Executor):
                 except Exception as exc:  # noqa: BLE001 - a worker that died (OOM, kill -9) lands here
                     value = exc
                 on_done(futures[fut], value)
+
+    def run_graph(self, fn, tasks, on_done) -> None:
+        """One pool for the whole graph. A task is handed to the pool only when a worker is free,
+        so the order of the list decides among the tasks that are ready at that moment (a task
+        queued earlier would otherwise run before a more urgent one that became ready later)."""
+        _check_graph(tasks)
+        if not tasks:
+            return
+        ended: set[int] = set()
+        started: set[int] = set()
+        pool = self._pool(len(tasks))
+        running: dict[cf.Future, int] = {}
+        try:
+            while len(ended) < len(tasks):
+                for i in ready_tasks(tasks, ended, started)[: self.workers - len(running)]:
+                    try:
+                        fut = pool.submit(fn, *tasks[i].args)
+                    except BrokenProcessPool:  # a worker died (OOM, kill -9): a new pool
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        pool = self._pool(len(tasks) - len(ended))
+                        fut = pool.submit(fn, *tasks[i].args)
+                    running[fut] = i
+                    started.add(i)
+                if not running:
+                    raise ExecutorError(f"tasks {sorted(set(range(len(tasks))) - ended)} wait for each other (a cycle)")
+                finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                for fut in finished:
+                    i = running.pop(fut)
+                    try:
+                        value = fut.result()
+                    except Exception as exc:  # noqa: BLE001 - a worker that died lands here
+                        value = exc
+                    ended.add(i)
+                    on_done(i, value)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _pool(self, n_tasks: int) -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(max_workers=max(1, min(self.workers, n_tasks)), mp_context=mp.get_context("spawn"),
+                                      initializer=_die_with_parent, initargs=(os.getpid(),))
 
 
 class CellTask(submitit.helpers.Checkpointable):

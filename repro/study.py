@@ -1,8 +1,9 @@
 """Plan, run and report a study: the spec's cells, their state in the store, the executors.
 
-``plan`` says what would run and why (missing, failed, stale); ``run`` runs the stages in
-order (features → train → evaluate), skipping every cell with a result, and records each
-failure without stopping the study; ``execute_cell`` is what a worker runs for one cell.
+``plan`` says what would run and why (missing, failed, stale); ``run`` runs every cell without
+a result as soon as the cells it depends on are done (features → train → evaluate per model,
+``schedule`` decides which ready cell goes first), and records each failure without stopping the
+study; ``execute_cell`` is what a worker runs for one cell.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 
 from repro.atomic import atomic_path, atomic_write_json
 from repro.errors import dataclass_from_dict
-from repro.executors import make_executor
+from repro.executors import Task, make_executor
 from repro.runtime import PROJECT_ROOT, provenance
 from repro.spec import STAGES, Cell, Spec, SpecError, expand
 from repro.store import Store
@@ -205,19 +206,45 @@ class RunReport:
         return not self.failed
 
 
-def waves(cells: list[Cell]) -> list[list[Cell]]:
-    """Split one stage's cells into waves that can run at once: a cell goes after every cell of
-    the list it depends on (a λ-PR fine-tune after its BCE model), in the given order otherwise."""
-    depth: dict[str, int] = {}
-    for c in cells:  # expand() lists a cell after its dependencies; deps outside the list don't count
-        depth[c.id] = 1 + max((depth[d] for d in c.deps if d in depth), default=-1)
-    return [[c for c in cells if depth[c.id] == k] for k in range(max(depth.values(), default=-1) + 1)]
+# Relative cost of a cell, in epochs of a one-G-step training run (≈ 55 s on one core of the
+# reference machine); only the order of the schedule depends on it, never a result.
+COST_FEATURES = 4.0  # the classifier: ~3 min
+COST_EVALUATE = 0.05  # a plain sampler, 5,000 samples: ~3 s; the first rejection cell of a model also refits D
+
+
+def cell_cost(cell: Cell) -> float:
+    """A training run costs its epochs × (1 + G steps per D step)/2: a D step and a G step cost about the same."""
+    if cell.stage == "features":
+        return COST_FEATURES
+    if cell.stage == "evaluate":
+        return COST_EVALUATE
+    t = cell.config["train"]
+    return t["epochs"] * (1.0 + t["g_steps"] / t["d_steps"]) / 2.0
+
+
+def schedule(cells: list[Cell]) -> list[Cell]:
+    """The cells in the order a free worker should take them when several are ready: longest
+    path to the end of the study first (a cell's cost plus that of its costliest chain of
+    dependents, the classic critical-path list schedule). So the longest training runs and the
+    parents of fine-tunes start first, and evaluations fill the cores as models finish. A cell's
+    path is longer than any of its dependents', so the order is also a dependency order."""
+    ids = {c.id for c in cells}
+    children: dict[str, list[Cell]] = {}
+    for c in cells:
+        for d in c.deps:
+            if d in ids:
+                children.setdefault(d, []).append(c)
+    path: dict[str, float] = {}
+    for c in reversed(cells):  # expand() lists dependencies first, so children come before parents here
+        path[c.id] = cell_cost(c) + max((path[k.id] for k in children.get(c.id, [])), default=0.0)
+    position = {c.id: i for i, c in enumerate(cells)}
+    return sorted(cells, key=lambda c: (-path[c.id], position[c.id]))
 
 
 def run(spec: Spec, root: str | Path = DEFAULT_ROOT, *, executor: str | None = None, retry_failed: bool = False,
         force: bool = False, progress: bool = True) -> RunReport:
-    """Run every cell without a result, stage by stage; record failures and go on. One run per
-    store at a time (``study_lock``)."""
+    """Run every cell without a result, each after the cells it depends on; record failures and go
+    on. One run per store at a time (``study_lock``)."""
     store = Store(root, spec.name)
     store.dir.mkdir(parents=True, exist_ok=True)
     with study_lock(store.dir):
@@ -282,42 +309,38 @@ def _run(spec: Spec, store: Store, root: str | Path, executor: str | None, retry
                        folder=store.dir / "slurm", slurm=spec.slurm)
     start = time.perf_counter()
     planned = plan(spec, root)
-    ran = 0
-    for stage in STAGES:
-        todo = []
-        for p in planned:
-            if p.cell.stage != stage:
-                continue
-            # recompute from scratch: a checkpoint would otherwise be resumed, and a damaged or
-            # outdated cell's files (a checkpoint of a parent that changed) must not be reused
-            if force or p.state in ("damaged", "outdated"):
-                shutil.rmtree(store.cell_dir(p.cell.id), ignore_errors=True)
-            if p.will_run or force or (retry_failed and p.state == "failed"):
-                store.clear_status(p.cell.id)  # a retried training run resumes from its checkpoint
-                todo.append(p.cell)
-        if not todo:
-            continue
-        bar = tqdm(total=len(todo), desc=f"{spec.name}: {stage}", unit="cell", disable=not progress)
-        counts = {"done": 0, "failed": 0, "diverged": 0}
-        for wave in waves(todo):  # a fine-tune starts once the model it starts from is done
-            left = [len(wave)]
-            bar.set_postfix(running=min(ex.slots, len(wave)), **counts)
+    todo = []
+    for p in planned:
+        # recompute from scratch: a checkpoint would otherwise be resumed, and a damaged or
+        # outdated cell's files (a checkpoint of a parent that changed) must not be reused
+        if force or p.state in ("damaged", "outdated"):
+            shutil.rmtree(store.cell_dir(p.cell.id), ignore_errors=True)
+        if p.will_run or force or (retry_failed and p.state == "failed"):
+            store.clear_status(p.cell.id)  # a retried training run resumes from its checkpoint
+            todo.append(p.cell)
+    todo = schedule(todo)
+    index = {c.id: i for i, c in enumerate(todo)}
+    tasks = [Task((str(store.root), spec.name, c, spec.threads_per_cell), c.stage,
+                  tuple(index[d] for d in c.deps if d in index)) for c in todo]
+    totals = {stage: sum(c.stage == stage for c in todo) for stage in STAGES}
+    ended = dict.fromkeys(STAGES, 0)
+    counts = {"done": 0, "failed": 0, "diverged": 0}
+    bar = tqdm(total=len(todo), desc=f"{spec.name}", unit="cell", disable=not progress or not todo)
 
-            def on_done(i: int, value: Any, wave=wave, bar=bar, counts=counts, left=left) -> None:
-                cell = wave[i]
-                if isinstance(value, BaseException):  # the worker itself died: record it here
-                    store.record(cell, "failed", None, f"worker failed: {type(value).__name__}: {value}", 0.0,
-                                 provenance())
-                    value = "failed"
-                counts[value] = counts.get(value, 0) + 1
-                left[0] -= 1
-                bar.set_postfix(running=min(ex.slots, left[0]), **counts, refresh=False)
-                bar.update()
+    def on_done(i: int, value: Any) -> None:
+        cell = todo[i]
+        if isinstance(value, BaseException):  # the worker itself died: record it here
+            store.record(cell, "failed", None, f"worker failed: {type(value).__name__}: {value}", 0.0, provenance())
+            value = "failed"
+        counts[value] = counts.get(value, 0) + 1
+        ended[cell.stage] += 1
+        stages = {s: f"{ended[s]}/{totals[s]}" for s in STAGES if totals[s]}
+        bar.set_postfix(**stages, **{k: v for k, v in counts.items() if v or k == "failed"}, refresh=False)
+        bar.update()
 
-            args = [(str(store.root), spec.name, cell, spec.threads_per_cell) for cell in wave]
-            ex.map(execute_cell, args, stage, on_done)
-        bar.close()
-        ran += len(todo)
+    ex.run_graph(execute_cell, tasks, on_done)
+    bar.close()
+    ran = len(todo)
     final = plan(spec, root)
     write_tables(spec, store, final)
     failed = [(p.cell.stage, p.cell.id, p.why if p.state == "failed" else f"{p.state}: {p.why}")

@@ -220,19 +220,23 @@ def test_a_second_run_on_the_same_store_waits_for_the_first(spec_path: Path, tmp
     assert "another study run (pid" in err and "waiting" in err
 
 
-def test_fine_tunes_run_in_a_wave_after_their_source(tmp_path: Path) -> None:
+def test_the_schedule_puts_the_longest_chains_first_and_every_cell_after_its_dependencies(tmp_path: Path) -> None:
     spec_file = tmp_path / "ft.toml"
     spec_file.write_text(MICRO.replace('[[objectives]]\nloss = "kl"\n',
                                        '[[objectives]]\nloss = "pr"\nlam = [0.5, 2.0]\ninit_from = "bce"\n'))
-    cells = [c for c in expand_spec(spec_file) if c.stage == "train"]
-    waves = study.waves(cells)
-    assert [len(w) for w in waves] == [2, 4]
-    assert {c.labels["objective"] for c in waves[0]} == {"bce"}
-    first = {c.id for c in waves[0]}
-    assert all(set(c.deps) & first for c in waves[1])
-    # cells of another stage (deps outside the list) and no cells at all: one wave, none
-    evals = [c for c in expand_spec(spec_file) if c.stage == "evaluate"]
-    assert study.waves(evals) == [evals] and study.waves([]) == []
+    cells = expand_spec(spec_file)
+    order = study.schedule(cells)
+    assert sorted(c.id for c in order) == sorted(c.id for c in cells)
+    position = {c.id: i for i, c in enumerate(order)}
+    assert all(position[d] < position[c.id] for c in order for d in c.deps)
+    assert order[0].stage == "features"
+    # the BCE models (parents of the fine-tunes) before the fine-tunes, training before evaluation
+    stages = [c.stage for c in order]
+    assert stages.index("evaluate") > max(i for i, s in enumerate(stages) if s == "train")
+    trains = [c for c in order if c.stage == "train"]
+    assert [c.labels["objective"] for c in trains[:2]] == ["bce", "bce"]
+    # costs: epochs x (1 + G steps per D step) / 2
+    assert study.cell_cost(trains[0]) == trains[0].config["train"]["epochs"]
 
 
 def expand_spec(path: Path):
