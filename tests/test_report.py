@@ -72,7 +72,7 @@ def test_tables_render_missing_cells_as_blank_not_crash() -> None:
     for table in T.build_all(agg, verdicts):
         tex = T.render(table, "claims.tex.j2" if table.name == "claims" else "table.tex.j2")
         assert balanced(tex), table.name
-        assert r"\begin{tabular}" in tex and r"\bottomrule" in tex
+        assert (r"\begin{tabular}" in tex or r"\begin{longtable}" in tex) and r"\bottomrule" in tex
         assert "nan" not in tex.lower().replace("\\nan", "")
     t1 = T.render(T.build_objective_sampler(agg))
     assert "--" in t1 and "RKL" in t1 and r"\mathbf" not in t1.split("RKL")[1]
@@ -80,6 +80,32 @@ def test_tables_render_missing_cells_as_blank_not_crash() -> None:
     assert "single" not in lam and "no interval (one seed)" in lam
     empty = T.render(T.build_gamma(agg))
     assert "no results for this table" in empty
+
+
+def test_direction_agreement_counts_pairs_ordered_alike() -> None:
+    # rows 0 and 1 ordered alike on both metrics, row 2 reversed against both on the first metric
+    theirs = [[1.0, 0.5], [2.0, 0.6], [3.0, None]]
+    ours = [[10.0, 0.1], [20.0, 0.2], [5.0, 0.9]]
+    assert T.direction_agreement(theirs, ours) == [(2, 3), (2, 3), (0, 2)]
+    assert T.direction_agreement([[1.0]], [[None]]) == [(0, 0)]
+
+
+def test_published_table_sets_the_seeds_beside_the_study() -> None:
+    drs = {"sampler": "drs", "gamma_convention": "acceptance", "target_acceptance": 0.88, "discriminator": "refit"}
+    frame = results([{"train_seed": s, "objective": o, "fid": f + s, "precision": 0.8, "recall": r,
+                      "acceptance_rate": 0.88, **drs}
+                     for s in range(3) for o, f, r in (("kl", 30.0, 0.8), ("js", 50.0, 0.7), ("rkl", 60.0, 0.6))])
+    table = T.build_published(A.aggregate(frame))
+    tex = T.render(table)
+    assert balanced(tex) and "88\\% target acceptance" in tex
+    kl = next(r for r in table.rows if "KL" in r["cells"][1] and "RKL" not in r["cells"][1])
+    assert kl["cells"][3].startswith("24.0 / $3")  # published FID / this study's mean ± interval
+    bce = next(r for r in table.rows if "BCE" in r["cells"][1])
+    assert bce["cells"][3].endswith("/ --")  # no BCE cells in this study
+    # JS, KL, RKL: published FIDs 50.8, 24.0, 58.3 and ours 51, 31, 61 are ordered alike
+    js_row = next(r for r in table.rows if r["cells"][2] == "DRS" and "JS" in r["cells"][1])
+    agree, total = map(int, js_row["cells"][-1].split("/"))
+    assert total > 0 and agree <= total
 
 
 def test_table_of_an_empty_aggregate() -> None:

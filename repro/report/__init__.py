@@ -24,6 +24,8 @@ _UNICODE = {
     "§": r"\S{}", "≠": r"$\ne$", "≈": r"$\approx$", "·": r"$\cdot$", "∞": r"$\infty$",
     "α": r"$\alpha$", "β": r"$\beta$", "ψ": r"$\psi$", "χ": r"$\chi$", "²": r"\textsuperscript{2}",
     "–": "--", "—": "---", "‖": r"$\|$", "“": "``", "”": "''", "’": "'",
+    "ℓ": r"$\ell$", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "∈": r"$\in$", "′": r"$'$",
+    "P̂": r"$\widehat{P}$", "P̃": r"$\widetilde{P}$",
 }
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 from repro.aggregate import BOOTSTRAP_MIN_N, lookup, pr_reference, status_counts, values_of
 from repro.atomic import atomic_write_bytes
 from repro.claims import HIGH_ACCEPTANCE, RECALL_TOLERANCE, VERDICTS, Verdict, table1_configs
+from repro.claims.published import REPORT_BEST_FID, REPORT_TABLE_1
 from repro.errors import ConfigError
 from repro.vocab import F_GAN_OBJECTIVES, OBJECTIVES, SAMPLERS
 from repro.report import SAMPLER_LABELS, latex_escape, objective_label
@@ -26,14 +27,9 @@ from repro.report.tables import digits_of, scale_of
 
 _DIGITS = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
 
-# The student report's Table 1 (DRS at γ = 2), as quoted in docs/maths.md §9: FID, P, R, acceptance.
-SEED_REPORT = {
-    "kl": (24.02, 0.9439, 0.8176, 0.8963),
-    "js": (50.84, 0.9259, 0.8315, 0.8598),
-    "bce": (61.71, 0.9545, 0.7687, 0.8752),
-    "rkl": (58.33, 0.9372, 0.7398, 0.8878),
-}
-SEED_BEST_FID_GAMMA = (20.95, -2.0)  # the report's best FID over its γ sweep, KL at γ = −2
+# The student report's Table 1 (DRS, "γ = 2"): FID, P, R, acceptance (repro.claims.published).
+SEED_REPORT = {r.objective: (r.fid, r.precision, r.recall, r.acceptance) for r in REPORT_TABLE_1 if not r.soft_truncation}
+SEED_BEST_FID_GAMMA = REPORT_BEST_FID
 
 
 def macro_name(*parts: object) -> str:

@@ -19,7 +19,9 @@ import pandas as pd
 from repro.aggregate import lookup, pr_groups, pr_reference, values_of
 from repro.atomic import atomic_write_bytes
 from repro.vocab import DISCRIMINATORS, F_GAN_OBJECTIVES
-from repro.claims import Verdict, table1_configs
+from repro.claims import Verdict, drs_selector, table1_configs
+from repro.claims.core import SHORT_NAMES
+from repro.claims.published import PUBLISHED, PublishedRow
 from repro.report import (LOWER_IS_BETTER, METRIC_LABELS, OBJECTIVE_LABELS, SAMPLER_LABELS, objective_label,
                           latex_escape)
 
@@ -288,6 +290,74 @@ def build_rejection(agg: pd.DataFrame) -> Table:
                  "lll" + "r" * len(REJECTION_METRICS), rows, _note(cells))
 
 
+PUBLISHED_METRICS = ("fid", "precision", "recall", "acceptance_rate")
+
+
+def _published_selector(agg: pd.DataFrame, row: PublishedRow) -> dict[str, Any] | None:
+    """This study's configuration for a published row: DRS at the acceptance matched to Table 1
+    (σ = 1, or the smallest σ < 1 with DRS cells for a "+ soft truncation" row)."""
+    sigma = 1.0
+    if row.soft_truncation:
+        sigmas = [s for s in values_of(agg, "sigma", sampler="drs", objective=row.objective) if s < 1]
+        if not sigmas:
+            return None
+        sigma = min(sigmas)
+    sel = drs_selector(agg, sigma=sigma)
+    return None if sel is None else {"objective": row.objective, **sel}
+
+
+def direction_agreement(theirs: list[list[float | None]], ours: list[list[float | None]]) -> list[tuple[int, int]]:
+    """For each row, (agreeing, compared): over every other row and every metric with both values
+    on both sides, whether the sign of the difference between the two rows is the same in the
+    published numbers and in ours (means; not a test)."""
+    out = []
+    for i in range(len(theirs)):
+        agree = total = 0
+        for j in range(len(theirs)):
+            for m in range(len(theirs[i])):
+                a_i, a_j, b_i, b_j = theirs[i][m], theirs[j][m], ours[i][m], ours[j][m]
+                if j == i or None in (a_i, a_j, b_i, b_j) or a_i == a_j:
+                    continue
+                total += 1
+                agree += (a_i > a_j) == (b_i > b_j)
+        out.append((agree, total))
+    return out
+
+
+def build_published(agg: pd.DataFrame) -> Table:
+    """(6) the seeds' DRS tables beside this study: the report's Table 1 and the slides' DRS table,
+    each row with this study's mean ± interval for the same objective and sampler at the matched
+    acceptance, and how often the direction of a difference between two rows agrees."""
+    rows, cells = [], []
+    for doc in dict.fromkeys(r.document for r in PUBLISHED):
+        block = [r for r in PUBLISHED if r.document == doc]
+        sels = [_published_selector(agg, r) for r in block]
+        looked = [[lookup(agg, m, **sel) if sel else None for m in PUBLISHED_METRICS] for sel in sels]
+        theirs = [[r.fid, r.precision, r.recall, r.acceptance] for r in block]
+        ours = [[c["mean"] if c else None for c in row] for row in looked]
+        agreement = direction_agreement([t[:3] for t in theirs], [o[:3] for o in ours])
+        for k, (r, found, (agree, total)) in enumerate(zip(block, looked, agreement)):
+            pub = [fmt_number(v * scale_of(m), digits_of(m)) if v is not None else MISSING
+                   for v, m in zip(theirs[k], PUBLISHED_METRICS)]
+            mine = [fmt_cell(c, m) for c, m in zip(found, PUBLISHED_METRICS)]
+            rows.append({"cells": [latex_escape(SHORT_NAMES[doc]) if k == 0 else "", _obj(r.objective, agg),
+                                   latex_escape(r.method)] + [f"{p} / {q}" for p, q in zip(pub, mine)]
+                                  + [f"{agree}/{total}" if total else MISSING], "rule": k == 0})
+            cells += [c for c in found if c is not None]
+    acc = drs_selector(agg)
+    matched = (f"DRS at {100 * acc['target_acceptance']:.0f}\\% target acceptance" if acc and "target_acceptance" in acc
+               else "DRS as the study ran it")
+    caption = ("The seeds' DRS tables (published / this study). This study: " + matched
+               + ", refit discriminator, $\\sigma = 1$ (``soft trunc.'': the smallest $\\sigma < 1$ with DRS cells, "
+               "if any). Agrees: of the differences between this row and the others of its table (FID, P, R), "
+               "how many have the same sign here (means, not a test). " + describe_ci(cells) + ". What differs: "
+               "the feature network (each work trains its own MNIST classifier), sample sizes (the report: 10k "
+               "generated; the slides: 1k real against 10k generated; this study: see the setup), training "
+               "budgets, and the published DRS convention (Table~\\ref{tab:conventions}).")
+    return Table("published", caption, ["Source", "Objective", "Method"]
+                 + [metric_header(m) for m in PUBLISHED_METRICS] + ["Agrees"], "lll" + "r" * 5, rows, _note(cells))
+
+
 def build_budget(agg: pd.DataFrame) -> Table:
     """(4) the OBRS budget sweep per objective."""
     return _sweep(agg, "budget_sweep", "obrs", "budget", "$K$",
@@ -300,24 +370,28 @@ VERDICT_STYLE = {"supported": r"\textbf{supported}", "contradicted": r"\textbf{c
 
 
 def build_claims(verdicts: list[Verdict]) -> Table:
-    """(5) the claims check: claim, source, verdict, evidence."""
-    rows = [{"cells": [latex_escape(v.claim), latex_escape(v.source), VERDICT_STYLE[v.verdict],
-                       latex_escape(v.evidence)], "rule": i > 0}
-            for i, v in enumerate(verdicts)]
-    caption = ("The seeds' claims checked against this study. Differences are treatment minus "
-               "baseline with 95\\% confidence intervals in brackets: paired over seeds when "
-               "both sides share the trained models or a parent model, Welch otherwise. Significance "
-               "is decided with Holm's correction over each claim's tests. Inconclusive: no significant "
-               "difference; not contradicted: a claim that something never happens, with no "
-               "counter-example (no equivalence margin is tested); untestable: the cells do not test "
-               "what the claim states.")
-    return Table("claims", caption, ["Claim", "Source", "Verdict", "Evidence"],
-                 r"p{0.22\linewidth}p{0.12\linewidth}lp{0.44\linewidth}", rows)
+    """(5) the reproduction ledger: each statement (in the study's words, then the quoted sentence
+    and where it stands), its verdict, and the test with its evidence."""
+    rows = []
+    for i, v in enumerate(verdicts):
+        statement = (f"\\textbf{{{latex_escape(v.claim)}}}\\newline ``{latex_escape(v.source.quote)}'' "
+                     f"--- {latex_escape(v.source.short)}")
+        evidence = f"\\emph{{Test:}} {latex_escape(v.test)}.\\newline {latex_escape(v.evidence)}"
+        rows.append({"cells": [statement, VERDICT_STYLE[v.verdict], evidence], "rule": i > 0})
+    caption = ("The reproduction ledger: every testable statement of the seed documents, checked against this "
+               "study. Differences are treatment minus baseline with 95\\% confidence intervals in brackets: "
+               "paired over seeds when both sides share the trained models or a parent model, Welch otherwise. "
+               "Significance is decided with Holm's correction over each claim's tests. Inconclusive: no "
+               "significant difference; not contradicted: a claim that something never happens, with no "
+               "counter-example (no equivalence margin is tested); untestable: the study has no cells that test "
+               "what the statement says, or they cannot (the reason is given).")
+    return Table("claims", caption, ["Statement and source", "Verdict", "Test and evidence"],
+                 r"p{0.36\linewidth}p{0.11\linewidth}p{0.45\linewidth}", rows)
 
 
 def build_all(agg: pd.DataFrame, verdicts: list[Verdict]) -> list[Table]:
     return [build_models(agg), build_objective_sampler(agg), build_lambda(agg), build_gamma(agg),
-            build_rejection(agg), build_budget(agg), build_claims(verdicts)]
+            build_rejection(agg), build_budget(agg), build_published(agg), build_claims(verdicts)]
 
 
 def write_tables(tables: list[Table], out_dir: str | Path) -> list[Path]:

@@ -1,0 +1,98 @@
+"""Claims about the λ-PR GAN (Vérine et al.): the trade along λ, and that fine-tuning with λ-PR
+beats truncating the same parent model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from repro.aggregate import lookup, pr_reference, values_of
+from repro.claims.core import (
+    CONTRADICTED, INCONCLUSIVE, SUPPORTED, UNTESTABLE, Outcome, directional, fmt, fmt_rho, paired_row,
+    significant_signs, spearman, welch_test,
+)
+
+
+def lambda_tradeoff(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
+    """λ-PR: precision rises and recall falls from the smallest to the largest λ. The fine-tunes
+    of one seed share their parent model, so the difference is paired by seed (Welch only for a
+    study without those pairs); Holm over the two tests."""
+    ref = {**pr_reference(agg), "sampler": "none", "sigma": 1.0}
+    lams = [lam for lam in values_of(agg, "lam", **ref) if lookup(agg, "precision", **ref, lam=lam)]
+    if len(lams) < 2:
+        return Outcome(UNTESTABLE, "fewer than two λ values with results")
+    lo_l, hi_l = min(lams), max(lams)
+    tests, parts, units = [], [], []
+    for metric in ("precision", "recall"):
+        row = paired_row(paired, metric, **ref, lam=hi_l, pairing="seed") if "pairing" in paired else None
+        how = "paired by seed"
+        if row is not None and not np.isclose(float(row["baseline"].split("lam=")[-1].split(",")[0]), lo_l):
+            row = None
+        if row is not None:
+            t = {"mean": row["mean"], "lo": row["lo"], "hi": row["hi"], "p": row.get("p_value", np.nan)}
+        else:
+            t, how = welch_test(lookup(agg, metric, **ref, lam=hi_l), lookup(agg, metric, **ref, lam=lo_l)), "Welch"
+        rho = spearman([(lam, lookup(agg, metric, **ref, lam=lam)["mean"]) for lam in lams])
+        tests.append(t)
+        parts.append(f"{metric} λ={hi_l:g} − λ={lo_l:g}: {fmt(t)} ({how}), Spearman(λ, {metric}) {fmt_rho(rho)}")
+        units.append({"metric": metric, "diff": t["mean"], "lo": t["lo"], "hi": t["hi"], "p": t["p"], "spearman": rho})
+    sp, sr = significant_signs(tests)
+    v = CONTRADICTED if sp == -1 or sr == 1 else (SUPPORTED if (sp, sr) == (1, -1) else INCONCLUSIVE)
+    return Outcome(v, "; ".join(parts) + " (Holm over 2 tests)", tuple(units))
+
+
+def truncation_curve(agg: pd.DataFrame, parent: str, knob: str) -> list[tuple[float, dict, dict]]:
+    """(knob value, precision row, recall row) of the parent objective's plain sampler along
+    σ (``knob = "sigma"``, ψ unset) or ψ (``knob = "psi"``, σ = 1), sorted by precision."""
+    keys: dict[str, Any] = {"objective": parent, "sampler": "none"}
+    values = values_of(agg, knob, **keys, **({"psi": np.nan} if knob == "sigma" else {"sigma": 1.0}))
+    points = []
+    for v in values:
+        sel = {**keys, knob: v} if knob == "psi" else {**keys, "sigma": v}
+        if knob == "psi":
+            sel["sigma"] = 1.0
+        p, r = lookup(agg, "precision", **sel), lookup(agg, "recall", **sel)
+        if p is not None and r is not None:
+            points.append((v, p, r))
+    return sorted(points, key=lambda t: t[1]["mean"])
+
+
+def recall_at(curve: list[tuple[float, dict, dict]], precision: float) -> tuple[float, dict] | None:
+    """The truncation curve's recall at ``precision`` (linear between the two points around it)
+    and the nearer point's recall row (its spread stands for the interpolated point's); None
+    outside the curve's precision range."""
+    ps = [p["mean"] for _, p, _ in curve]
+    if len(curve) < 2 or not ps[0] <= precision <= ps[-1]:
+        return None
+    j = max(1, int(np.searchsorted(ps, precision)))
+    (_, p0, r0), (_, p1, r1) = curve[j - 1], curve[j]
+    w = 0.0 if p1["mean"] == p0["mean"] else (precision - p0["mean"]) / (p1["mean"] - p0["mean"])
+    nearer = r0 if w < 0.5 else r1
+    return r0["mean"] + w * (r1["mean"] - r0["mean"]), nearer
+
+
+def lambda_beats_truncation(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
+    """Each λ-PR fine-tune has more recall than truncating its parent (σ, and ψ when the study has
+    it) to the same precision: recall(λ) − recall of the parent's truncation curve at precision(λ)
+    above zero (Welch, with the nearer truncation point's spread; Holm over every λ and knob
+    inside the curve's precision range)."""
+    ref = {**pr_reference(agg), "sampler": "none", "sigma": 1.0}
+    parent = ref.get("init_from") or "bce"
+    lams = values_of(agg, "lam", **ref)
+    tests, parts = [], []
+    for knob in ("sigma", "psi"):
+        curve = truncation_curve(agg, parent, knob)
+        for lam in lams:
+            p, r = lookup(agg, "precision", **ref, lam=lam), lookup(agg, "recall", **ref, lam=lam)
+            at = recall_at(curve, p["mean"]) if p is not None and r is not None else None
+            if at is None:
+                continue
+            r_trunc, spread = at
+            t = welch_test(r, {**spread, "mean": r_trunc})
+            tests.append(t)
+            parts.append(f"λ={lam:g} (P {p['mean']:.3f}) vs {parent} {knob}-truncated to that precision: ΔR {fmt(t)}")
+    if not tests:
+        return Outcome(UNTESTABLE, f"no λ-PR model within the precision range of {parent}'s truncation curve")
+    return Outcome(directional(tests, [1] * len(tests)), "; ".join(parts) + f" (Welch, Holm over {len(tests)})")
