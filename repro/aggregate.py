@@ -60,6 +60,8 @@ TRAIN_METRICS = ("train_seconds", "train_fid_ratio")
 # Per ratio-based evaluation: the held-out log-loss of the ratio the sampler used (refit D; NaN
 # for the raw D, the plain sampler and older results).
 RATIO_METRICS = ("d_heldout_logloss",)
+# Mode coverage from the feature classifier (``metrics.class_coverage``); NaN in older results.
+CLASS_METRICS = ("classes_covered", "class_kl")
 REQUIRED = (*(k for k in KEY_COLUMNS if k not in OPTIONAL_KEYS), *SEED_COLUMNS, *ID_COLUMNS,
             "status", *METRICS)
 # ok enters statistics; the others are counted. The harness lists cells not yet run as
@@ -113,7 +115,7 @@ def tidy(frame: pd.DataFrame) -> pd.DataFrame:
         out[col] = out[col].astype("string").fillna("").astype(str)
     for col in (*NUMERIC_KEYS, *METRICS):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
-    for col in ("train_seconds", "train_fid_first", "train_fid_last", *RATIO_METRICS):
+    for col in ("train_seconds", "train_fid_first", "train_fid_last", *RATIO_METRICS, *CLASS_METRICS):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float) if col in out.columns else np.nan
     out["train_fid_ratio"] = out["train_fid_last"] / out["train_fid_first"]
     for col in SEED_COLUMNS:
@@ -205,7 +207,7 @@ def aggregate(
     confidence: float = 0.95,
     n_resamples: int = 9999,
     seed: int = 0,
-    metrics: Iterable[str] = (*METRICS, *TRAIN_METRICS, *RATIO_METRICS),
+    metrics: Iterable[str] = (*METRICS, *TRAIN_METRICS, *RATIO_METRICS, *CLASS_METRICS),
 ) -> pd.DataFrame:
     """One row per (configuration, metric): mean and CI over seeds of the ``ok`` rows.
 

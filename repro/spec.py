@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repro import CODE_VERSION
+from repro import CODE_VERSION, EVAL_PROTOCOL
 from repro.data import DATASETS
 from repro.errors import ConfigError
 from repro.features import ClassifierConfig
@@ -611,7 +611,8 @@ def _evaluate_cell(sp: Any, tcell: Cell, feat: Cell, eval_seed: int, settings: E
     """One model × sampler setting × evaluation seed; its labels are the tidy table's key columns."""
     drs, obrs = sp.method == "drs", sp.method == "obrs"
     conf = {"stage": "evaluate", "train_id": tcell.id, "features_id": feat.id,
-            "sampling": _jsonable(asdict(sp)), "eval_seed": eval_seed, "evaluate": asdict(settings)}
+            "sampling": _jsonable(asdict(sp)), "eval_seed": eval_seed, "evaluate": asdict(settings),
+            "protocol": EVAL_PROTOCOL}
     return Cell("evaluate", conf, (feat.id, tcell.id), {
         **tcell.labels, "train_id": tcell.id, "eval_seed": eval_seed,
         "sigma": sp.sigma, "psi": sp.psi, "sampler": sp.method,

@@ -159,11 +159,13 @@ def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
     prd_p, prd_r = metrics.prd_curve(real, fake, num_clusters=ev["prd_clusters"], num_angles=ev["prd_angles"],
                                      num_runs=ev["prd_runs"], seed=cfg["eval_seed"])
     f8, f1_8 = metrics.f_beta_max(prd_p, prd_r, beta=8)
+    probs_fake = fs.probs_from_features(fake)
     result_metrics = {
         "fid": metrics.frechet_distance(real, fake),
         "precision": pr["precision"], "recall": pr["recall"], "density": pr["density"], "coverage": pr["coverage"],
         "f8": f8, "f1_8": f1_8,
-        "inception_score": metrics.inception_score(fs.probs_from_features(fake)),
+        "inception_score": metrics.inception_score(probs_fake),
+        **metrics.class_coverage(probs_fake, fs.probs_from_features(real)),
     }
     with atomic_path(cell_dir / "prd.npz") as tmp:
         with open(tmp, "wb") as fh:

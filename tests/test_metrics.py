@@ -357,3 +357,23 @@ def test_kmeans_recovers_a_known_clustering() -> None:
     assert len(pairs) == 5 and len({t for t, _ in pairs}) == 5 and len({lab for _, lab in pairs}) == 5
     again = _kmeans_labels(x, 5, np.random.default_rng(0), max_iter=100, tol=1e-6).numpy()
     np.testing.assert_array_equal(labels, again)
+
+
+def test_class_coverage_counts_classes_and_is_zero_for_equal_histograms() -> None:
+    from repro.metrics import class_coverage
+
+    eye = np.eye(10)
+    real = eye[np.repeat(np.arange(10), 100)]                      # 100 of each class
+    assert class_coverage(real, real)["class_kl"] == pytest.approx(0.0, abs=1e-3)
+    assert class_coverage(real, real)["classes_covered"] == 10
+    # a generator that drops classes 5-9: five covered, and a KL far above that of a mild imbalance
+    collapsed = eye[np.repeat(np.arange(5), 200)]
+    mild = eye[np.concatenate([np.repeat(np.arange(10), 90), np.zeros(100, int)])]
+    c, m = class_coverage(collapsed, real), class_coverage(mild, real)
+    assert c["classes_covered"] == 5 and m["classes_covered"] == 10
+    assert c["class_kl"] > 2.0 > 0.1 > m["class_kl"] > 0.0
+    # 0.5 % of the samples in a class is not coverage
+    sparse = eye[np.concatenate([np.zeros(995, int), np.ones(5, int)])]
+    assert class_coverage(sparse, real)["classes_covered"] == 1
+    with pytest.raises(ValueError, match="classes"):
+        class_coverage(np.eye(3), real)

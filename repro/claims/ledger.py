@@ -45,9 +45,10 @@ STATEMENTS: tuple[Statement, ...] = (
         Source("slides", "f-GAN slide", "Kullback-Leibler: Focuses on full coverage of real data distribution"),
         f"coverage (Naeem et al.) of KL minus JS's and RKL's, {PLAIN} (Welch, Holm)", objectives.kl_full_coverage),
     Statement(
-        "RKLModeCollapse", "RKL covers the fewest real neighbourhoods of the f-GANs",
+        "RKLModeCollapse", "RKL drops the most modes (digit classes) of the f-GANs",
         Source("slides", "f-GAN slide", "Reverse KL: [...] Prone to mode collapse."),
-        f"coverage of JS and KL minus RKL's, {PLAIN} (Welch, Holm)", objectives.rkl_mode_collapse),
+        f"class KL (real against generated histogram of predicted classes) of RKL minus JS's and KL's, {PLAIN} "
+        "(Welch, Holm); coverage where the study has no class KL", objectives.rkl_mode_collapse),
     Statement(
         "RKLLowestRecall", "With DRS, RKL has the lowest recall of the four objectives",
         Source("report", "§5.3", "RKL favours high-density regions and therefore reaches high precision but the "

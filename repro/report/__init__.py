@@ -68,6 +68,6 @@ METRIC_LABELS = {
     "fid": "FID", "precision": "Precision", "recall": "Recall", "density": "Density",
     "coverage": "Coverage", "acceptance_rate": "Acceptance", "f8": "F8", "f1_8": "F1/8",
     "inception_score": "IS", "train_seconds": "Training (min)", "train_fid_ratio": "FID last/first",
-    "d_heldout_logloss": "D loss",
+    "d_heldout_logloss": "D loss", "classes_covered": "Classes", "class_kl": "Class KL",
 }
-LOWER_IS_BETTER = {"fid", "train_seconds", "train_fid_ratio", "d_heldout_logloss"}
+LOWER_IS_BETTER = {"fid", "train_seconds", "train_fid_ratio", "d_heldout_logloss", "class_kl"}

@@ -67,7 +67,7 @@ def render(table: Table, template: str = "table.tex.j2") -> str:
 # ---------------------------------------------------------------- formatting
 
 def digits_of(metric: str) -> int:
-    return 1 if metric in ("fid", "acceptance_rate", "inception_score", "train_seconds") else 3
+    return 1 if metric in ("fid", "acceptance_rate", "inception_score", "train_seconds", "classes_covered") else 3
 
 
 def scale_of(metric: str) -> float:
@@ -184,7 +184,7 @@ def build_objective_sampler(agg: pd.DataFrame, budget: float | None = None) -> T
                  rows, _note(cells))
 
 
-MODEL_METRICS = ("fid", "precision", "recall", "train_fid_ratio", "train_seconds")
+MODEL_METRICS = ("fid", "precision", "recall", "classes_covered", "class_kl", "train_fid_ratio", "train_seconds")
 
 
 def build_models(agg: pd.DataFrame) -> Table:
@@ -201,7 +201,10 @@ def build_models(agg: pd.DataFrame) -> Table:
             specs.append(([label], sel, False))
     rows, cells = _metric_rows(agg, specs, MODEL_METRICS)
     caption = ("Each objective's models at their default settings (plain sampler, $\\sigma = 1$): "
-               "quality, the last over the first validation FID of the training curve (the "
+               "quality; mode coverage read from the feature classifier (Classes: classes holding at least "
+               "1\\% of the generated samples; Class KL: KL of the real reference subset's predicted-class "
+               "histogram to the generated one's, 0 when equal); the last over the first validation FID of the "
+               "training curve (the "
                "untrained generator, or the BCE model a $\\lambda$-PR model fine-tunes), and "
                "the training time of the run alone. " + describe_ci(cells) + ".")
     return Table("models", caption, ["Objective"] + [metric_header(m) for m in MODEL_METRICS],
