@@ -189,3 +189,11 @@ def test_lambda_outside_the_truncation_range_is_untestable() -> None:
     rows = model("bce", 0.70, 0.50) + model("bce", 0.72, 0.45, sigma=0.5)
     rows += model("pr", 0.95, 0.5, lam=10.0, aux="rkl", gen_form="primal", init_from="bce")
     assert C.lambda_beats_truncation(*frames(rows)).verdict == C.UNTESTABLE
+
+
+def test_lambda_against_hard_truncation_uses_the_untruncated_end() -> None:
+    # ψ = 0.5 and the plain sampler (ψ = ∞) bracket the λ model's precision
+    rows = model("bce", 0.70, 0.50) + model("bce", 0.80, 0.30, psi=0.5)
+    rows += model("pr", 0.75, 0.55, lam=10.0, aux="rkl", gen_form="primal", init_from="bce")
+    v = C.lambda_beats_truncation(*frames(rows))
+    assert v.verdict == C.SUPPORTED and "psi-truncated" in v.evidence

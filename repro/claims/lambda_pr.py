@@ -47,12 +47,13 @@ def truncation_curve(agg: pd.DataFrame, parent: str, knob: str) -> list[tuple[fl
     """(knob value, precision row, recall row) of the parent objective's plain sampler along
     σ (``knob = "sigma"``, ψ unset) or ψ (``knob = "psi"``, σ = 1), sorted by precision."""
     keys: dict[str, Any] = {"objective": parent, "sampler": "none"}
-    values = values_of(agg, knob, **keys, **({"psi": np.nan} if knob == "sigma" else {"sigma": 1.0}))
+    if knob == "sigma":
+        sels = [(v, {**keys, "sigma": v}) for v in values_of(agg, "sigma", **keys, psi=np.nan)]
+    else:  # ψ = ∞ (no truncation) is the plain σ = 1 point: the curve's untruncated end
+        psis = values_of(agg, "psi", **keys, sigma=1.0)
+        sels = [(v, {**keys, "sigma": 1.0, "psi": v}) for v in psis] + ([(np.inf, {**keys, "sigma": 1.0})] if psis else [])
     points = []
-    for v in values:
-        sel = {**keys, knob: v} if knob == "psi" else {**keys, "sigma": v}
-        if knob == "psi":
-            sel["sigma"] = 1.0
+    for v, sel in sels:
         p, r = lookup(agg, "precision", **sel), lookup(agg, "recall", **sel)
         if p is not None and r is not None:
             points.append((v, p, r))
