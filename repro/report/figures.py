@@ -23,7 +23,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from repro.aggregate import pr_reference, select, values_of  # noqa: E402
+from repro.aggregate import lookup, pr_reference, select, values_of  # noqa: E402
 from repro.atomic import atomic_path  # noqa: E402
 from repro.claims import table1_configs  # noqa: E402
 from repro.report import METRIC_LABELS, SAMPLER_LABELS, objective_label  # noqa: E402
@@ -277,49 +277,150 @@ def fig_training(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: A
 
 def fig_samples(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: Any
                 ) -> plt.Figure | None:
-    """Sample grids, objective (rows) × sampler (columns), from the cells' grid.png files;
-    the lowest training seed with a grid is shown, a missing grid is a labelled blank."""
+    """Sample grids, model (rows: each f-GAN objective, then each λ-PR fine-tune) × sampler
+    (columns), from the cells' grid.png files; the lowest training seed with a grid is shown, a
+    missing grid is a labelled blank."""
     configs = table1_configs(agg)
-    objs = _objectives(agg)
-    samplers = [s for s in SAMPLERS if any(c[1] == s for c in configs)]
-    if not objs or not samplers:
+    ref = pr_reference(agg)
+    lams = values_of(agg, "lam", **ref, sampler="none", sigma=1.0)
+    rows_spec = [(objective_label(o, agg), {"objective": o}) for o in _objectives(agg)]
+    rows_spec += [(rf"$\lambda$={lam:g}", {**ref, "lam": lam}) for lam in lams]
+    samplers = [s for s in SAMPLERS if any(c[1] == s for c in configs)] or ["none"]
+    if not rows_spec:
         return None
-    fig, axes = plt.subplots(len(objs), len(samplers),
-                             figsize=(1.6 * len(samplers), 1.6 * len(objs)),
+    fig, axes = plt.subplots(len(rows_spec), len(samplers), figsize=(1.6 * len(samplers), 1.6 * len(rows_spec)),
                              constrained_layout=True, squeeze=False)
     found = 0
-    for obj, sampler, sel in configs:
-        ax = axes[objs.index(obj)][samplers.index(sampler)]
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.grid(False)
-        rows = _ok_rows(frame, objective=obj, **sel).sort_values("train_seed")
-        path = next((study_dir / "cells" / str(c) / "grid.png" for c in rows["cell_id"]
-                     if (study_dir / "cells" / str(c) / "grid.png").is_file()), None)
-        if path is None:
-            ax.set_facecolor("0.92")
-            ax.text(0.5, 0.5, "no grid", ha="center", va="center", transform=ax.transAxes,
-                    fontsize=7, color="0.4")
-        else:
-            ax.imshow(plt.imread(path), cmap="gray", interpolation="nearest")
-            found += 1
-        if objs.index(obj) == 0:
-            label = SAMPLER_LABELS[sampler]
-            if sampler == "drs":
-                label += (rf" ({100 * sel['target_acceptance']:.0f}\%)" if "target_acceptance" in sel
-                          else rf" ($\gamma$={sel['gamma']:g})")
-            if sampler == "obrs":
-                label += f" (K={sel['budget']:g})"
-            ax.set_title(label, fontsize=8)
-        if samplers.index(sampler) == 0:
-            ax.set_ylabel(objective_label(obj, agg), fontsize=8)
+    for i, (row_label, model) in enumerate(rows_spec):
+        obj = model["objective"]
+        sels = {sampler: sel for o, sampler, sel in configs if o == obj}
+        sels.setdefault("none", {"sampler": "none", "sigma": 1.0})
+        for j, sampler in enumerate(samplers):
+            ax = axes[i][j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            sel = sels.get(sampler)
+            cells = _ok_rows(frame, **model, **sel).sort_values("train_seed")["cell_id"] if sel else []
+            path = next((study_dir / "cells" / str(c) / "grid.png" for c in cells
+                         if (study_dir / "cells" / str(c) / "grid.png").is_file()), None)
+            if path is None:
+                ax.set_facecolor("0.92")
+                ax.text(0.5, 0.5, "no grid", ha="center", va="center", transform=ax.transAxes, fontsize=7,
+                        color="0.4")
+            else:
+                ax.imshow(plt.imread(path), cmap="gray", interpolation="nearest")
+                found += 1
+            if i == 0:
+                ax.set_title(_sampler_title(sampler, next((c[2] for c in configs if c[1] == sampler), {})), fontsize=8)
+            if j == 0:
+                ax.set_ylabel(row_label, fontsize=8)
     if not found:
         plt.close(fig)
         return None
     return fig
 
 
+def _sampler_title(sampler: str, sel: dict[str, Any]) -> str:
+    label = SAMPLER_LABELS[sampler]
+    if sampler == "drs":
+        label += (f" ({100 * sel['target_acceptance']:.0f}%)" if "target_acceptance" in sel
+                  else rf" ($\gamma$={sel['gamma']:g})")
+    if sampler == "obrs":
+        label += f" (K={sel['budget']:g})"
+    return label
+
+
+def _sigma_model(agg: pd.DataFrame) -> str | None:
+    """The objective whose σ sweep the σ figures show: KL (the report's Figure 4), else the first
+    objective with more than one σ."""
+    objs = [o for o in _objectives(agg) if len(values_of(agg, "sigma", objective=o, sampler="none")) > 1]
+    return "kl" if "kl" in objs else (objs[0] if objs else None)
+
+
+def fig_sigma_prd(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: Any) -> plt.Figure | None:
+    """The report's Figure 4: for one model, the PR curve (mean over seeds) at each σ, and a
+    sample grid per σ (lowest seed) — do the curves show the trade that k-NN P and R show?"""
+    obj = _sigma_model(agg)
+    if obj is None:
+        return None
+    sigmas = values_of(agg, "sigma", objective=obj, sampler="none")
+    fig = plt.figure(figsize=(WIDTH, 2.6), constrained_layout=True)
+    grid = fig.add_gridspec(2, len(sigmas) + 2)
+    ax = fig.add_subplot(grid[:, :2])
+    cmap = plt.get_cmap("viridis")
+    drew = False
+    for k, sigma in enumerate(sigmas):
+        rows = _ok_rows(frame, objective=obj, sampler="none", sigma=sigma).sort_values("train_seed")
+        curves = load_prd(study_dir, rows["cell_id"].tolist())
+        curves = [c for c in curves if len(c[0]) == len(curves[0][0])] if curves else []
+        colour = cmap(k / max(len(sigmas) - 1, 1))
+        if curves:
+            drew = True
+            ax.plot(mean_curve([c[0] for c in curves])[0], mean_curve([c[1] for c in curves])[0], color=colour,
+                    label=rf"$\sigma$={sigma:g}")
+        cell = fig.add_subplot(grid[:, 2 + k])
+        cell.set_xticks([])
+        cell.set_yticks([])
+        path = next((study_dir / "cells" / str(c) / "grid.png" for c in rows["cell_id"]
+                     if (study_dir / "cells" / str(c) / "grid.png").is_file()), None)
+        if path is not None:
+            cell.imshow(plt.imread(path), cmap="gray", interpolation="nearest")
+        cell.set_title(rf"$\sigma$={sigma:g}", fontsize=8, color=colour)
+    if not drew:
+        plt.close(fig)
+        return None
+    ax.set_xlabel("Recall")
+    ax.set_ylabel("Precision")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_title(f"PRD, {objective_label(obj, agg)}", fontsize=8)
+    ax.legend(fontsize="x-small", loc="lower left")
+    return fig
+
+
+def fig_lambda_vs_truncation(agg: pd.DataFrame, **_: Any) -> plt.Figure | None:
+    """(recall, precision) of the λ-PR fine-tunes against the truncation curves (σ and ψ) of the
+    parent they fine-tune, the comparison of the 2025 lecture's table."""
+    from repro.claims.lambda_pr import truncation_curve  # noqa: PLC0415
+
+    ref = pr_reference(agg)
+    parent = ref.get("init_from") or "bce"
+    lams = values_of(agg, "lam", **ref, sampler="none", sigma=1.0)
+    curves = {k: truncation_curve(agg, parent, k) for k in ("sigma", "psi")}
+    if not lams or not any(len(c) > 1 for c in curves.values()):
+        return None
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.55, 3.0), constrained_layout=True)
+    for knob, style, name in (("sigma", "-", "soft"), ("psi", "--", "hard")):
+        c = sorted(curves[knob], key=lambda t: t[0])  # along the knob (the claim's curve is by precision)
+        if len(c) < 2:
+            continue
+        ax.plot([r["mean"] for _, _, r in c], [p["mean"] for _, p, _ in c], style, color=COLOURS.get(parent, "0.3"),
+                marker="o", markersize=3, label=f"{objective_label(parent, agg)}, {name} truncation")
+        for v, p, r in c:
+            if np.isfinite(v):
+                sym = r"\sigma" if knob == "sigma" else r"\psi"
+                ax.annotate(rf"${sym}$={v:g}", (r["mean"], p["mean"]), fontsize=6, xytext=(3, -8),
+                            textcoords="offset points", color="0.35")
+    cmap = plt.get_cmap("plasma")
+    for k, lam in enumerate(lams):
+        p = lookup(agg, "precision", **ref, lam=lam, sampler="none", sigma=1.0)
+        r = lookup(agg, "recall", **ref, lam=lam, sampler="none", sigma=1.0)
+        if p is None or r is None:
+            continue
+        ax.errorbar(r["mean"], p["mean"], xerr=[[r["mean"] - r["lo"]], [r["hi"] - r["mean"]]] if np.isfinite(r["lo"]) else None,
+                    yerr=[[p["mean"] - p["lo"]], [p["hi"] - p["mean"]]] if np.isfinite(p["lo"]) else None,
+                    marker="s", color=cmap(k / max(len(lams) - 1, 1)), capsize=2, linestyle="none",
+                    label=rf"$\lambda$-PR, $\lambda$={lam:g}")
+    ax.set_xlabel("Recall")
+    ax.set_ylabel("Precision")
+    ax.legend(fontsize="x-small")
+    return fig
+
+
 FIGURES: dict[str, Callable[..., plt.Figure | None]] = {
+    "sigma_prd": fig_sigma_prd,
+    "lambda_vs_truncation": fig_lambda_vs_truncation,
     "prd_curves": fig_prd,
     "truncation": fig_truncation,
     "gamma_sweep": fig_gamma_sweep,
