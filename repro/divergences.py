@@ -24,6 +24,8 @@ below. The GAN losses use the unrestricted form, which keeps a gradient everywhe
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -32,96 +34,103 @@ import torch.nn.functional as F
 from repro.vocab import DIVERGENCES, GENERATOR_FORMS, PR_GENERATOR_FORMS
 
 LOG2 = math.log(2.0)
+Fn = Callable[[torch.Tensor], torch.Tensor]
 
 
-def _check(name: str) -> None:
-    if name not in DIVERGENCES:
-        raise ValueError(f"unknown divergence {name!r}; expected one of {', '.join(DIVERGENCES)}")
+@dataclass(frozen=True)
+class Divergence:
+    """One f-divergence, everything the harness needs of it in one place (docs/maths.md §3):
+    a new divergence is one ``Divergence(...)`` in ``REGISTRY`` (and its name in
+    ``repro.vocab.DIVERGENCES``)."""
+
+    name: str
+    f: Fn                      # the convex generator f(u), u > 0
+    f2: Fn                     # f''(u): the weight of the λ-PR mixture representation (§2)
+    f_star: Fn                 # the Fenchel conjugate f*(t) on dom f* (textbook form)
+    activation: Fn             # T = g_f(v): a raw score into dom f* (Nowozin et al., Table 2)
+    conjugate_of_activation: Fn  # f*(g_f(v)), finite for every finite v (float32 included)
+    ratio_from_T: Fn           # r = (f*)'(T) at the optimum of the dual bound
+    log_ratio: Fn              # log r from the raw score v, stably (rejection sampling, §6)
+    slope_at_inf: float        # lim_{u→∞} f(u)/u: the weight of P's mass where q = 0
+    f_at_zero: float           # lim_{u→0} f(u): the weight of Q's mass where p = 0
 
 
-# --------------------------------------------------------------------------- the generator f
+def _chi2_log_ratio(v: torch.Tensor) -> torch.Tensor:
+    # r = v/2 + 1 may be ≤ 0: the ratio is non-negative, so log r = −inf there
+    r = v / 2 + 1
+    return torch.where(r > 0, torch.log(r.clamp_min(torch.finfo(r.dtype).tiny)), torch.full_like(r, -math.inf))
+
+
+def _identity(v: torch.Tensor) -> torch.Tensor:
+    return v
+
+
+REGISTRY: dict[str, Divergence] = {d.name: d for d in (
+    Divergence("kl", f=lambda u: torch.xlogy(u, u), f2=lambda u: 1 / u,
+               f_star=lambda t: torch.exp(t - 1), activation=_identity,
+               conjugate_of_activation=lambda v: torch.exp(v - 1), ratio_from_T=lambda t: torch.exp(t - 1),
+               log_ratio=lambda v: v - 1, slope_at_inf=math.inf, f_at_zero=0.0),
+    Divergence("rkl", f=lambda u: -torch.log(u), f2=lambda u: 1 / u**2,
+               f_star=lambda t: -1 - torch.log(-t), activation=lambda v: -torch.exp(-v),
+               conjugate_of_activation=lambda v: v - 1,  # −1 − log(exp(−v))
+               ratio_from_T=lambda t: -1 / t, log_ratio=_identity, slope_at_inf=0.0, f_at_zero=math.inf),
+    Divergence("chi2", f=lambda u: (u - 1) ** 2, f2=lambda u: torch.full_like(u, 2.0),
+               f_star=lambda t: t**2 / 4 + t, activation=_identity,
+               conjugate_of_activation=lambda v: v**2 / 4 + v, ratio_from_T=lambda t: t / 2 + 1,
+               log_ratio=_chi2_log_ratio, slope_at_inf=math.inf, f_at_zero=1.0),
+    Divergence("js", f=lambda u: torch.xlogy(u, u) - (u + 1) * torch.log((u + 1) / 2), f2=lambda u: 1 / u - 1 / (u + 1),
+               f_star=lambda t: -torch.log(2 - torch.exp(t)), activation=lambda v: LOG2 - F.softplus(-v),
+               conjugate_of_activation=lambda v: F.softplus(v) - LOG2,  # −log(2 − 2σ(v))
+               ratio_from_T=lambda t: torch.exp(t) / (2 - torch.exp(t)), log_ratio=_identity,
+               slope_at_inf=LOG2, f_at_zero=LOG2),
+    Divergence("bce", f=lambda u: torch.xlogy(u, u) - (u + 1) * torch.log(u + 1), f2=lambda u: 1 / u - 1 / (u + 1),
+               f_star=lambda t: -torch.log1p(-torch.exp(t)), activation=lambda v: -F.softplus(-v),  # log σ(v)
+               conjugate_of_activation=lambda v: F.softplus(v),  # −log(1 − σ(v))
+               ratio_from_T=lambda t: torch.exp(t) / (1 - torch.exp(t)), log_ratio=_identity,
+               slope_at_inf=0.0, f_at_zero=0.0),
+)}
+assert set(REGISTRY) == set(DIVERGENCES), "repro.vocab.DIVERGENCES and the registry must list the same names"
+
+
+def get(name: str) -> Divergence:
+    """The registered divergence ``name``; ValueError naming the allowed ones otherwise."""
+    try:
+        return REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown divergence {name!r}; expected one of {', '.join(DIVERGENCES)}") from None
+
+
+# --------------------------------------------------------------------------- by name (the table above)
 
 
 def f(u: torch.Tensor, name: str) -> torch.Tensor:
     """The convex generator f(u) of D_f (docs/maths.md §3 table), elementwise, u > 0."""
-    _check(name)
-    if name == "kl":
-        return torch.xlogy(u, u)
-    if name == "rkl":
-        return -torch.log(u)
-    if name == "chi2":
-        return (u - 1) ** 2
-    if name == "js":
-        return torch.xlogy(u, u) - (u + 1) * torch.log((u + 1) / 2)
-    return torch.xlogy(u, u) - (u + 1) * torch.log(u + 1)  # bce
+    return get(name).f(u)
 
 
 def f_second_derivative(u: torch.Tensor, name: str) -> torch.Tensor:
     """f''(u): the weight of the λ-PR mixture representation (docs/maths.md §2)."""
-    _check(name)
-    if name == "kl":
-        return 1 / u
-    if name == "rkl":
-        return 1 / u**2
-    if name == "chi2":
-        return torch.full_like(u, 2.0)
-    if name == "js":
-        return 1 / u - 1 / (u + 1)
-    return 1 / u - 1 / (u + 1)  # bce
+    return get(name).f2(u)
 
 
 def f_star(t: torch.Tensor, name: str) -> torch.Tensor:
     """The Fenchel conjugate f*(t) = sup_u (t u − f(u)) on dom f* (textbook forms)."""
-    _check(name)
-    if name == "kl":
-        return torch.exp(t - 1)
-    if name == "rkl":
-        return -1 - torch.log(-t)
-    if name == "chi2":
-        return t**2 / 4 + t
-    if name == "js":
-        return -torch.log(2 - torch.exp(t))
-    return -torch.log1p(-torch.exp(t))  # bce
+    return get(name).f_star(t)
 
 
 def activation(v: torch.Tensor, name: str) -> torch.Tensor:
     """The output activation T = g_f(v) mapping a raw score into dom f* (Nowozin et al., Table 2)."""
-    _check(name)
-    if name in ("kl", "chi2"):
-        return v
-    if name == "rkl":
-        return -torch.exp(-v)
-    if name == "js":
-        return LOG2 - F.softplus(-v)
-    return -F.softplus(-v)  # bce: log σ(v)
+    return get(name).activation(v)
 
 
 def conjugate_of_activation(v: torch.Tensor, name: str) -> torch.Tensor:
     """f*(g_f(v)) in a form that is finite for every finite v (float32 included)."""
-    _check(name)
-    if name == "kl":
-        return torch.exp(v - 1)
-    if name == "rkl":
-        return v - 1  # −1 − log(exp(−v))
-    if name == "chi2":
-        return v**2 / 4 + v
-    if name == "js":
-        return F.softplus(v) - LOG2  # −log(2 − 2σ(v))
-    return F.softplus(v)  # bce: −log(1 − σ(v))
+    return get(name).conjugate_of_activation(v)
 
 
 def ratio_from_T(t: torch.Tensor, name: str) -> torch.Tensor:
     """r = (f*)'(T): the density-ratio estimate at the optimum of the dual bound."""
-    _check(name)
-    if name == "kl":
-        return torch.exp(t - 1)
-    if name == "rkl":
-        return -1 / t
-    if name == "chi2":
-        return t / 2 + 1
-    if name == "js":
-        return torch.exp(t) / (2 - torch.exp(t))
-    return torch.exp(t) / (1 - torch.exp(t))  # bce
+    return get(name).ratio_from_T(t)
 
 
 def log_ratio(v: torch.Tensor, name: str) -> torch.Tensor:
@@ -130,13 +139,7 @@ def log_ratio(v: torch.Tensor, name: str) -> torch.Tensor:
     For bce and js, log r = v (the logit); for rkl, log r = v; for kl, v − 1; for χ²,
     log(v/2 + 1), −inf where the estimate is ≤ 0 (the ratio is non-negative).
     """
-    _check(name)
-    if name in ("bce", "js", "rkl"):
-        return v
-    if name == "kl":
-        return v - 1
-    r = v / 2 + 1
-    return torch.where(r > 0, torch.log(r.clamp_min(torch.finfo(r.dtype).tiny)), torch.full_like(r, -math.inf))
+    return get(name).log_ratio(v)
 
 
 def ratio(v: torch.Tensor, name: str) -> torch.Tensor:
@@ -197,24 +200,18 @@ def _hist(x: np.ndarray) -> np.ndarray:
     return x
 
 
-# lim_{u→∞} f(u)/u: the weight of mass of P where q = 0.
-_F_SLOPE_AT_INF = {"kl": math.inf, "rkl": 0.0, "chi2": math.inf, "js": LOG2, "bce": 0.0}
-# f(0) = lim_{u→0} f(u): the weight of mass of Q where p = 0.
-_F_AT_ZERO = {"kl": 0.0, "rkl": math.inf, "chi2": 1.0, "js": LOG2, "bce": 0.0}
-
-
 def f_divergence(p: np.ndarray, q: np.ndarray, name: str) -> float:
     """D_f(P‖Q) = Σ_x q(x) f(p(x)/q(x)) for histograms, with the limits where p or q is 0."""
-    _check(name)
+    d = get(name)
     p, q = _hist(p), _hist(q)
     both = (p > 0) & (q > 0)
     u = torch.as_tensor(p[both] / q[both])
-    total = float((torch.as_tensor(q[both]) * f(u, name)).sum())
+    total = float((torch.as_tensor(q[both]) * d.f(u)).sum())
     only_p, only_q = p[(p > 0) & (q == 0)].sum(), q[(q > 0) & (p == 0)].sum()
     if only_p > 0:
-        total += only_p * _F_SLOPE_AT_INF[name]
+        total += only_p * d.slope_at_inf
     if only_q > 0:
-        total += only_q * _F_AT_ZERO[name]
+        total += only_q * d.f_at_zero
     return total
 
 
