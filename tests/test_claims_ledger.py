@@ -182,7 +182,7 @@ def test_lambda_against_truncating_its_parent(lam_recall: float, verdict: str) -
     rows += model("pr", 0.75, lam_recall, lam=10.0, **pr) + model("pr", 0.65, 0.58, lam=0.1, **pr)
     v = C.lambda_beats_truncation(*frames(rows))
     assert v.verdict == verdict, v.evidence  # the truncation curve gives recall 0.40 at P 0.75
-    assert "sigma-truncated" in v.evidence
+    assert "soft-truncated (σ)" in v.evidence
 
 
 def test_lambda_outside_the_truncation_range_is_untestable() -> None:
@@ -196,4 +196,4 @@ def test_lambda_against_hard_truncation_uses_the_untruncated_end() -> None:
     rows = model("bce", 0.70, 0.50) + model("bce", 0.80, 0.30, psi=0.5)
     rows += model("pr", 0.75, 0.55, lam=10.0, aux="rkl", gen_form="primal", init_from="bce")
     v = C.lambda_beats_truncation(*frames(rows))
-    assert v.verdict == C.SUPPORTED and "psi-truncated" in v.evidence
+    assert v.verdict == C.SUPPORTED and "hard-truncated (ψ)" in v.evidence

@@ -93,7 +93,8 @@ def lambda_beats_truncation(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
             r_trunc, spread = at
             t = welch_test(r, {**spread, "mean": r_trunc})
             tests.append(t)
-            parts.append(f"λ={lam:g} (P {p['mean']:.3f}) vs {parent} {knob}-truncated to that precision: ΔR {fmt(t)}")
+            how = "soft-truncated (σ)" if knob == "sigma" else "hard-truncated (ψ)"
+            parts.append(f"λ={lam:g} (P {p['mean']:.3f}) vs {parent} {how} to that precision: ΔR {fmt(t)}")
     if not tests:
         return Outcome(UNTESTABLE, f"no λ-PR model within the precision range of {parent}'s truncation curve")
     return Outcome(directional(tests, [1] * len(tests)), "; ".join(parts) + f" (Welch, Holm over {len(tests)})")

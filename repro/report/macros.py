@@ -9,7 +9,7 @@ The paper uses ``\\KlDrsFid{}`` and never types a number by hand.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,9 @@ def fmt_value(x: float, metric: str) -> str:
     return f"{x * scale_of(metric):.{digits_of(metric)}f}"
 
 
+Put = Callable[..., None]  # put(name, value, escape=True): one macro, defined once
+
+
 def _grid(values: Iterable[float]) -> str:
     vals = [f"{v:g}" for v in values]
     return ", ".join(vals) if vals else "--"
@@ -70,7 +73,18 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
         m[name] = r"\mbox{--}" if value == "--" else (
             latex_escape(value) if escape else str(value))
 
-    # the study and its grid
+    _study_macros(put, agg, frame, context)
+    _statistics_macros(put, frame, context)
+    _table1_section_macros(put, agg)
+    _lambda_macros(put, agg)
+    _claim_macros(put, verdicts)
+    _seed_macros(put)
+    _provenance_macros(put, provenance, context)
+    return m
+
+
+def _study_macros(put: Put, agg: pd.DataFrame, frame: pd.DataFrame, context: dict[str, Any]) -> None:
+    """The study and its grid: names, counts, the grids of each knob, the forms trained."""
     ok = frame[frame["status"] == "ok"]
     counts = status_counts(frame)
     put("StudyName", context.get("study", ""))
@@ -127,7 +141,9 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
     put("NumSamples", ", ".join(f"{x:,}".replace(",", "{,}") for x in n_samples) or "--",
         escape=False)
 
-    # the statistics
+
+def _statistics_macros(put: Put, frame: pd.DataFrame, context: dict[str, Any]) -> None:
+    """How the intervals were computed, and the thresholds the claims quote."""
     method = context.get("method", "t")
     n_seeds = int(frame["train_seed"].nunique())
     put("CIMethod", "Student-$t$ with $n - 1$ degrees of freedom" if method == "t" or n_seeds < BOOTSTRAP_MIN_N else
@@ -140,7 +156,9 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
     put("HighAcceptance", f"{HIGH_ACCEPTANCE:.0%}")
     put("RecallTolerance", f"{RECALL_TOLERANCE:g}")
 
-    # Table 1's cells, and the reference γ and K
+
+def _table1_section_macros(put: Put, agg: pd.DataFrame) -> None:
+    """Table 1's cells (every objective × sampler, "--" when absent), the reference γ and K, the best FID."""
     configs = table1_configs(agg)
     gammas = {sel.get("gamma") for _, s, sel in configs if s == "drs"}
     targets = {sel.get("target_acceptance") for _, s, sel in configs if s == "drs"}
@@ -165,7 +183,9 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
         if best else "--")
     put("BestFidValue", fmt_value(best[2], "fid") if best else "--")
 
-    # λ-PR ends of the sweep
+
+def _lambda_macros(put: Put, agg: pd.DataFrame) -> None:
+    """The two ends of the λ-PR sweep."""
     ref = {**pr_reference(agg), "sampler": "none", "sigma": 1.0}
     lams = values_of(agg, "lam", **ref)
     put("LambdaMin", f"{min(lams):g}" if lams else "--")
@@ -177,7 +197,9 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
             put(macro_name("Lambda", end, METRIC_LABELS_SHORT[metric]),
                 fmt_value(row["mean"] if row else np.nan, metric))
 
-    # the claims
+
+def _claim_macros(put: Put, verdicts: list[Verdict]) -> None:
+    """Each claim's verdict and evidence, and the counts per verdict."""
     for v in verdicts:
         put(macro_name("Claim", v.key, "Verdict"), v.verdict)
         put(macro_name("Claim", v.key, "Evidence"), v.evidence)
@@ -185,7 +207,9 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
         put(macro_name("NumClaims", verdict), sum(v.verdict == verdict for v in verdicts))
     put("NumClaims", len(verdicts))
 
-    # the seed report's numbers, for the comparison in the text
+
+def _seed_macros(put: Put) -> None:
+    """The seed report's numbers, for the comparison in the text."""
     for obj, (fid, p, r, acc) in SEED_REPORT.items():
         put(macro_name("Seed", obj, "Fid"), f"{fid:.1f}")
         put(macro_name("Seed", obj, "Prec"), f"{p:.3f}")
@@ -194,7 +218,9 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
     put("SeedBestFid", f"{SEED_BEST_FID_GAMMA[0]:.2f}")
     put("SeedBestFidGamma", f"{SEED_BEST_FID_GAMMA[1]:g}")
 
-    # provenance: the study's and the paper build's
+
+def _provenance_macros(put: Put, provenance: dict[str, Any], context: dict[str, Any]) -> None:
+    """The study's and the paper build's provenance."""
     git = provenance.get("git", {}) or {}
     commit = str(git.get("commit") or "unknown")
     put("StudyCommit", commit[:12])
@@ -209,7 +235,6 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
     put("PaperDirty", {True: "with uncommitted changes", False: "clean"}.get(
         context.get("paper_dirty"), "unknown state"))
     put("RebuildCommand", context.get("rebuild", "make paper"))
-    return m
 
 
 def _table1_macros(put, agg: pd.DataFrame, obj: str, sampler: str,
