@@ -377,25 +377,110 @@ def sample(
         m.eval()
     try:
         with torch.inference_mode():
-            images, stats = _sample(generator, discriminator, int(n), params, seed, ratio_divergence,
-                                    int(z_dim), dev, int(batch_size), real, scored)
+            models_ = _Models(generator, discriminator, ratio_divergence, int(z_dim), dev)
+            images, stats = _sample(models_, int(n), params, seed, int(batch_size), real)
     finally:
         for m, flag in zip(models, was_training):
             m.train(flag)
     return images.clone(), stats  # a normal tensor (inference tensors refuse later autograd use)
 
 
-def _sample(generator, discriminator, n, params, seed, ratio_divergence, z_dim, device, batch_size, real, scored):
-    p = params
-    latent_ss, uniform_ss = np.random.SeedSequence(seed).spawn(2)
-    gen = torch.Generator(device=device)
-    gen.manual_seed(_torch_seed(latent_ss))
-    rng = np.random.default_rng(uniform_ss)
-    proposals_src = _Proposals(generator, discriminator, p, ratio_divergence, z_dim, device, gen)
+class _Rule:
+    """How a sampler turns log-ratios into acceptance probabilities: constants fitted on the
+    burn-in set (``prepare``), a probability per proposal (``accept``), and what it learns from
+    the proposals used (``advance``). One subclass per method; ``none`` accepts everything."""
 
-    stats: dict[str, Any] = {
+    scored = False
+
+    def __init__(self, p: SamplingParams) -> None:
+        self.p = p
+        self.log_M: float | None = None
+
+    def prepare(self, burn: np.ndarray, stats: dict[str, Any]) -> None:
+        """Fit the constants on the burn-in log-ratios (burn_in,); record them in ``stats``."""
+
+    def accept(self, lr: np.ndarray) -> np.ndarray:
+        """Acceptance probabilities (k,) of k proposals with log-ratios ``lr`` (k,)."""
+        return np.ones(len(lr))
+
+    def advance(self, used: int, stats: dict[str, Any]) -> None:
+        """The first ``used`` proposals of the last ``accept`` call were consumed."""
+
+
+class _DRS(_Rule):
+    """Azadi et al.'s a = σ(F(x) − γ), F as in ``acceptance.drs_logit`` (docs/maths.md §6.1–6.2)."""
+
+    scored = True
+
+    def prepare(self, burn, stats):
+        p = self.p
+        F0 = drs_logit(burn, self.log_M, 0.0, p.eps)  # (burn_in,) F at γ = 0
+        if p.gamma_convention == "acceptance":
+            gamma0, offset = drs_gamma_for_acceptance(F0, p.acceptance), 0.0
+        else:
+            gamma0 = float(np.percentile(F0, p.gamma_percentile)) if p.gamma_convention == "percentile" else 0.0
+            offset = p.gamma
+        if not math.isfinite(gamma0):
+            raise ReproError(f"gamma0 = {gamma0} on the burn-in set; use eps > 0 or a larger burn_in")
+        self.gamma = gamma0 + offset
+        stats.update(gamma_convention=p.gamma_convention, gamma_offset=offset, gamma0=gamma0, gamma=self.gamma,
+                     eps=p.eps, expected_acceptance_burn_in=float(special.expit(F0 - self.gamma).mean()))
+        if p.gamma_convention == "percentile":
+            stats["gamma_percentile"] = p.gamma_percentile
+        if p.gamma_convention == "acceptance":
+            stats["target_acceptance"] = p.acceptance
+        # With a target acceptance, M stays at its burn-in value: γ was solved for that M, and
+        # raising M afterwards lowers the acceptance below the target (on a sharp refit ratio it
+        # fell toward 0 and DRS at 6 % hit the proposal cap)
+        self.update_M = p.update_M and p.gamma_convention != "acceptance"
+
+    def accept(self, lr):
+        # the running maximum proposal by proposal (Azadi et al., Algorithm 1)
+        k = len(lr)
+        self.running = np.maximum.accumulate(np.maximum(lr, self.log_M)) if self.update_M else np.full(k, self.log_M)
+        return special.expit(drs_logit(lr, self.running, self.gamma, self.p.eps))  # (k,)
+
+    def advance(self, used, stats):
+        if self.update_M and used > 0:
+            stats["M_updates"] += int(np.count_nonzero(np.diff(np.concatenate([[self.log_M], self.running[:used]])) > 0))
+            self.log_M = float(self.running[used - 1])
+
+
+class _OBRS(_Rule):
+    """Verine et al.'s a = min(c_K r / M, 1), c_K such that the burn-in acceptance is 1/K (§6.3)."""
+
+    scored = True
+
+    def prepare(self, burn, stats):
+        r_over_M = np.exp(burn - self.log_M)  # (burn_in,) in [0, 1]
+        self.c = obrs_constant(r_over_M, 1.0, self.p.budget)
+        stats.update(budget=self.p.budget, c_K=self.c if math.isfinite(self.c) else None, eps=None,  # None: K = 1
+                     expected_acceptance_burn_in=float(obrs_acceptance(r_over_M, 1.0, self.c).mean()))
+
+    def accept(self, lr):
+        return obrs_acceptance(np.exp(np.minimum(lr - self.log_M, 700.0)), 1.0, self.c)  # (k,)
+
+
+RULES: dict[str, type[_Rule]] = {"none": _Rule, "drs": _DRS, "obrs": _OBRS}
+assert set(RULES) == set(METHODS), "every sampler of repro.vocab.SAMPLERS needs its rule"
+
+
+@dataclass(frozen=True)
+class _Models:
+    """What a sampling run draws from: G, D (or None), how D's score maps to log r, the latent size
+    and the device."""
+
+    generator: nn.Module
+    discriminator: nn.Module | None
+    ratio_divergence: str | None
+    z_dim: int
+    device: torch.device
+
+
+def _initial_stats(p: SamplingParams, n: int, seed: int, batch_size: int, models: _Models, scored: bool) -> dict[str, Any]:
+    return {
         "method": p.method, "n": n, "seed": seed, "batch_size": batch_size,
-        "ratio_divergence": ratio_divergence if scored else None,
+        "ratio_divergence": models.ratio_divergence if scored else None,
         "sigma": p.sigma, "psi": p.psi,
         "burn_in": p.burn_in if scored else 0,
         "log_M": None, "M": None, "log_M_burn_in": None, "M_burn_in": None, "M_updates": 0,
@@ -405,97 +490,72 @@ def _sample(generator, discriminator, n, params, seed, ratio_divergence, z_dim, 
         "calibrated": False, "calibration_a": None, "calibration_b": None,
     }
 
-    # calibrate D, then estimate the method's constants on the burn-in set
-    if scored and p.calibrate:
-        real_t = torch.as_tensor(np.asarray(real) if not isinstance(real, torch.Tensor) else real)
-        real_t = real_t.to(torch.float32)
-        a, b = proposals_src.calibrate(real_t, batch_size)
-        stats.update(calibrated=True, calibration_a=a, calibration_b=b)
-    log_M = gamma = c = None
-    if scored:
-        burn = proposals_src.burn_in(p.burn_in, batch_size)  # (burn_in,) log r
-        log_M = float(burn.max())
-        if not math.isfinite(log_M):
-            raise ReproError(
-                f"the largest log-ratio on the burn-in set is {log_M}: the discriminator gives no usable ratio"
-            )
-        stats.update(log_M_burn_in=log_M, M_burn_in=_safe_exp(log_M))
-        if p.method == "drs":
-            F0 = drs_logit(burn, log_M, 0.0, p.eps)  # (burn_in,) F at γ = 0
-            if p.gamma_convention == "acceptance":
-                gamma0, offset = drs_gamma_for_acceptance(F0, p.acceptance), 0.0
-            else:
-                gamma0 = float(np.percentile(F0, p.gamma_percentile)) if p.gamma_convention == "percentile" else 0.0
-                offset = p.gamma
-            if not math.isfinite(gamma0):
-                raise ReproError(f"gamma0 = {gamma0} on the burn-in set; use eps > 0 or a larger burn_in")
-            gamma = gamma0 + offset
-            stats.update(gamma_convention=p.gamma_convention, gamma_offset=offset, gamma0=gamma0,
-                         gamma=gamma, eps=p.eps, expected_acceptance_burn_in=float(special.expit(F0 - gamma).mean()))
-            if p.gamma_convention == "percentile":
-                stats["gamma_percentile"] = p.gamma_percentile
-            if p.gamma_convention == "acceptance":
-                stats["target_acceptance"] = p.acceptance
-        else:  # obrs
-            r_over_M = np.exp(burn - log_M)  # (burn_in,) in [0, 1]
-            c = obrs_constant(r_over_M, 1.0, p.budget)
-            stats.update(budget=p.budget, c_K=c if math.isfinite(c) else None, eps=None,  # None: K = 1, accept all
-                         expected_acceptance_burn_in=float(obrs_acceptance(r_over_M, 1.0, c).mean()))
 
-    # propose, score, accept until n samples are in. With a target acceptance, M stays at its
-    # burn-in value: γ was solved for that M, and raising M afterwards lowers the acceptance below
-    # the target (on a sharp refit ratio it fell toward 0 and DRS at 6 % hit the proposal cap)
-    update_M = p.update_M and p.gamma_convention != "acceptance"
+def _sample(models: _Models, n: int, p: SamplingParams, seed: int, batch_size: int,
+            real: Any) -> tuple[torch.Tensor, dict[str, Any]]:
+    """Calibrate (optionally), fit the rule on the burn-in set, then propose, score and accept
+    until ``n`` samples are in (the first n accepted, in order)."""
+    latent_ss, uniform_ss = np.random.SeedSequence(seed).spawn(2)
+    gen = torch.Generator(device=models.device)
+    gen.manual_seed(_torch_seed(latent_ss))
+    rng = np.random.default_rng(uniform_ss)
+    src = _Proposals(models.generator, models.discriminator, p, models.ratio_divergence, models.z_dim,
+                     models.device, gen)
+    rule = RULES[p.method](p)
+    stats = _initial_stats(p, n, seed, batch_size, models, rule.scored)
+
+    if rule.scored and p.calibrate:
+        real_t = torch.as_tensor(np.asarray(real) if not isinstance(real, torch.Tensor) else real).to(torch.float32)
+        a, b = src.calibrate(real_t, batch_size)
+        stats.update(calibrated=True, calibration_a=a, calibration_b=b)
+    if rule.scored:
+        burn = src.burn_in(p.burn_in, batch_size)  # (burn_in,) log r
+        rule.log_M = float(burn.max())
+        if not math.isfinite(rule.log_M):
+            raise ReproError(
+                f"the largest log-ratio on the burn-in set is {rule.log_M}: the discriminator gives no usable ratio"
+            )
+        stats.update(log_M_burn_in=rule.log_M, M_burn_in=_safe_exp(rule.log_M))
+        rule.prepare(burn, stats)
+
     cap = math.ceil(p.max_proposals_per_sample * n)
     chunks: list[torch.Tensor] = []
     accepted = proposals = 0
     while accepted < n:
         if proposals >= cap:
-            rate = accepted / proposals if proposals else 0.0
-            raise AcceptanceTooLowError(
-                f"acceptance too low: {accepted} of {n} samples accepted after {proposals} proposals "
-                f"(acceptance so far {rate:.3g}); reached the cap max_proposals_per_sample × n = "
-                f"{p.max_proposals_per_sample:g} × {n}. Raise max_proposals_per_sample, lower gamma "
-                "or the budget, or check the discriminator"
-            )
+            _too_low(accepted, proposals, n, p)
         k = min(batch_size, cap - proposals)
-        x, lr = proposals_src.draw(k, scored)
-        if p.method == "none":
-            keep = np.arange(k)
-        else:
-            if p.method == "drs":
-                # running maximum proposal by proposal (Azadi et al., Algorithm 1)
-                running = np.maximum.accumulate(np.maximum(lr, log_M)) if update_M else np.full(k, log_M)
-                a = special.expit(drs_logit(lr, running, gamma, p.eps))  # (k,)
-            else:
-                running = None
-                a = obrs_acceptance(np.exp(np.minimum(lr - log_M, 700.0)), 1.0, c)  # (k,)
-            keep = np.flatnonzero(rng.random(k) < a)
+        x, lr = src.draw(k, rule.scored)
+        keep = np.flatnonzero(rng.random(k) < rule.accept(lr)) if rule.scored else np.arange(k)
         need = n - accepted
         if len(keep) >= need:
             keep = keep[:need]
             used = int(keep[-1]) + 1
         else:
             used = k
-        if p.method == "drs" and update_M and used > 0:
-            new = float(running[used - 1])
-            stats["M_updates"] += int(np.count_nonzero(np.diff(np.concatenate([[log_M], running[:used]])) > 0))
-            log_M = new
+        rule.advance(used, stats)
         proposals += used
         accepted += len(keep)
         if len(keep):
             chunks.append(x[torch.as_tensor(keep, device=x.device)].cpu())
 
-    if chunks:
-        images = torch.cat(chunks)
-    else:  # n = 0: an empty batch with the generator's sample shape
-        images = proposals_src.images(1)[:0].cpu()
-    stats.update(proposals=proposals, accepted=accepted,
-                 acceptance_rate=(accepted / proposals) if proposals else 1.0)
-    if log_M is not None:
-        stats.update(log_M=log_M, M=_safe_exp(log_M))
+    # n = 0: an empty batch with the generator's sample shape
+    images = torch.cat(chunks) if chunks else src.images(1)[:0].cpu()
+    stats.update(proposals=proposals, accepted=accepted, acceptance_rate=(accepted / proposals) if proposals else 1.0)
+    if rule.log_M is not None:
+        stats.update(log_M=rule.log_M, M=_safe_exp(rule.log_M))
     log.debug("sampled %d with %s: acceptance %.4g", n, p.method, stats["acceptance_rate"])
     return images, stats
+
+
+def _too_low(accepted: int, proposals: int, n: int, p: SamplingParams) -> None:
+    rate = accepted / proposals if proposals else 0.0
+    raise AcceptanceTooLowError(
+        f"acceptance too low: {accepted} of {n} samples accepted after {proposals} proposals "
+        f"(acceptance so far {rate:.3g}); reached the cap max_proposals_per_sample × n = "
+        f"{p.max_proposals_per_sample:g} × {n}. Raise max_proposals_per_sample, lower gamma "
+        "or the budget, or check the discriminator"
+    )
 
 
 # --------------------------------------------------------------------------- trained runs
