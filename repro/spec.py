@@ -304,8 +304,26 @@ def _validate_train_config(overrides: dict[str, Any], where: str) -> None:
 def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "study",
                max_cells: int = MAX_CELLS) -> Spec:
     """Validate a parsed TOML document completely and return the ``Spec``. A grid of more than
-    ``max_cells`` cells is refused before anything is expanded (counted, not listed)."""
+    ``max_cells`` cells is refused before anything is expanded (counted, not listed). One reader
+    per table: [study], [train] with [[objectives]], [evaluate] with its blocks, [executor]."""
     top = _Table(raw, "")
+    name, dataset, seeds_raw, executor, threads, description = _read_study(top, name_default)
+    train, objectives = _read_objectives(top, dataset)
+    settings, blocks = _read_evaluate(top, [o.loss for o in objectives], max_cells)
+    n_train = sum(len(o.lams) for o in objectives) * len(seeds_raw)
+    per_model = {o.loss: len(o.lams) * len(seeds_raw) for o in objectives}
+    n_eval = settings.eval_seeds * sum(
+        math.prod(len(v) for v in blk.axes.values())
+        * sum(n for loss, n in per_model.items() if blk.applies_to(loss)) for blk in blocks)
+    _check_size(1 + n_train + n_eval, max_cells, "study")
+    workers, slurm = _read_executor(top)
+    top.done()
+    return Spec(path, name, dataset, tuple(seeds_raw), executor, threads, train, tuple(objectives), settings,
+                tuple(blocks), workers, slurm, description, stable_hash(raw))
+
+
+def _read_study(top: _Table, name_default: str) -> tuple[str, str, list[int], str, int, str]:
+    """[study]: name, dataset, seeds, executor, threads per cell, description."""
     study = top.table("study")
     name = study.str("name", name_default)
     if not STUDY_NAME.fullmatch(name):
@@ -326,6 +344,12 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "s
     description = study.str("description", "")
     study.done()
 
+    return name, dataset, seeds_raw, executor, threads, description
+
+
+def _read_objectives(top: _Table, dataset: str) -> tuple[dict[str, Any], list[Objective]]:
+    """[train] (overrides shared by every objective) and [[objectives]], each checked as a full
+    training configuration; then the rules across objectives (``_check_objective_graph``)."""
     reserved = {"loss", "lam", "seed", "dataset"}
     train = _check_train_overrides(top.table("train", {}), reserved)
     _validate_train_config({**train, "dataset": dataset}, "train")
@@ -357,6 +381,13 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "s
                 cfg["lam"] = lam
             _validate_train_config(cfg, t.path)
         objectives.append(Objective(loss, lams, overrides, init_from))
+    _check_objective_graph(objectives)
+    return train, objectives
+
+
+def _check_objective_graph(objectives: list[Objective]) -> None:
+    """Each loss listed once (λ-PR once per setting), and fine-tuning sources that exist, are
+    not the objective itself, form no cycle, and are unambiguous (one model per seed)."""
     losses = [o.loss for o in objectives]
     dupes = sorted({x for x in losses if losses.count(x) > 1 and x != "pr"})
     if dupes:
@@ -388,6 +419,10 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "s
             raise SpecError(f"objectives[{i}].init_from: 'pr' has {n_pr} models per seed (one per λ), so the "
                             "model to fine-tune from is ambiguous; give pr a single λ")
 
+
+
+def _read_evaluate(top: _Table, losses: list[str], max_cells: int) -> tuple[EvalSettings, list[EvalBlock]]:
+    """[evaluate]: the settings every evaluation shares, and its [[evaluate.blocks]]."""
     ev = top.table("evaluate", {})
     defaults = EvalSettings()
     settings = EvalSettings(
@@ -408,53 +443,56 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "s
         raise SpecError("evaluate.blocks: empty grid; add at least one [[evaluate.blocks]] table "
                         "(sampler = one of none, drs, obrs)")
     for b in block_tables:
-        sampler = b.str("sampler", "none", SAMPLERS)
-        axes: dict[str, tuple[Any, ...]] = {}
-        for key, (check, allowed) in _BLOCK_AXES.items():
-            if key in b.raw:
-                if key in ("gamma", "budget", "acceptance") and key not in _SAMPLER_AXES[sampler]:
-                    raise SpecError(f"{b.at(key)}: applies to sampler = \"{'obrs' if key == 'budget' else 'drs'}\", "
-                                    f"not {sampler!r}")
-                axes[key] = tuple(b.numbers(key, check=check, allowed=allowed))
-        fixed: dict[str, Any] = {"method": sampler}
-        if sampler == "drs":
-            fixed["gamma_convention"] = b.str("gamma_convention", "acceptance" if "acceptance" in axes else "percentile",
-                                              GAMMA_CONVENTIONS)
-            if (fixed["gamma_convention"] == "acceptance") != ("acceptance" in axes):
-                raise SpecError(f"{b.at('acceptance')}: a DRS block sets acceptance = [...] exactly when "
-                                f"gamma_convention = \"acceptance\" (got gamma_convention = "
-                                f"{fixed['gamma_convention']!r})")
-            if "acceptance" in axes and "gamma" in axes:
-                raise SpecError(f"{b.at('gamma')}: with acceptance = [...] γ is found per model; leave gamma out")
-            fixed["gamma_percentile"] = float(b.numbers("gamma_percentile", 95.0, check=lambda x: 0 <= x <= 100,
-                                                        allowed="a percentile in [0, 100]")[0])
-            fixed["eps"] = float(b.numbers("eps", 1e-6, check=lambda x: x >= 0, allowed="ε ≥ 0")[0])
-        if sampler != "none":
-            fixed["burn_in"] = b.int("burn_in", 10_000, minimum=100, maximum=_max_samples())
-            fixed["discriminator"] = b.str("discriminator", "refit", DISCRIMINATORS)
-        only = b.get("objectives", None)
-        if only is not None:
-            if not isinstance(only, list) or not only or not all(isinstance(o, str) for o in only):
-                raise SpecError(f"{b.at('objectives')}: expected a non-empty list of objective names")
-            for i, o in enumerate(only):
-                if o not in losses:
-                    raise SpecError(f"{b.at('objectives')}[{i}]: {o!r} is not an objective of this spec "
-                                    f"(objectives: {', '.join(losses)})")
-            only = tuple(dict.fromkeys(only))
-        b.done()
-        block = EvalBlock(axes, fixed, only)
-        _check_size(math.prod(len(v) for v in axes.values()), max_cells, b.path)  # before grid() lists it
-        _validate_sampling(block, b.path)
-        blocks.append(block)
+        blocks.append(_read_block(b, losses, max_cells))
     ev.done()
+    return settings, blocks
 
-    n_train = sum(len(o.lams) for o in objectives) * len(seeds_raw)
-    per_model = {o.loss: len(o.lams) * len(seeds_raw) for o in objectives}
-    n_eval = settings.eval_seeds * sum(
-        math.prod(len(v) for v in blk.axes.values())
-        * sum(n for loss, n in per_model.items() if blk.applies_to(loss)) for blk in blocks)
-    _check_size(1 + n_train + n_eval, max_cells, "study")
 
+def _read_block(b: _Table, losses: list[str], max_cells: int) -> EvalBlock:
+    """One [[evaluate.blocks]] table: the sampler, its grid axes, its fixed settings, the
+    objectives it applies to."""
+    sampler = b.str("sampler", "none", SAMPLERS)
+    axes: dict[str, tuple[Any, ...]] = {}
+    for key, (check, allowed) in _BLOCK_AXES.items():
+        if key in b.raw:
+            if key in ("gamma", "budget", "acceptance") and key not in _SAMPLER_AXES[sampler]:
+                raise SpecError(f"{b.at(key)}: applies to sampler = \"{'obrs' if key == 'budget' else 'drs'}\", "
+                                f"not {sampler!r}")
+            axes[key] = tuple(b.numbers(key, check=check, allowed=allowed))
+    fixed: dict[str, Any] = {"method": sampler}
+    if sampler == "drs":
+        fixed["gamma_convention"] = b.str("gamma_convention", "acceptance" if "acceptance" in axes else "percentile",
+                                          GAMMA_CONVENTIONS)
+        if (fixed["gamma_convention"] == "acceptance") != ("acceptance" in axes):
+            raise SpecError(f"{b.at('acceptance')}: a DRS block sets acceptance = [...] exactly when "
+                            f"gamma_convention = \"acceptance\" (got gamma_convention = "
+                            f"{fixed['gamma_convention']!r})")
+        if "acceptance" in axes and "gamma" in axes:
+            raise SpecError(f"{b.at('gamma')}: with acceptance = [...] γ is found per model; leave gamma out")
+        fixed["gamma_percentile"] = float(b.numbers("gamma_percentile", 95.0, check=lambda x: 0 <= x <= 100,
+                                                    allowed="a percentile in [0, 100]")[0])
+        fixed["eps"] = float(b.numbers("eps", 1e-6, check=lambda x: x >= 0, allowed="ε ≥ 0")[0])
+    if sampler != "none":
+        fixed["burn_in"] = b.int("burn_in", 10_000, minimum=100, maximum=_max_samples())
+        fixed["discriminator"] = b.str("discriminator", "refit", DISCRIMINATORS)
+    only = b.get("objectives", None)
+    if only is not None:
+        if not isinstance(only, list) or not only or not all(isinstance(o, str) for o in only):
+            raise SpecError(f"{b.at('objectives')}: expected a non-empty list of objective names")
+        for i, o in enumerate(only):
+            if o not in losses:
+                raise SpecError(f"{b.at('objectives')}[{i}]: {o!r} is not an objective of this spec "
+                                f"(objectives: {', '.join(losses)})")
+        only = tuple(dict.fromkeys(only))
+    b.done()
+    block = EvalBlock(axes, fixed, only)
+    _check_size(math.prod(len(v) for v in axes.values()), max_cells, b.path)  # before grid() lists it
+    _validate_sampling(block, b.path)
+    return block
+
+
+def _read_executor(top: _Table) -> tuple[int, SlurmSettings]:
+    """[executor]: the local pool's workers and the SLURM settings (resources per stage)."""
     ex = top.table("executor", {})
     local = ex.table("local", {})
     workers = local.int("workers", 0, minimum=0)  # 0: as many as cores / threads_per_cell
@@ -476,9 +514,7 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "s
     )
     sl.done()
     ex.done()
-    top.done()
-    return Spec(path, name, dataset, tuple(seeds_raw), executor, threads, train, tuple(objectives), settings,
-                tuple(blocks), workers, slurm, description, stable_hash(raw))
+    return workers, slurm
 
 
 def _read_resources(t: _Table, base: Resources, nested: bool) -> Resources:
