@@ -128,13 +128,13 @@ STATEMENTS: tuple[Statement, ...] = (
         f"k-NN precision and recall at the largest K minus the plain sampler's (paired, Holm over objectives); "
         f"recall interval above −{RECALL_TOLERANCE:g}", rejection.obrs_budget),
     Statement(
-        "OBRSPRD", "OBRS raises the precision end of the PR curve and keeps its recall end",
+        "OBRSPRCurve", "OBRS raises the precision end of the PR curve and keeps its recall end",
         Source("lecture2025", "Proposition 3.3", "For any (α, β) ∈ PRD(P, P̂) we have (α′, β) ∈ PRD(P, P̃) with "
                "α′ = min{1, Kα}."),
         f"PRD F1/8 and F8 at the largest K minus the plain sampler's (paired; Holm over objectives); F8 interval "
         f"above −{RECALL_TOLERANCE:g}", rejection.obrs_prd),
     Statement(
-        "OBRSFID", "OBRS lowers FID as the budget K grows",
+        "OBRSFidByBudget", "OBRS lowers FID as the budget K grows",
         Source("lecture2025", "OBRS in practice (table)", "1/K 0.25 → 1: FID 1.57, 1.58, 1.77, 1.97"),
         "FID at the largest K minus the plain sampler's (K = 1), each f-GAN (paired, Holm)", rejection.obrs_fid),
     # ------------------------------------------------------------------ λ-PR
