@@ -248,13 +248,12 @@ def test_fine_tuning_cells_depend_on_their_parent() -> None:
         assert parent.id in c.deps
 
 
-@pytest.mark.parametrize("name", ["smoke", "default", "paper"])
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "study").glob("*.toml")))
 def test_shipped_specs_are_valid(name: str) -> None:
-    path = ROOT / "study" / f"{name}.toml"
-    if not path.is_file():
-        pytest.skip(f"{path.name} not shipped yet")
-    spec = load_spec(path)
-    assert spec.name == name and expand(spec)
+    spec = load_spec(ROOT / "study" / f"{name}.toml")
+    cells = expand(spec)
+    assert spec.name == name and {c.stage for c in cells} == {"features", "train", "evaluate"}
+    assert len({c.id for c in cells}) == len(cells)
 
 
 def test_file_errors(tmp_path: Path) -> None:
@@ -288,3 +287,4 @@ def test_a_huge_grid_is_refused_before_it_is_expanded() -> None:
     with pytest.raises(SpecError, match=r"study: the grid has 18,013 cells, more than the cap of 10,000; .*--max-cells 18013"):
         parse_spec(raw, "t.toml", max_cells=10_000)
     assert len(expand(parse_spec(_raw(), "t.toml", max_cells=25))) == 25  # exactly at the cap: 1 + 6 + 18
+
