@@ -279,6 +279,7 @@ class _State:
     seconds: float = 0.0
     curve: list[dict[str, Any]] = field(default_factory=list)
     ema_warmup: bool = True  # False when fine-tuning: the inherited EMA is already a good average
+    saved_epoch: int = 0  # the epoch of the last checkpoint written (a divergence rolls back to it)
 
 
 def _networks(cfg: TrainConfig) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -548,6 +549,38 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, init_from: str | Path | None
     dev = resolve_device(device)
     out.mkdir(parents=True, exist_ok=True)
     st = _build(cfg, dev)
+    init_str = _start(st, cfg, out, dev, init_from)
+    result: dict[str, Any] = {"status": "ok", "reason": None, "run_dir": str(out), "key": cfg.key(),
+                              "init_from": init_str}
+    st.saved_epoch = st.epoch
+    try:
+        _run_epochs(st, cfg, out, dev, progress, init_str)
+    except Diverged as exc:
+        log.warning("%s: diverged: %s", out, exc)
+        result.update(status="diverged", reason=str(exc))
+        saved_epoch = st.saved_epoch
+        st.curve = [r for r in st.curve if r["epoch"] <= saved_epoch]
+        st.epoch = saved_epoch
+        st.curve.append({"epoch": saved_epoch + 1, "g_steps": st.g_updates})  # the failed epoch, no metrics
+        _write_curve(st.curve, out)
+    ckpt = out / CHECKPOINT
+    evaluated = [r for r in st.curve if "fid" in r]
+    result.update(
+        epochs_done=st.epoch,  # = the checkpoint's epoch when diverged
+        seconds=st.seconds,
+        g_steps=st.g_updates,
+        final={k: evaluated[-1][k] for k in ("fid", "precision", "recall", "density", "coverage")} if evaluated else {},
+        initial_fid=evaluated[0]["fid"] if evaluated else None,
+        checkpoint=str(ckpt) if ckpt.is_file() else None,
+        config=asdict(cfg),
+    )
+    atomic_write_json(out / RESULT, result)
+    return result
+
+
+def _start(st: _State, cfg: TrainConfig, out: Path, dev: torch.device, init_from: str | Path | None) -> str | None:
+    """Resume from ``out``'s checkpoint, or start from ``init_from``'s weights, or from scratch;
+    write config.json. Returns the run this one fine-tunes (None: from scratch)."""
     init_str = str(init_from) if init_from is not None else None
     ckpt = out / CHECKPOINT
     if ckpt.is_file():
@@ -569,60 +602,43 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, init_from: str | Path | None
                     "BCE run); from scratch G gets no gradient while r ≈ 1 at λ ≥ 1 (docs/maths.md §4)")
     atomic_write_json(out / CONFIG, {"config": asdict(cfg), "key": cfg.key(), "init_from": init_str,
                                      "provenance": provenance(dev)})
+    return init_str
 
-    result: dict[str, Any] = {"status": "ok", "reason": None, "run_dir": str(out), "key": cfg.key(),
-                              "init_from": init_str}
+
+def _run_epochs(st: _State, cfg: TrainConfig, out: Path, dev: torch.device, progress: bool,
+                init_str: str | None) -> None:
+    """The curve's epoch 0, then each epoch: train, evaluate every ``eval_every``, checkpoint every
+    ``checkpoint_every`` (``st.saved_epoch``: where a divergence rolls back to)."""
     evaluator = None
-    saved_epoch = st.epoch
-    try:
-        if cfg.eval_every and not st.curve:
-            evaluator = _Evaluator(cfg, dev)
-            st.curve.append({"epoch": 0, "g_steps": 0, "epoch_seconds": 0.0, "total_seconds": st.seconds,
-                             **evaluator(_eval_generator(st))})
-            _write_curve(st.curve, out)
-        x_train = _load_train_images(cfg)
-        if len(x_train) < cfg.batch_size:
-            raise ConfigError(f"train_size {len(x_train)} is smaller than batch_size {cfg.batch_size}")
-        if not ckpt.is_file():  # epoch 0: a run that diverges in its first epoch still has a checkpoint
-            _save(st, cfg, out, init_str)
-        while st.epoch < cfg.epochs:
-            start, cpu_start = time.perf_counter(), time.process_time()
-            losses = _train_epoch(st, cfg, x_train, dev, progress)
-            st.epoch += 1
-            epoch_seconds = time.perf_counter() - start
-            st.seconds += epoch_seconds
-            row: dict[str, Any] = {"epoch": st.epoch, "g_steps": st.g_updates, "epoch_seconds": epoch_seconds,
-                                   "epoch_cpu_seconds": time.process_time() - cpu_start,
-                                   "total_seconds": st.seconds, **losses}
-            if cfg.eval_every and (st.epoch % cfg.eval_every == 0 or st.epoch == cfg.epochs):
-                evaluator = evaluator or _Evaluator(cfg, dev)
-                row.update(evaluator(_eval_generator(st)))
-            log.info("%s epoch %d: %s", out.name, st.epoch,
-                     {k: round(v, 4) for k, v in row.items() if isinstance(v, float)})
-            st.curve.append(row)
-            if st.epoch % cfg.checkpoint_every == 0 or st.epoch == cfg.epochs:
-                _save(st, cfg, out, init_str)
-                saved_epoch = st.epoch
-                _write_curve(st.curve, out)
-    except Diverged as exc:
-        log.warning("%s: diverged: %s", out, exc)
-        result.update(status="diverged", reason=str(exc))
-        st.curve = [r for r in st.curve if r["epoch"] <= saved_epoch]
-        st.epoch = saved_epoch
-        st.curve.append({"epoch": saved_epoch + 1, "g_steps": st.g_updates})  # the failed epoch, no metrics
+    if cfg.eval_every and not st.curve:
+        evaluator = _Evaluator(cfg, dev)
+        st.curve.append({"epoch": 0, "g_steps": 0, "epoch_seconds": 0.0, "total_seconds": st.seconds,
+                         **evaluator(_eval_generator(st))})
         _write_curve(st.curve, out)
-    evaluated = [r for r in st.curve if "fid" in r]
-    result.update(
-        epochs_done=st.epoch,  # = the checkpoint's epoch when diverged
-        seconds=st.seconds,
-        g_steps=st.g_updates,
-        final={k: evaluated[-1][k] for k in ("fid", "precision", "recall", "density", "coverage")} if evaluated else {},
-        initial_fid=evaluated[0]["fid"] if evaluated else None,
-        checkpoint=str(ckpt) if ckpt.is_file() else None,
-        config=asdict(cfg),
-    )
-    atomic_write_json(out / RESULT, result)
-    return result
+    x_train = _load_train_images(cfg)
+    if len(x_train) < cfg.batch_size:
+        raise ConfigError(f"train_size {len(x_train)} is smaller than batch_size {cfg.batch_size}")
+    if not (out / CHECKPOINT).is_file():  # epoch 0: a run that diverges in its first epoch still has a checkpoint
+        _save(st, cfg, out, init_str)
+    while st.epoch < cfg.epochs:
+        start, cpu_start = time.perf_counter(), time.process_time()
+        losses = _train_epoch(st, cfg, x_train, dev, progress)
+        st.epoch += 1
+        epoch_seconds = time.perf_counter() - start
+        st.seconds += epoch_seconds
+        row: dict[str, Any] = {"epoch": st.epoch, "g_steps": st.g_updates, "epoch_seconds": epoch_seconds,
+                               "epoch_cpu_seconds": time.process_time() - cpu_start,
+                               "total_seconds": st.seconds, **losses}
+        if cfg.eval_every and (st.epoch % cfg.eval_every == 0 or st.epoch == cfg.epochs):
+            evaluator = evaluator or _Evaluator(cfg, dev)
+            row.update(evaluator(_eval_generator(st)))
+        log.info("%s epoch %d: %s", out.name, st.epoch,
+                 {k: round(v, 4) for k, v in row.items() if isinstance(v, float)})
+        st.curve.append(row)
+        if st.epoch % cfg.checkpoint_every == 0 or st.epoch == cfg.epochs:
+            _save(st, cfg, out, init_str)
+            st.saved_epoch = st.epoch
+            _write_curve(st.curve, out)
 
 
 # --------------------------------------------------------------------------- loading
