@@ -249,16 +249,8 @@ def _radii_sq(p: _Points, ks: tuple[int, ...], block_rows: int | None) -> torch.
     return radii.clamp_(min=0.0)
 
 
-def _nn_metrics(
-    real: Any,
-    fake: Any,
-    k_pr: int | None,
-    k_dc: int | None,
-    block_rows: int | None,
-    device: str | torch.device | None,
-    dtype: torch.dtype,
-) -> dict[str, float]:
-    """The shared pass behind ``prdc``: P/R when k_pr is set, D/C when k_dc is set."""
+def _checked_nn_inputs(real: Any, fake: Any, k_pr: int | None, k_dc: int | None,
+                       dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
     r64, f64 = _as_float64(real, "real"), _as_float64(fake, "fake")
     _same_dim(r64, f64)
     if dtype not in (torch.float32, torch.float64):
@@ -268,6 +260,21 @@ def _nn_metrics(
         _check_k(k_pr, f64.shape[0], "k_pr", "fake")
     if k_dc is not None:
         _check_k(k_dc, r64.shape[0], "k_dc", "real")
+    return r64, f64
+
+
+def _nn_metrics(
+    real: Any,
+    fake: Any,
+    k_pr: int | None,
+    k_dc: int | None,
+    block_rows: int | None,
+    device: str | torch.device | None,
+    dtype: torch.dtype,
+) -> dict[str, float]:
+    """The shared pass behind ``prdc``: P/R when k_pr is set, D/C when k_dc is set. One kernel
+    on purpose: the real × fake distance blocks are computed once for all four metrics."""
+    r64, f64 = _checked_nn_inputs(real, fake, k_pr, k_dc, dtype)
     dev = resolve_device(device)
     shift = _coarse(r64.mean(0))
     real_p, fake_p = _points(r64, shift, dtype, dev), _points(f64, shift, dtype, dev)

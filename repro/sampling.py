@@ -348,25 +348,7 @@ def sample(
     params = params if params is not None else SamplingParams()
     if method is not None and method != params.method:
         params = dataclasses.replace(params, method=method)  # re-validated in __post_init__
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 0 <= n <= max_samples():
-        raise ConfigError(f"n must be an integer from 0 to {max_samples():,} (half this machine's memory in "
-                          f"images); got {n!r}")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ConfigError(f"batch_size must be an integer ≥ 1; got {batch_size!r}")
-    if not isinstance(z_dim, (int, np.integer)) or z_dim < 1:
-        raise ConfigError(f"z_dim must be an integer ≥ 1; got {z_dim!r}")
-    scored = params.method != "none"
-    if scored:
-        if discriminator is None:
-            raise ConfigError(f"method {params.method!r} needs a discriminator")
-        if ratio_divergence is not None and ratio_divergence not in DIVERGENCES:
-            raise ConfigError(
-                f"ratio_divergence must be one of {', '.join(DIVERGENCES)}, or None for a discriminator "
-                f"that returns log r itself; got {ratio_divergence!r}"
-            )
-    if params.calibrate and scored and real is None:
-        raise ConfigError("SamplingParams.calibrate = True needs held-out real samples (real=…)")
-
+    _check_arguments(params, n, batch_size, z_dim, discriminator, ratio_divergence, real)
     dev = _resolve_device(generator, device)
     models = [m for m in (generator, discriminator) if m is not None]
     if device is not None:
@@ -489,6 +471,29 @@ def _initial_stats(p: SamplingParams, n: int, seed: int, batch_size: int, models
         "budget": None, "c_K": None, "expected_acceptance_burn_in": None,
         "calibrated": False, "calibration_a": None, "calibration_b": None,
     }
+
+
+def _check_arguments(params: SamplingParams, n: Any, batch_size: Any, z_dim: Any, discriminator: nn.Module | None,
+                     ratio_divergence: str | None, real: Any) -> None:
+    """ConfigError naming the argument and its allowed values, before anything is drawn."""
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 0 <= n <= max_samples():
+        raise ConfigError(f"n must be an integer from 0 to {max_samples():,} (half this machine's memory in "
+                          f"images); got {n!r}")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ConfigError(f"batch_size must be an integer ≥ 1; got {batch_size!r}")
+    if not isinstance(z_dim, (int, np.integer)) or z_dim < 1:
+        raise ConfigError(f"z_dim must be an integer ≥ 1; got {z_dim!r}")
+    scored = params.method != "none"
+    if scored:
+        if discriminator is None:
+            raise ConfigError(f"method {params.method!r} needs a discriminator")
+        if ratio_divergence is not None and ratio_divergence not in DIVERGENCES:
+            raise ConfigError(
+                f"ratio_divergence must be one of {', '.join(DIVERGENCES)}, or None for a discriminator "
+                f"that returns log r itself; got {ratio_divergence!r}"
+            )
+    if params.calibrate and scored and real is None:
+        raise ConfigError("SamplingParams.calibrate = True needs held-out real samples (real=…)")
 
 
 def _sample(models: _Models, n: int, p: SamplingParams, seed: int, batch_size: int,

@@ -124,13 +124,16 @@ def build(
         "macros": str(macro_path),
         "pdf_status": "skipped",
     }
-    if not pdf:
-        return summary
+    return _compile(summary, out_root / "paper") if pdf else summary
+
+
+def _compile(summary: dict[str, Any], paper_dir: Path) -> dict[str, Any]:
+    """latexmk on paper/main.tex; the summary says why not when LaTeX is missing, and a PDF with
+    undefined references or missing files raises ``LatexError``."""
     if not latex_available():
         summary["pdf_status"] = "no-latex"
         summary["hint"] = INSTALL_HINT
         return summary
-    paper_dir = out_root / "paper"
     if not (paper_dir / "main.tex").is_file():
         raise ReproError(f"{paper_dir / 'main.tex'} not found: the paper source lives in paper/")
     result = run_latexmk(paper_dir)
