@@ -410,7 +410,7 @@ def fig_lambda_vs_truncation(agg: pd.DataFrame, **_: Any) -> plt.Figure | None:
             continue
         ax.errorbar(r["mean"], p["mean"], xerr=[[r["mean"] - r["lo"]], [r["hi"] - r["mean"]]] if np.isfinite(r["lo"]) else None,
                     yerr=[[p["mean"] - p["lo"]], [p["hi"] - p["mean"]]] if np.isfinite(p["lo"]) else None,
-                    marker="s", color=cmap(k / max(len(lams) - 1, 1)), capsize=2, linestyle="none",
+                    marker="s", color=cmap(0.8 * k / max(len(lams) - 1, 1)), capsize=2, linestyle="none",
                     label=rf"$\lambda$-PR, $\lambda$={lam:g}")
     ax.set_xlabel("Recall")
     ax.set_ylabel("Precision")
