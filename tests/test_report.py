@@ -82,6 +82,14 @@ def test_tables_render_missing_cells_as_blank_not_crash() -> None:
     assert "no results for this table" in empty
 
 
+def test_models_table_shows_mode_coverage_only_where_measured() -> None:
+    rows = [{"train_seed": s, "objective": "bce"} for s in range(3)]
+    without = T.render(T.build_models(A.aggregate(results(rows))))
+    with_ = T.render(T.build_models(A.aggregate(results([{**r, "classes_covered": 10.0, "class_kl": 0.01}
+                                                          for r in rows]))))
+    assert "Class KL" not in without and "Class KL" in with_ and "10.0" in with_
+
+
 def test_direction_agreement_counts_pairs_ordered_alike() -> None:
     # rows 0 and 1 ordered alike on both metrics, row 2 reversed against both on the first metric
     theirs = [[1.0, 0.5], [2.0, 0.6], [3.0, None]]

@@ -16,7 +16,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from repro.aggregate import lookup, pr_groups, pr_reference, values_of
+from repro.aggregate import CLASS_METRICS, lookup, pr_groups, pr_reference, values_of
 from repro.atomic import atomic_write_bytes
 from repro.vocab import DISCRIMINATORS, F_GAN_OBJECTIVES
 from repro.claims import Verdict, drs_selector, table1_configs
@@ -199,16 +199,20 @@ def build_models(agg: pd.DataFrame) -> Table:
                 sel["lam"] = lam
                 label = f"{_obj(obj, agg)}, $\\lambda = {lam:g}$"
             specs.append(([label], sel, False))
-    rows, cells = _metric_rows(agg, specs, MODEL_METRICS)
+    # mode coverage only where the study measured it (older studies lack it)
+    metrics = [m for m in MODEL_METRICS if m not in CLASS_METRICS
+               or any(lookup(agg, m, **sel) is not None for _, sel, _ in specs)]
+    rows, cells = _metric_rows(agg, specs, metrics)
+    coverage = ("mode coverage read from the feature classifier (Classes: classes holding at least 1\\% of the "
+                "generated samples; Class KL: KL of the real reference subset's predicted-class histogram to the "
+                "generated one's, 0 when equal); " if "class_kl" in metrics else "")
     caption = ("Each objective's models at their default settings (plain sampler, $\\sigma = 1$): "
-               "quality; mode coverage read from the feature classifier (Classes: classes holding at least "
-               "1\\% of the generated samples; Class KL: KL of the real reference subset's predicted-class "
-               "histogram to the generated one's, 0 when equal); the last over the first validation FID of the "
+               "quality; " + coverage + "the last over the first validation FID of the "
                "training curve (the "
                "untrained generator, or the BCE model a $\\lambda$-PR model fine-tunes), and "
                "the training time of the run alone. " + describe_ci(cells) + ".")
-    return Table("models", caption, ["Objective"] + [metric_header(m) for m in MODEL_METRICS],
-                 "l" + "r" * len(MODEL_METRICS), rows, _note(cells))
+    return Table("models", caption, ["Objective"] + [metric_header(m) for m in metrics],
+                 "l" + "r" * len(metrics), rows, _note(cells))
 
 
 def build_lambda(agg: pd.DataFrame) -> Table:
