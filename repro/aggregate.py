@@ -36,6 +36,7 @@ from scipy import stats
 
 from repro.atomic import atomic_path
 from repro.errors import ConfigError, DataError
+from repro.vocab import PREFERRED_DISCRIMINATOR
 
 log = logging.getLogger(__name__)
 
@@ -409,7 +410,7 @@ def prefer_refit(sub: pd.DataFrame, keys: Mapping[str, Any]) -> pd.DataFrame:
     both (the raw one is the comparison, the refit one the method; docs/maths.md §6.4)."""
     if "discriminator" in keys or "discriminator" not in sub.columns or len(sub) < 2:
         return sub
-    refit = sub[sub["discriminator"] == "refit"]
+    refit = sub[sub["discriminator"] == PREFERRED_DISCRIMINATOR]
     return refit if not refit.empty else sub
 
 

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, TypeVar
-
-T = TypeVar("T")
-
-
 class ReproError(Exception):
     """Base class of every error repro raises on purpose (bad input, bad data, bad spec)."""
 
@@ -17,17 +11,11 @@ class DataError(ReproError):
 
 
 class ConfigError(ReproError):
-    """A configuration value is invalid; the message names the field and what is allowed."""
+    """A configuration value is invalid; the message names the field and what is allowed.
 
+    ``field``: the dataclass field at fault, when one is: the text reads "field: message", and
+    ``repro.config.load`` puts the field's dotted path in the document it reads in its place."""
 
-def dataclass_from_dict(cls: type[T], d: dict[str, Any]) -> T:
-    """Build a configuration dataclass from plain data (TOML, JSON, a checkpoint).
-
-    Unknown keys are errors that list the valid ones (a misspelt option is never silently
-    ignored); lists become tuples, since JSON and TOML have no tuples.
-    """
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(d) - names)
-    if unknown:
-        raise ConfigError(f"unknown {cls.__name__} keys {unknown}; valid keys: {', '.join(sorted(names))}")
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.message, self.field = message, field

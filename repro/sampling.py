@@ -56,8 +56,9 @@ from torch import nn
 
 from repro.acceptance import drs_gamma_for_acceptance, drs_logit, obrs_acceptance, obrs_constant
 from repro.divergences import DIVERGENCES, log_ratio
-from repro.errors import ConfigError, ReproError, dataclass_from_dict
-from repro.vocab import DISCRIMINATORS, GAMMA_CONVENTIONS, SAMPLERS
+from repro.config import check_choices, load, option
+from repro.errors import ConfigError, ReproError
+from repro.vocab import DEFAULT_GAMMA_CONVENTION, DISCRIMINATORS, GAMMA_CONVENTIONS, SAMPLERS
 
 log = logging.getLogger(__name__)
 
@@ -103,46 +104,51 @@ class SamplingParams:
         fitted against the raw generator, not the EMA copy that is sampled.
     """
 
-    method: str = "none"
-    sigma: float = 1.0
-    psi: float | None = None
-    gamma: float = 0.0
-    gamma_convention: str = "absolute"
-    gamma_percentile: float = 95.0
-    acceptance: float | None = None
-    eps: float = 1e-6
-    update_M: bool = True
-    budget: float = 1.0
-    burn_in: int = 10_000
-    max_proposals_per_sample: float = 1000.0
-    calibrate: bool = False
-    discriminator: str = "refit"
+    method: str = option("none", choices=SAMPLERS, help="the sampler: plain, DRS (Azadi et al.), OBRS (Verine et al.)")
+    sigma: float = option(1.0, help="latent std (soft truncation)")
+    psi: float | None = option(None, help="hard truncation |z_i| ≤ ψ")
+    gamma: float = option(0.0, help="DRS γ, or offset from the percentile")
+    gamma_convention: str = option(DEFAULT_GAMMA_CONVENTION, choices=GAMMA_CONVENTIONS, help=(
+        "DRS: absolute γ (the lecture's), offset from the burn-in percentile (Azadi et al.'s code), or "
+        "acceptance (γ found per model for --acceptance); default: acceptance when --acceptance is given. "
+        "Signs: docs/maths.md §6.2"))
+    gamma_percentile: float = option(95.0, help="DRS: the burn-in percentile γ is an offset from (percentile)")
+    acceptance: float | None = option(None, help=(
+        "DRS target acceptance in (0, 1]: γ is chosen on the burn-in set so that the expected acceptance "
+        "is this (the convention that means the same for every model)"))
+    eps: float = option(1e-6, help="DRS ε")
+    update_M: bool = option(True, help="DRS raises M when a proposal's ratio beats it (Azadi et al.)")
+    budget: float = option(1.0, help="OBRS budget K ≥ 1")
+    burn_in: int = option(10_000, help="proposals that estimate M, γ₀ and c_K (not returned, not counted)")
+    max_proposals_per_sample: float = option(1000.0, help="the run fails once proposals exceed this × n")
+    calibrate: bool = option(False, help=(
+        "Platt-scale the raw D on the validation split of the run's data set first (the refit D is "
+        "calibrated already)"))
+    discriminator: str = option("refit", choices=DISCRIMINATORS, help=(
+        "DRS/OBRS ratio: refit = D refitted against the sampled generator and calibrated (cached in the "
+        "run folder); raw = the training run's D, fitted against the raw generator, not the EMA copy "
+        "that is sampled"))
 
     def __post_init__(self) -> None:
         def bad(field: str, allowed: str) -> ConfigError:
-            return ConfigError(f"SamplingParams.{field} must be {allowed}; got {getattr(self, field)!r}")
+            return ConfigError(f"{getattr(self, field)!r} is not allowed; expected {allowed}", field=field)
 
         def finite(x: Any) -> bool:
             return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
-        if self.method not in METHODS:
-            raise bad("method", f"one of {', '.join(map(repr, METHODS))}")
-        if self.gamma_convention not in GAMMA_CONVENTIONS:
-            raise bad("gamma_convention", f"one of {', '.join(map(repr, GAMMA_CONVENTIONS))}")
+        check_choices(self)
         if not (finite(self.sigma) and self.sigma > 0):
             raise bad("sigma", "a finite number > 0")
         if self.psi is not None and not (finite(self.psi) and self.psi > 0):
             raise bad("psi", "None or a finite number > 0")
         if self.psi is not None and math.erf(self.psi / (self.sigma * math.sqrt(2))) < 1e-3:
-            raise ConfigError(
-                f"SamplingParams.psi = {self.psi} is too small for sigma = {self.sigma}: fewer than "
-                "1 in 1000 coordinates would fall inside; use psi ≥ 0.002 · sigma"
-            )
+            raise ConfigError(f"{self.psi} is too small for sigma = {self.sigma}: fewer than 1 in 1000 "
+                              "coordinates would fall inside; use psi ≥ 0.002 · sigma", field="psi")
         if not finite(self.gamma):
             raise bad("gamma", "a finite number")
         if (self.gamma_convention == "acceptance") != (self.acceptance is not None):
-            raise ConfigError("SamplingParams.acceptance is the target of gamma_convention = 'acceptance': "
-                              "set both or neither")
+            raise ConfigError("is the target of gamma_convention = 'acceptance': set both or neither",
+                              field="acceptance")
         if self.acceptance is not None and not (finite(self.acceptance) and 0 < self.acceptance <= 1):
             raise bad("acceptance", "a target acceptance rate in (0, 1]")
         if not (finite(self.gamma_percentile) and 0 <= self.gamma_percentile <= 100):
@@ -159,13 +165,11 @@ class SamplingParams:
             raise bad("max_proposals_per_sample", "a finite number ≥ 1")
         if not isinstance(self.calibrate, bool):
             raise bad("calibrate", "True or False")
-        if self.discriminator not in DISCRIMINATORS:
-            raise bad("discriminator", f"one of {', '.join(map(repr, DISCRIMINATORS))}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SamplingParams:
-        """Build from a mapping; unknown keys are errors (a misspelt option is not ignored)."""
-        return dataclass_from_dict(cls, d)
+        """Build from plain data: ``repro.config.load`` (typed, unknown keys refused)."""
+        return load(cls, d)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -40,14 +40,14 @@ import itertools
 import math
 import re
 import tomllib
-import types
-import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from repro import CODE_VERSION, EVAL_PROTOCOL
+from repro.evaluation import EvalSettings
 from repro.data import DATASETS
+from repro import config
 from repro.errors import ConfigError
 from repro.features import ClassifierConfig
 from repro.runtime import stable_hash
@@ -67,17 +67,7 @@ EVAL_SEED_STRIDE = 1_000_003  # evaluation seed j of training seed s is s + j ·
 # --------------------------------------------------------------------------- small typed readers
 
 
-def _type_name(value: Any) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
-            dict: "a table"}.get(type(value), type(value).__name__)
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    return (isinstance(v, (int, float)) and not isinstance(v, bool)) and math.isfinite(v)
+_type_name, _is_int, _is_num = config.type_name, config.is_int, config.is_number  # the loader's own
 
 
 class _Table:
@@ -185,20 +175,6 @@ class EvalBlock:
 
 
 @dataclass(frozen=True)
-class EvalSettings:
-    n_samples: int = 5000
-    reference_split: str = "test"
-    k_precision_recall: int = 3
-    k_density_coverage: int = 5
-    prd_clusters: int = 20
-    prd_angles: int = 1001
-    prd_runs: int = 10
-    grid_images: int = 64
-    eval_seeds: int = 1  # evaluations per trained model, each with its own generated and real subsets
-    refit_steps: int = 1000  # D updates of the refit against the sampled generator (repro.refit)
-
-
-@dataclass(frozen=True)
 class Resources:
     """What an ``#SBATCH`` header holds, for one stage."""
 
@@ -210,12 +186,18 @@ class Resources:
     mem_gb: int = 8
     time_min: int = 60
 
+    def __post_init__(self) -> None:
+        config.check_minimum(self, {"cpus_per_task": 1, "gpus_per_task": 0, "mem_gb": 1, "time_min": 1})
+
 
 @dataclass(frozen=True)
 class SlurmSettings:
     max_array_size: int = 1000
     max_concurrent: int = 32
     resources: dict[str, Resources] = field(default_factory=lambda: {s: Resources() for s in STAGES})
+
+    def __post_init__(self) -> None:
+        config.check_minimum(self, {"max_array_size": 1, "max_concurrent": 1})
 
 
 @dataclass(frozen=True)
@@ -246,59 +228,30 @@ _BLOCK_AXES = {  # key → (check, allowed) for list-valued grid axes
 _SAMPLER_AXES = {"none": set(), "drs": {"gamma", "acceptance"}, "obrs": {"budget"}}
 
 
-def _matches(value: Any, hint: Any) -> bool:
-    """Does a TOML value fit a TrainConfig type hint (int, float, str, bool, tuples, Optional)?"""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, a) for a in args if a is not type(None))
-    if origin is tuple:
-        if not isinstance(value, list):
-            return False
-        if len(args) == 2 and args[1] is Ellipsis:
-            return all(_matches(v, args[0]) for v in value)
-        return len(value) == len(args) and all(_matches(v, a) for v, a in zip(value, args, strict=True))
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return _is_int(value)
-    if hint is float:
-        return _is_num(value)
-    if hint is str:
-        return isinstance(value, str)
-    return True
+def _train_overrides(t: _Table, reserved: set[str]) -> dict[str, Any]:
+    """A [train] table's keys, typed by ``TrainConfig`` (``repro.config``); the grid's own keys
+    (loss, λ, seed, data set) are refused here."""
+    from repro.train import TrainConfig  # noqa: PLC0415
 
-
-def _check_train_overrides(t: _Table, reserved: set[str]) -> dict[str, Any]:
-    from repro.train import field_types  # noqa: PLC0415
-
-    hints = field_types()
-    out = {}
-    for key, value in t.raw.items():
+    for key in t.raw:
         t.seen.add(key)
         if key in reserved:
             raise SpecError(f"{t.at(key)}: set by the grid, not here (the grid sets {', '.join(sorted(reserved))})")
-        if key not in hints:
-            raise SpecError(f"{t.at(key)}: unknown training setting; allowed: {', '.join(sorted(set(hints) - reserved))}")
-        if not _matches(value, hints[key]):
-            hint = str(hints[key]).replace("typing.", "")
-            raise SpecError(f"{t.at(key)}: {value!r} is not allowed; expected {hint}")
-        out[key] = tuple(value) if isinstance(value, list) else value
-    return out
+    try:
+        loaded = config.load(TrainConfig, t.raw, t.path)
+    except ConfigError as exc:
+        raise SpecError(str(exc)) from None
+    return {k: getattr(loaded, k) for k in t.raw}
 
 
 def _validate_train_config(overrides: dict[str, Any], where: str) -> None:
+    """The full training configuration an objective resolves to obeys TrainConfig's rules."""
     from repro.train import TrainConfig  # noqa: PLC0415
 
     try:
-        TrainConfig.from_dict(overrides).resolve()
+        config.load(TrainConfig, overrides, where).resolve()
     except ConfigError as exc:
-        msg = str(exc)
-        if msg.startswith("TrainConfig.") and "=" in msg:  # name the field by its dotted path
-            fieldname, rest = msg[len("TrainConfig."):].split("=", 1)
-            raise SpecError(f"{where}.{fieldname}: {fieldname}={rest}") from None
-        raise SpecError(f"{where}: {msg}") from None
-    except (TypeError, ValueError) as exc:
-        raise SpecError(f"{where}: {exc}") from None
+        raise SpecError(str(exc)) from None
 
 
 def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "study",
@@ -315,7 +268,8 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "s
     n_eval = settings.eval_seeds * sum(
         math.prod(len(v) for v in blk.axes.values())
         * sum(n for loss, n in per_model.items() if blk.applies_to(loss)) for blk in blocks)
-    _check_size(1 + n_train + n_eval, max_cells, "study")
+    n_ceiling = len(seeds_raw) * settings.eval_seeds  # one real-versus-real cell per evaluation seed
+    _check_size(1 + n_train + n_eval + n_ceiling, max_cells, "study")
     workers, slurm = _read_executor(top)
     top.done()
     return Spec(path, name, dataset, tuple(seeds_raw), executor, threads, train, tuple(objectives), settings,
@@ -351,7 +305,7 @@ def _read_objectives(top: _Table, dataset: str) -> tuple[dict[str, Any], list[Ob
     """[train] (overrides shared by every objective) and [[objectives]], each checked as a full
     training configuration; then the rules across objectives (``_check_objective_graph``)."""
     reserved = {"loss", "lam", "seed", "dataset"}
-    train = _check_train_overrides(top.table("train", {}), reserved)
+    train = _train_overrides(top.table("train", {}), reserved)
     _validate_train_config({**train, "dataset": dataset}, "train")
 
     objectives = []
@@ -369,7 +323,7 @@ def _read_objectives(top: _Table, dataset: str) -> tuple[dict[str, Any], list[Ob
             if "lam" in t.raw:
                 raise SpecError(f"{t.at('lam')}: λ applies to loss = \"pr\" only, not {loss!r}")
             lams = (None,)
-        overrides = _check_train_overrides(t.table("train", {}), reserved)
+        overrides = _train_overrides(t.table("train", {}), reserved)
         init_from = t.get("init_from", None)
         if init_from is not None and init_from not in LOSSES:
             raise SpecError(f"{t.at('init_from')}: {init_from!r} is not allowed; expected the loss of another "
@@ -424,19 +378,8 @@ def _check_objective_graph(objectives: list[Objective]) -> None:
 def _read_evaluate(top: _Table, losses: list[str], max_cells: int) -> tuple[EvalSettings, list[EvalBlock]]:
     """[evaluate]: the settings every evaluation shares, and its [[evaluate.blocks]]."""
     ev = top.table("evaluate", {})
-    defaults = EvalSettings()
-    settings = EvalSettings(
-        n_samples=ev.int("n_samples", defaults.n_samples, minimum=10, maximum=_max_samples()),
-        reference_split=ev.str("reference_split", defaults.reference_split, SPLITS),
-        k_precision_recall=ev.int("k_precision_recall", defaults.k_precision_recall, minimum=1),
-        k_density_coverage=ev.int("k_density_coverage", defaults.k_density_coverage, minimum=1),
-        prd_clusters=ev.int("prd_clusters", defaults.prd_clusters, minimum=2),
-        prd_angles=ev.int("prd_angles", defaults.prd_angles, minimum=3),
-        prd_runs=ev.int("prd_runs", defaults.prd_runs, minimum=1),
-        grid_images=ev.int("grid_images", defaults.grid_images, minimum=0),
-        eval_seeds=ev.int("eval_seeds", defaults.eval_seeds, minimum=1),
-        refit_steps=ev.int("refit_steps", defaults.refit_steps, minimum=0),
-    )
+    settings = _load(EvalSettings, {k: v for k, v in ev.raw.items() if k != "blocks"}, "evaluate")
+    ev.seen.update(ev.raw)
     blocks = []
     block_tables = ev.tables("blocks")
     if not block_tables:
@@ -492,43 +435,31 @@ def _read_block(b: _Table, losses: list[str], max_cells: int) -> EvalBlock:
 
 
 def _read_executor(top: _Table) -> tuple[int, SlurmSettings]:
-    """[executor]: the local pool's workers and the SLURM settings (resources per stage)."""
+    """[executor]: the local pool's workers and the SLURM settings, whose [resources] table holds
+    the fields every stage shares and, as sub-tables, a stage's own (``Resources``)."""
     ex = top.table("executor", {})
     local = ex.table("local", {})
     workers = local.int("workers", 0, minimum=0)  # 0: as many as cores / threads_per_cell
     local.done()
     sl = ex.table("slurm", {})
-    res_tables = sl.table("resources", {})
-    base = Resources()
-    shared = _read_resources(res_tables, base, nested=True)
-    per_stage = {}
-    for stage in STAGES:
-        per_stage[stage] = _read_resources(res_tables.table(stage, {}), shared, nested=False) if stage in res_tables.raw \
-            else shared
-        res_tables.seen.add(stage)
-    res_tables.done()
-    slurm = SlurmSettings(
-        max_array_size=sl.int("max_array_size", 1000, minimum=1),
-        max_concurrent=sl.int("max_concurrent", 32, minimum=1),
-        resources=per_stage,
-    )
-    sl.done()
-    ex.done()
-    return workers, slurm
+    res = sl.table("resources", {})
+    shared = _load(Resources, {k: v for k, v in res.raw.items() if k not in STAGES}, res.path)
+    per_stage = {stage: _load(Resources, {**asdict(shared), **res.table(stage, {}).raw}, res.at(stage))
+                 for stage in STAGES}
+    slurm = _load(SlurmSettings, {k: v for k, v in sl.raw.items() if k != "resources"}, sl.path)
+    ex.seen.update(ex.raw)
+    unknown = sorted(set(ex.raw) - {"local", "slurm"})
+    if unknown:
+        raise SpecError(f"{ex.at(unknown[0])}: unknown field; allowed here: local, slurm")
+    return workers, dataclasses.replace(slurm, resources=per_stage)
 
 
-def _read_resources(t: _Table, base: Resources, nested: bool) -> Resources:
-    out = {}
-    for f in dataclasses.fields(Resources):
-        default = getattr(base, f.name)
-        if f.name in ("partition", "account", "qos"):
-            out[f.name] = t.str(f.name, default) if f.name in t.raw else default
-            t.seen.add(f.name)
-        else:
-            out[f.name] = t.int(f.name, default, minimum=0 if f.name == "gpus_per_task" else 1)
-    if not nested:
-        t.done()
-    return Resources(**out)
+def _load(cls: type, data: dict[str, Any], where: str) -> Any:
+    """``repro.config.load`` with its errors as spec errors."""
+    try:
+        return config.load(cls, data, where)
+    except ConfigError as exc:
+        raise SpecError(str(exc)) from None
 
 
 def _max_samples() -> int:
@@ -541,10 +472,7 @@ def _validate_sampling(block: EvalBlock, where: str) -> None:
     from repro.sampling import SamplingParams  # noqa: PLC0415
 
     for params in block.grid():
-        try:
-            SamplingParams(**params)
-        except (ConfigError, TypeError, ValueError) as exc:
-            raise SpecError(f"{where}: {exc}") from None
+        _load(SamplingParams, params, where)
 
 
 def _check_size(n: int, cap: int, where: str) -> None:
@@ -640,7 +568,22 @@ def expand(spec: Spec) -> list[Cell]:
         if cell.id not in seen:  # blocks may overlap (e.g. σ = 1 in two of them)
             seen.add(cell.id)
             cells.append(cell)
+    eval_seeds = sorted({c.config["eval_seed"] for c in cells if c.stage == "evaluate"})
+    cells += [_ceiling_cell(spec.dataset, feat, s, spec.evaluate) for s in eval_seeds]
     return cells
+
+
+def is_ceiling(cell: Cell) -> bool:
+    """A ceiling cell scores held-out real images against the reference (repro.evaluation)."""
+    return cell.stage == "evaluate" and "ceiling" in cell.config
+
+
+def _ceiling_cell(dataset: str, feat: Cell, eval_seed: int, settings: EvalSettings) -> Cell:
+    """Held-out real images in place of a model's samples, one per evaluation seed of the
+    study: the best each metric can be in this feature space (the real-versus-real row)."""
+    conf = {"stage": "evaluate", "ceiling": "held-out real", "dataset": dataset, "features_id": feat.id,
+            "eval_seed": eval_seed, "evaluate": asdict(settings), "protocol": EVAL_PROTOCOL}
+    return Cell("evaluate", conf, (feat.id,), {"dataset": dataset, "eval_seed": eval_seed})
 
 
 def _evaluate_cell(sp: Any, tcell: Cell, feat: Cell, eval_seed: int, settings: EvalSettings) -> Cell:

@@ -8,6 +8,7 @@ Layout (``runs/<study>/`` by default)::
     cells/<cell id>/…             stage files: checkpoints and curve.csv (train), prd.npz and
                                   grid.png (evaluate)
     results.csv                   the tidy table of evaluate cells (rebuilt after every run)
+    ceiling.csv                   the real-versus-real cells: held-out real images scored as a model
     provenance.json               the last run's command, commit and versions
 
 Every file is written atomically, and status.json last: a cell whose status.json is missing
@@ -32,7 +33,7 @@ import pandas as pd
 
 from repro.atomic import atomic_write_json
 from repro.runtime import file_sha256
-from repro.spec import Cell
+from repro.spec import Cell, is_ceiling
 
 
 
@@ -170,7 +171,7 @@ class Store:
         trained: dict[str, dict[str, Any]] = {}
         families = self.families() if states is None else {}
         for cell in cells:
-            if cell.stage != "evaluate":
+            if cell.stage != "evaluate" or is_ceiling(cell):
                 continue
             # verified: a damaged or outdated cell contributes no numbers
             state = states[cell.id] if states is not None else self.state(cell, families)[0]
@@ -192,7 +193,18 @@ class Store:
                 trained[tid] = self.train_summary(tid)
             row.update(trained[tid])
             rows.append(row)
-        frame = pd.DataFrame(rows)
-        if not frame.empty:
-            frame = frame.replace({None: math.nan})
-        return frame
+        return _frame(rows)
+
+    def ceiling(self, cells: list[Cell], states: dict[str, str]) -> pd.DataFrame:
+        """One row per ceiling cell (``spec.is_ceiling``): its evaluation seed, state, metrics."""
+        rows = []
+        for cell in filter(is_ceiling, cells):
+            res = (self.result(cell.id) or {}) if states[cell.id] == "done" else {}
+            rows.append({"cell_id": cell.id, **cell.labels, "status": "ok" if states[cell.id] == "done"
+                         else states[cell.id], **res.get("metrics", {})})
+        return _frame(rows)
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    return frame.replace({None: math.nan}) if not frame.empty else frame

@@ -24,19 +24,20 @@ from typing import Any
 
 import numpy as np
 
+from repro import evaluation
 from repro.atomic import atomic_path, atomic_write_json
-from repro.errors import dataclass_from_dict
+from repro.config import load
 from repro.executors import Task, make_executor
 from repro.runtime import PROJECT_ROOT, provenance
-from repro.spec import STAGES, Cell, Spec, SpecError, expand
+from repro.spec import STAGES, Cell, Spec, SpecError, expand, is_ceiling
 from repro.store import Store
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ROOT = PROJECT_ROOT / "runs"
-REAL_SUBSET_SEED = 20231  # with the evaluation seed, seeds each evaluate cell's real reference subset
 
 
+CEILING_CSV = "ceiling.csv"  # the real-versus-real rows (Store.ceiling)
 TO_RUN = ("missing", "stale", "damaged", "outdated")  # states a run computes (afresh)
 
 
@@ -116,7 +117,7 @@ def execute_cell(root: str, study: str, cell: Cell, threads: int) -> str:
 def _run_features(cell: Cell) -> dict[str, Any]:
     from repro import features  # noqa: PLC0415
 
-    cfg = dataclass_from_dict(features.ClassifierConfig, cell.config["classifier"])
+    cfg = load(features.ClassifierConfig, cell.config["classifier"])
     fs = features.load_or_train(cell.config["dataset"], cfg=cfg, progress=False)
     return {k: fs.info.get(k) for k in ("test_accuracy", "val_accuracy", "dead_units_test", "train_seconds")}
 
@@ -134,45 +135,40 @@ def _run_train(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
 
 
 def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
-    from repro import data, features, metrics, refit, sampling, train  # noqa: PLC0415
+    """One model × sampler setting × evaluation seed, by the protocol of ``repro.evaluation``;
+    a ceiling cell (``spec.is_ceiling``) scores held-out real images instead of a model's."""
+    from repro import data, features, refit, sampling, train  # noqa: PLC0415
 
     cfg = cell.config
-    train_id = cfg["train_id"]
-    state, why = store.check(train_id)
-    if state != "done":
-        raise UpstreamError(f"the trained model {train_id} " + ("has not finished" if state is None else
-                                                               f"is {state}: {why}"))
-    ev = cfg["evaluate"]
-    model = train.load_trained(store.cell_dir(train_id))
-    params = sampling.SamplingParams.from_dict(cfg["sampling"])
-    n = ev["n_samples"]
-    refit_cfg = refit.RefitConfig(steps=ev.get("refit_steps", refit.RefitConfig().steps))
-    images, stats = sampling.sample_trained(model, n, params, cfg["eval_seed"], refit_cfg=refit_cfg)
-    ds = data.load(model.config.dataset)
-    fs = features.load_or_train(ds, progress=False)
-    real_all = fs.real_features(ds, ev["reference_split"])
-    # the real reference subset is drawn per evaluation seed: its variance is part of an evaluation's
-    pick = np.random.default_rng([REAL_SUBSET_SEED, cfg["eval_seed"]]).permutation(len(real_all))[:n]
-    real = real_all[np.sort(pick)]
-    fake = fs.embed(images, value_range=(-1.0, 1.0))
-    pr = metrics.prdc(real, fake, k_pr=ev["k_precision_recall"], k_dc=ev["k_density_coverage"])
-    prd_p, prd_r = metrics.prd_curve(real, fake, num_clusters=ev["prd_clusters"], num_angles=ev["prd_angles"],
-                                     num_runs=ev["prd_runs"], seed=cfg["eval_seed"])
-    f8, f1_8 = metrics.f_beta_max(prd_p, prd_r, beta=8)
-    probs_fake = fs.probs_from_features(fake)
-    result_metrics = {
-        "fid": metrics.frechet_distance(real, fake),
-        "precision": pr["precision"], "recall": pr["recall"], "density": pr["density"], "coverage": pr["coverage"],
-        "f8": f8, "f1_8": f1_8,
-        "inception_score": metrics.inception_score(probs_fake),
-        **metrics.class_coverage(probs_fake, fs.probs_from_features(real)),
-    }
+    settings = load(evaluation.EvalSettings, cfg["evaluate"])
+    n, eval_seed = settings.n_samples, cfg["eval_seed"]
+    if is_ceiling(cell):
+        ds = data.load(cfg["dataset"])
+        fs = features.load_or_train(ds, progress=False)
+        held_out = fs.real_features(ds, evaluation.held_out_split(settings.reference_split))
+        fake, stats, images = held_out[evaluation.subset(len(held_out), n, eval_seed, evaluation.HELD_OUT_SEED)], {}, None
+    else:
+        train_id = cfg["train_id"]
+        state, why = store.check(train_id)
+        if state != "done":
+            raise UpstreamError(f"the trained model {train_id} " + ("has not finished" if state is None else
+                                                                   f"is {state}: {why}"))
+        model = train.load_trained(store.cell_dir(train_id))
+        params = sampling.SamplingParams.from_dict(cfg["sampling"])
+        images, stats = sampling.sample_trained(model, n, params, eval_seed,
+                                                refit_cfg=refit.RefitConfig(steps=settings.refit_steps))
+        ds = data.load(model.config.dataset)
+        fs = features.load_or_train(ds, progress=False)
+        fake = fs.embed(images, value_range=(-1.0, 1.0))
+    real = evaluation.reference_subset(fs.real_features(ds, settings.reference_split), n, eval_seed)
+    result_metrics, (prd_p, prd_r) = evaluation.score(
+        real, fake, settings, eval_seed, probs=(fs.probs_from_features(fake), fs.probs_from_features(real)))
     with atomic_path(cell_dir / "prd.npz") as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, precision=prd_p, recall=prd_r)
-    if ev.get("grid_images", 0):
-        _save_grid(images[: ev["grid_images"]], cell_dir / "grid.png")
-    return {"metrics": {k: float(v) for k, v in result_metrics.items()}, "sampling": stats, "n_samples": n}
+    if images is not None and settings.grid_images:
+        _save_grid(images[: settings.grid_images], cell_dir / "grid.png")
+    return {"metrics": result_metrics, "sampling": stats, "n_samples": n}
 
 
 def _save_grid(images: Any, path: Path) -> None:
@@ -351,10 +347,15 @@ def _run(spec: Spec, store: Store, root: str | Path, executor: str | None, retry
 
 
 def write_tables(spec: Spec, store: Store, planned: list[PlannedCell]) -> None:
-    """results.csv from the verified cells of ``planned`` (a fresh ``plan``), and provenance.json."""
+    """results.csv and ceiling.csv from the verified cells of ``planned`` (a fresh ``plan``), and provenance.json."""
     frame = store.tidy([p.cell for p in planned], {p.cell.id: p.state for p in planned})
     if not frame.empty:
         frame.insert(0, "study", spec.name)
     with atomic_path(store.dir / "results.csv") as tmp:
         frame.to_csv(tmp, index=False)
+    ceiling = store.ceiling([p.cell for p in planned], {p.cell.id: p.state for p in planned})
+    if not ceiling.empty:
+        ceiling.insert(0, "study", spec.name)
+    with atomic_path(store.dir / CEILING_CSV) as tmp:
+        ceiling.to_csv(tmp, index=False)
     atomic_write_json(store.dir / "provenance.json", {**provenance(), "spec": spec.path})

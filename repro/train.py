@@ -59,7 +59,6 @@ import io
 import logging
 import math
 import time
-import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,7 +69,8 @@ from tqdm.auto import tqdm
 
 from repro import CODE_VERSION, divergences, nets
 from repro.atomic import atomic_path, atomic_write_bytes, atomic_write_json
-from repro.errors import ConfigError, DataError, ReproError, dataclass_from_dict
+from repro.config import check_choices, load, option
+from repro.errors import ConfigError, DataError, ReproError
 from repro.runtime import provenance, resolve_device, stable_hash
 from repro.vocab import AUX_DIVERGENCES, DATASETS, OBJECTIVES
 
@@ -129,17 +129,19 @@ class TrainConfig:
     stabiliser off (``clamp``, ``grad_clip``, ``ema``)."""
 
     # data
-    dataset: str = "mnist"
-    train_size: int = 0  # 0: the whole training split; else its first N images (tests)
+    dataset: str = option("mnist", choices=DATASETS)
+    train_size: int = option(0, help="use only the first N training images (0: all; for quick checks)")
     # objective
-    loss: str = "bce"
-    gen_form: str | None = None  # minimax | nonsaturating (f-GANs); primal (pr)
-    lam: float = 1.0  # λ of the λ-PR GAN
-    aux: str = "rkl"  # the PR discriminator's divergence: chi2 | kl | rkl (see OBJECTIVE_DEFAULTS)
+    loss: str = option("bce", choices=LOSSES, help="training objective")
+    gen_form: str | None = option(None, help="generator loss form: minimax | nonsaturating (f-GANs), primal | log "
+                                             "(pr); default per objective")
+    lam: float = option(1.0, help="λ of the λ-PR GAN (loss pr)")
+    aux: str = option("rkl", choices=AUX_DIVERGENCES,
+                      help="the λ-PR discriminator's auxiliary divergence (see OBJECTIVE_DEFAULTS)")
     pr_warmup_epochs: int | None = None
     pr_warmup_lam: float = 0.1
     # networks
-    arch: str = "mlp"
+    arch: str = option("mlp", choices=nets.ARCHS)
     z_dim: int = 100
     g_widths: tuple[int, ...] = (256, 512, 1024)
     d_widths: tuple[int, ...] = (1024, 512, 256)
@@ -148,7 +150,7 @@ class TrainConfig:
     d_spectral_norm: bool | None = None
     d_bound: float | None = None  # b > 0: D's output is b·tanh(v/b) (nets.bound_scores); 0: off
     # optimisation
-    epochs: int = 8
+    epochs: int = option(8, help="passes over the training split")
     batch_size: int = 64
     lr_g: float | None = None
     lr_d: float | None = None
@@ -159,9 +161,9 @@ class TrainConfig:
     clamp: float | None = None  # |v| bound in the losses; straight-through (gradient passes)
     grad_clip: float = 0.0  # max grad norm for D and G (0: off)
     ema: float | None = None  # EMA decay of G's weights (0: off)
-    seed: int = 0
+    seed: int = option(0, help="seed of initialisation, z, shuffling and dropout")
     # bookkeeping
-    eval_every: int = 1  # epochs between curve points (0: no curve)
+    eval_every: int = option(1, help="epochs between curve evaluations (0: none)")
     eval_samples: int = 2000
     checkpoint_every: int = 1
     check_every: int = 100  # steps between finiteness / collapse checks
@@ -169,12 +171,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         def bad(name: str, allowed: str) -> ConfigError:
-            return ConfigError(f"TrainConfig.{name}={getattr(self, name)!r}: expected {allowed}")
+            return ConfigError(f"{getattr(self, name)!r} is not allowed; expected {allowed}", field=name)
 
-        choices = {"dataset": DATASETS, "loss": LOSSES, "aux": AUX_DIVERGENCES, "arch": nets.ARCHS}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise bad(name, "one of " + ", ".join(allowed))
+        check_choices(self)
         forms = PR_FORMS if self.loss == "pr" else divergences.GENERATOR_FORMS
         if self.gen_form is not None and self.gen_form not in forms:
             raise bad("gen_form", f"one of {', '.join(forms)} for loss {self.loss}")
@@ -192,7 +191,7 @@ class TrainConfig:
         if self.ema is not None and not 0.0 <= self.ema < 1.0:
             raise bad("ema", "a decay in [0, 1) (0: off)")
         if self.loss == "pr" and self.gen_form == "log" and self.aux == "chi2":
-            raise ConfigError("TrainConfig.gen_form='log' needs aux kl or rkl (χ²'s ratio v/2 + 1 can be ≤ 0)")
+            raise ConfigError("gen_form='log' needs aux kl or rkl (χ²'s ratio v/2 + 1 can be ≤ 0)", field="gen_form")
         for name, value in dataclasses.asdict(self).items():  # nan and inf pass every comparison below
             values = value if isinstance(value, (tuple, list)) else (value,)
             if any(isinstance(v, float) and not math.isfinite(v) for v in values):
@@ -205,8 +204,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        """Build from plain data (JSON, a checkpoint); unknown keys are errors; lists → tuples."""
-        return dataclass_from_dict(cls, d)
+        """Build from plain data (JSON, a checkpoint, a spec): ``repro.config.load``."""
+        return load(cls, d)
 
     def resolve(self) -> TrainConfig:
         """A copy with every None replaced by the objective's default."""
@@ -398,27 +397,25 @@ def generate(G: torch.nn.Module, n: int, z_dim: int, gen: torch.Generator, batch
 
 
 class _Evaluator:
-    """FID / precision / recall / density / coverage of G's samples vs a fixed validation subset."""
+    """The training curve's evaluation: ``repro.evaluation``'s protocol (its cheap metrics) on
+    ``eval_samples`` images against the validation split (the test split stays unseen)."""
 
     def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
-        from repro import data, features
+        from repro import data, evaluation, features
 
         ds = data.load(cfg.dataset)
         self.fs = features.load_or_train(ds, device=device, progress=False)
-        real = self.fs.real_features(ds, "val")
-        idx = np.random.default_rng(0).permutation(len(real))[: cfg.eval_samples]
-        self.real = real[np.sort(idx)]
+        self.settings = evaluation.EvalSettings(n_samples=cfg.eval_samples, reference_split="val")
+        self.real = evaluation.reference_subset(self.fs.real_features(ds, "val"), cfg.eval_samples, cfg.seed)
         self.n, self.z_dim, self.seed = cfg.eval_samples, cfg.z_dim, cfg.seed
 
     def __call__(self, G: torch.nn.Module) -> dict[str, float]:
-        from repro import metrics  # written beside this module; imported when first needed
+        from repro import evaluation
 
         start = time.perf_counter()
         fake = generate(G, self.n, self.z_dim, torch.Generator().manual_seed(10_000 + self.seed))
-        feats = self.fs.embed(fake, value_range=(-1.0, 1.0))
-        out = {"fid": float(metrics.frechet_distance(self.real, feats))}
-        out.update({k: float(v) for k, v in dict(metrics.prdc(self.real, feats)).items()
-                    if k in ("precision", "recall", "density", "coverage")})
+        out, _ = evaluation.score(self.real, self.fs.embed(fake, value_range=(-1.0, 1.0)), self.settings,
+                                  self.seed, full=False)
         out["eval_seconds"] = time.perf_counter() - start
         return out
 
@@ -684,11 +681,6 @@ def load_trained(run_dir: str | Path, device: str | torch.device | None = None) 
                         f"({str(exc).splitlines()[0][:200]})") from None
     return TrainedModel(G.to(dev).eval().requires_grad_(False), D.to(dev).eval().requires_grad_(False),
                         cfg, cfg.z_dim, cfg.ratio_divergence, int(blob["epoch"]), Path(run_dir))
-
-
-def field_types() -> dict[str, Any]:
-    """Resolved type hints of TrainConfig's fields (the CLI builds its options from them)."""
-    return typing.get_type_hints(TrainConfig)
 
 
 __all__ = ["TrainConfig", "TrainedModel", "train", "load_trained", "d_loss", "g_loss", "generate",

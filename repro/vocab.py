@@ -26,6 +26,7 @@ SAMPLERS: Final = ("none", "drs", "obrs")
 GAMMA_CONVENTIONS: Final = ("absolute", "percentile", "acceptance")
 DEFAULT_GAMMA_CONVENTION: Final = "percentile"  # Azadi et al.'s code; one default for spec, API and CLI
 DISCRIMINATORS: Final = ("refit", "raw")  # which D a ratio-based sampler scores with (docs/maths.md §6.4)
+PREFERRED_DISCRIMINATOR: Final = "refit"  # the method; a table or claim shows it when a study has both
 
 # the study
 STAGES: Final = ("features", "train", "evaluate")

@@ -235,3 +235,32 @@ def test_f_divergence_limits_where_supports_differ() -> None:
 def test_pr_generator_objective_is_minus_mean_clipped_ratio() -> None:
     v = torch.tensor([-10.0, 0.0, 2.0], **T64)  # χ² ratio v/2 + 1: 0 (clipped), 1, 2
     torch.testing.assert_close(dv.pr_generator_loss(v, 0.5, "chi2"), -torch.tensor((0.0 + 0.5 + 1.0) / 3, **T64))
+
+
+def test_a_new_divergence_is_one_registry_entry(monkeypatch) -> None:
+    """Squared Hellinger, f(u) = (√u − 1)², added as one ``Divergence`` and nothing else: every
+    function of the module (the divergence on histograms, the dual bound with its optimal critic,
+    the ratio a sampler reads, the generator losses) picks it up from the registry."""
+    hellinger = dv.Divergence(
+        "hellinger", f=lambda u: (torch.sqrt(u) - 1) ** 2, f2=lambda u: 0.5 * u ** -1.5,
+        f_star=lambda t: t / (1 - t), activation=lambda v: 1 - torch.exp(-v),  # Nowozin et al., Table 2
+        conjugate_of_activation=lambda v: torch.expm1(v), ratio_from_T=lambda t: (1 - t) ** -2,
+        log_ratio=lambda v: 2 * v, slope_at_inf=1.0, f_at_zero=1.0)
+    monkeypatch.setitem(dv.REGISTRY, "hellinger", hellinger)
+    p, q = np.array([0.5, 0.3, 0.2, 0.0]), np.array([0.25, 0.25, 0.25, 0.25])
+    exact = float(((np.sqrt(p) - np.sqrt(q)) ** 2).sum())
+    assert dv.f_divergence(p, q, "hellinger") == pytest.approx(exact, rel=1e-12)  # with f(0) where p = 0
+    p = np.array([0.4, 0.3, 0.2, 0.1])
+    exact = float(((np.sqrt(p) - np.sqrt(q)) ** 2).sum())
+    both = q > 0
+    v_star = t64(0.5 * np.log(p[both] / q[both]))  # the optimal critic: T = f'(p/q) = 1 − √(q/p)
+    bound = float((t64(p[both]) * dv.activation(v_star, "hellinger")).sum()
+                  - (t64(q[both]) * dv.conjugate_of_activation(v_star, "hellinger")).sum())
+    assert bound == pytest.approx(exact, rel=1e-9)  # the dual bound is tight at the optimum
+    np.testing.assert_allclose(dv.ratio(v_star, "hellinger").numpy(), p[both] / q[both], rtol=1e-12)
+    np.testing.assert_allclose(dv.ratio_from_T(dv.activation(v_star, "hellinger"), "hellinger").numpy(),
+                               p[both] / q[both], rtol=1e-9)
+    v = torch.tensor([-1.0, 0.0, 2.0], **T64)
+    assert float(dv.generator_loss(v, "hellinger", "minimax")) == pytest.approx(-float(torch.expm1(v).mean()))
+    assert float(dv.pr_generator_loss(v, 1.0, "hellinger")) == pytest.approx(
+        -float(torch.clamp(torch.exp(2 * v), max=1).mean()))

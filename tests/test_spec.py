@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from repro import spec as specmod
-from repro.spec import SpecError, expand, load_spec, parse_spec
+from repro.spec import SpecError, expand, is_ceiling, load_spec, parse_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,7 +53,7 @@ def _with(path: str, value) -> dict:
     keys = [int(k) if k.isdigit() else k for k in path.split(".")]
     node = raw
     for k in keys[:-1]:
-        node = node[k]
+        node = node[k] if isinstance(k, int) else node.setdefault(k, {})  # a table VALID lacks: added
     if value is _DELETE:
         del node[keys[-1]]
     else:
@@ -72,10 +72,19 @@ MALFORMED = [
     ("study.dataset", "cifar", "study.dataset: 'cifar' is not allowed; expected one of mnist, fashion-mnist"),
     ("study.executor", "kubernetes", "study.executor: 'kubernetes' is not allowed; expected one of inprocess, local, slurm"),
     ("study.colour", "blue", "study.colour: unknown field; allowed here:"),
-    ("train.epochs", "five", "train.epochs: 'five' is not allowed; expected <class 'int'>"),
-    ("train.g_widths", [64, "wide"], "train.g_widths: [64, 'wide'] is not allowed; expected tuple[int, ...]"),
-    ("train.ema", 1.5, "train.ema: ema=1.5: expected a decay in [0, 1)"),
-    ("train.learning_rate", 0.1, "train.learning_rate: unknown training setting; allowed:"),
+    ("train.epochs", "five", "train.epochs: expected an integer, got a string 'five'"),
+    ("train.g_widths", [64, "wide"], "train.g_widths[1]: expected an integer, got a string 'wide'"),
+    ("train.betas_g", [0.5], "train.betas_g: expected a list of 2 numbers or none, got a list [0.5]"),
+    ("train.ema", 1.5, "train.ema: 1.5 is not allowed; expected a decay in [0, 1)"),
+    ("train.learning_rate", 0.1, "train.learning_rate: unknown field; allowed here:"),
+    ("objectives.0.train", {"arch": "resnet"}, "objectives[0].train.arch: 'resnet' is not allowed; expected one of mlp, dcgan"),
+    ("evaluate.prd_clusters", 1, "evaluate.prd_clusters: 1 is too small; expected an integer ≥ 2"),
+    ("evaluate.k_nearest", 3, "evaluate.k_nearest: unknown field; allowed here:"),
+    ("executor.slurm.max_concurrent", 0, "executor.slurm.max_concurrent: 0 is too small; expected an integer ≥ 1"),
+    ("executor.slurm.resources.mem_gb", "8G", "executor.slurm.resources.mem_gb: expected an integer, got a string '8G'"),
+    ("executor.slurm.resources.train", {"gpus_per_task": -1}, "executor.slurm.resources.train.gpus_per_task: -1 is too small"),
+    ("executor.slurm.resources.train", {"gpu": 1}, "executor.slurm.resources.train.gpu: unknown field; allowed here:"),
+    ("executor.cloud", {}, "executor.cloud: unknown field; allowed here: local, slurm"),
     ("train.loss", "bce", "train.loss: set by the grid, not here"),
     ("objectives", [], "objectives: empty grid"),
     ("objectives.0.loss", "wgan", "objectives[0].loss: 'wgan' is not allowed; expected one of bce, js, kl, rkl, pr"),
@@ -168,7 +177,7 @@ def test_malformed_drs_block_names_the_field(fields: dict, message: str) -> None
 
 def test_drs_at_target_acceptances_and_block_objectives() -> None:
     spec = parse_spec(_drs_block(acceptance=[0.88, 0.06], objectives=["bce"], discriminator="raw"), "t.toml")
-    drs = [c for c in expand(spec) if c.stage == "evaluate" and c.labels["sampler"] == "drs"]
+    drs = [c for c in expand(spec) if c.labels.get("sampler") == "drs"]
     assert len(drs) == 2 * 2  # bce × 2 seeds × 2 targets: the pr models are left out
     assert {c.labels["objective"] for c in drs} == {"bce"}
     assert {c.labels["target_acceptance"] for c in drs} == {0.88, 0.06}
@@ -180,7 +189,7 @@ def test_drs_at_target_acceptances_and_block_objectives() -> None:
 def test_eval_seeds_give_each_model_distinct_evaluations() -> None:
     raw = _raw()
     raw["evaluate"]["eval_seeds"] = 2
-    cells = [c for c in expand(parse_spec(raw, "t.toml")) if c.stage == "evaluate"]
+    cells = [c for c in expand(parse_spec(raw, "t.toml")) if c.stage == "evaluate" and not is_ceiling(c)]
     assert len(cells) == 6 * 3 * 2
     per_model = {}
     for c in cells:
@@ -202,7 +211,9 @@ def test_valid_spec_expands_to_the_grid() -> None:
     stages = [c.stage for c in cells]
     assert stages.count("features") == 1
     assert stages.count("train") == (1 + 2) * 2  # (bce + pr × 2 λ) × 2 seeds
-    assert stages.count("evaluate") == 6 * (2 + 1)  # each model × (2 σ + 1 OBRS K)
+    assert stages.count("evaluate") == 6 * (2 + 1) + 2  # each model × (2 σ + 1 OBRS K), a ceiling per seed
+    ceilings = [c for c in cells if is_ceiling(c)]
+    assert [c.config["eval_seed"] for c in ceilings] == [0, 1] and all(c.deps == (cells[0].id,) for c in ceilings)
     assert len({c.id for c in cells}) == len(cells)
     assert stages == sorted(stages, key=["features", "train", "evaluate"].index)  # dependency order
 
@@ -218,7 +229,7 @@ def test_cell_ids_are_content_hashes_with_defaults_resolved() -> None:
     assert {c.id for c in expand(parse_spec(explicit, "t.toml"))} == a  # a default spelt out: same cells
     changed = _with("train.epochs", 2)
     changed_ids = {c.id for c in expand(parse_spec(changed, "t.toml"))}
-    assert len(a & changed_ids) == 1  # only the feature classifier is shared
+    assert len(a & changed_ids) == 1 + 2  # only the feature classifier and the real-vs-real ceilings
 
 
 def test_code_version_changes_id_but_not_family(monkeypatch) -> None:
@@ -233,7 +244,7 @@ def test_overlapping_blocks_are_one_cell() -> None:
     raw = _raw()
     raw["evaluate"]["blocks"].append({"sampler": "none", "sigma": [1.0, 2.0]})
     cells = expand(parse_spec(raw, "t.toml"))
-    assert sum(c.stage == "evaluate" for c in cells) == 6 * 4  # σ ∈ {0.5, 1, 2} + OBRS
+    assert sum(c.stage == "evaluate" and not is_ceiling(c) for c in cells) == 6 * 4  # σ ∈ {0.5, 1, 2} + OBRS
 
 
 def test_fine_tuning_cells_depend_on_their_parent() -> None:
@@ -284,7 +295,7 @@ def test_a_huge_grid_is_refused_before_it_is_expanded() -> None:
     with pytest.raises(SpecError, match=r"evaluate.blocks\[0\]: the grid has 3,000 cells, more than the cap of 1,000"):
         parse_spec(raw, "t.toml", max_cells=1000)
     # 1 classifier + 6 models + 6 × (3000 σ + 1 K) evaluations
-    with pytest.raises(SpecError, match=r"study: the grid has 18,013 cells, more than the cap of 10,000; .*--max-cells 18013"):
+    with pytest.raises(SpecError, match=r"study: the grid has 18,015 cells, more than the cap of 10,000; .*--max-cells 18015"):
         parse_spec(raw, "t.toml", max_cells=10_000)
-    assert len(expand(parse_spec(_raw(), "t.toml", max_cells=25))) == 25  # exactly at the cap: 1 + 6 + 18
+    assert len(expand(parse_spec(_raw(), "t.toml", max_cells=27))) == 27  # exactly at the cap: 1 + 6 + 18 + 2
 

@@ -52,6 +52,7 @@ sampler = "obrs"
 budget = [2.0]
 burn_in = 200
 """
+N_CELLS = 1 + 4 + 8 + 2  # classifier, 2 objectives × 2 seeds, 2 samplers per model, a ceiling per seed
 METRICS = ["fid", "precision", "recall", "density", "coverage", "f8", "f1_8", "inception_score", "acceptance_rate"]
 
 
@@ -99,10 +100,23 @@ def test_run_completes_every_cell_and_writes_the_tidy_table(reference: Path, spe
     full = pd.read_csv(reference / "micro" / "results.csv")
     assert (full["train_seconds"] > 0).all() and (full["train_epochs"] >= 1).all()
     assert (full.groupby("train_id")["train_seconds"].nunique() == 1).all()
-    cell = next((reference / "micro" / "cells").glob("*/prd.npz")).parent
+    cell = reference / "micro" / "cells" / full["cell_id"].iloc[0]  # a model's evaluation (ceilings have no grid)
+    assert (cell / "prd.npz").is_file()
     assert (cell / "grid.png").is_file()
     status = json.loads((cell / "status.json").read_text())
     assert status["provenance"]["git"].keys() == {"commit", "dirty"} and "torch" in status["provenance"]["versions"]
+
+
+def test_the_ceiling_scores_held_out_real_images_per_evaluation_seed(reference: Path) -> None:
+    """ceiling.csv: one real-versus-real row per evaluation seed, by the models' protocol; held-out
+    real images beat any two-epoch GAN on FID and on coverage of the real sample."""
+    ceiling = pd.read_csv(reference / "micro" / study.CEILING_CSV)
+    models = pd.read_csv(reference / "micro" / "results.csv")
+    assert sorted(ceiling["eval_seed"]) == [0, 1] and (ceiling["status"] == "ok").all()
+    assert ceiling[METRICS[:-1]].notna().all().all() and "acceptance_rate" not in ceiling
+    assert ceiling["fid"].max() < models["fid"].min()
+    assert ceiling["recall"].min() > models["recall"].max()
+    assert (ceiling["classes_covered"] == 10).all()
 
 
 def test_rerun_recomputes_nothing(reference: Path, spec_path: Path) -> None:
@@ -115,7 +129,7 @@ def test_rerun_recomputes_nothing(reference: Path, spec_path: Path) -> None:
 
 def test_plan_json_reports_states(reference: Path, spec_path: Path, tmp_path: Path) -> None:
     done = json.loads(_cli("plan", str(spec_path), "--root", str(reference), "--json").stdout)
-    assert {c["state"] for c in done["cells"]} == {"done"} and len(done["cells"]) == 1 + 4 + 8
+    assert {c["state"] for c in done["cells"]} == {"done"} and len(done["cells"]) == N_CELLS
     fresh = json.loads(_cli("plan", str(spec_path), "--root", str(tmp_path), "--json").stdout)
     assert {c["state"] for c in fresh["cells"]} == {"missing"}
     assert {c["stage"] for c in fresh["cells"]} == {"features", "train", "evaluate"}
@@ -163,12 +177,12 @@ def test_kill_9_then_rerun_resumes_without_recomputing(reference: Path, spec_pat
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     before = _finished_at(tmp_path)
-    assert 0 < len(before) < 1 + 4 + 8
+    assert 0 < len(before) < N_CELLS
     proc2 = _cli("run", str(spec_path), "--root", str(tmp_path), "--no-progress", "--json")
     assert proc2.returncode == 0, proc2.stderr
     after = _finished_at(tmp_path)
     assert {k: after[k] for k in before} == before  # nothing finished was recomputed
-    assert json.loads(proc2.stdout.splitlines()[-1])["ran"] == 1 + 4 + 8 - len(before)
+    assert json.loads(proc2.stdout.splitlines()[-1])["ran"] == N_CELLS - len(before)
     pd.testing.assert_frame_equal(_metrics(tmp_path), _metrics(reference))
 
 

@@ -19,6 +19,7 @@ from repro.claims.core import (
     CONTRADICTED, INCONCLUSIVE, SUPPORTED, UNTESTABLE, Outcome, combine, describe, directional,
     fmt, fmt_rho, objectives_present, paired_test, pick, significant_signs, spearman, welch_test,
 )
+from repro.vocab import PREFERRED_DISCRIMINATOR
 
 # Thresholds a statement's wording leaves open, in one place (and quoted in the paper).
 HIGH_ACCEPTANCE = 0.80        # "keeping a high acceptance rate"
@@ -35,8 +36,9 @@ REPORT_GAMMA_OFFSET = 2.0     # the report's γ = max ℓ + offset, accept with 
 def preferred_discriminator(agg: pd.DataFrame, sampler: str) -> dict[str, str]:
     """{"discriminator": "refit"} when the study's cells of ``sampler`` have it (the method; the raw
     D is its comparison), else no constraint."""
-    if "discriminator" in agg.columns and "refit" in set(agg.loc[agg["sampler"] == sampler, "discriminator"]):
-        return {"discriminator": "refit"}
+    if "discriminator" in agg.columns and PREFERRED_DISCRIMINATOR in set(agg.loc[agg["sampler"] == sampler,
+                                                                                "discriminator"]):
+        return {"discriminator": PREFERRED_DISCRIMINATOR}
     return {}
 
 

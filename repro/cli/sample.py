@@ -16,59 +16,31 @@ import numpy as np
 
 from repro import refit, sampling
 from repro.atomic import atomic_path, atomic_write
-from repro.cli import emit
+from repro.cli import emit, options
 from repro.errors import ConfigError
-
-_D = sampling.SamplingParams()  # the defaults, one table for the API and the CLI
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="sample a trained GAN: σ/ψ truncation, DRS, OBRS")
     p.add_argument("--ckpt", required=True, help="training run folder (repro.train.load_trained)")
-    p.add_argument("--method", choices=sampling.METHODS, default=_D.method)
     p.add_argument("-n", type=int, required=True, help="number of samples")
     p.add_argument("--out", required=True, help="output .npz (written atomically)")
     p.add_argument("--grid", default=None, help="PNG of the first 64 samples")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--sigma", type=float, default=_D.sigma, help="latent std (soft truncation)")
-    p.add_argument("--psi", type=float, default=_D.psi, help="hard truncation |z_i| ≤ ψ")
-    p.add_argument("--gamma", type=float, default=_D.gamma, help="DRS γ, or offset from the percentile")
-    p.add_argument("--gamma-convention", choices=sampling.GAMMA_CONVENTIONS, default=None,
-                   help="DRS: absolute γ (the lecture's), offset from the burn-in percentile (Azadi et al.'s "
-                        "code), or acceptance (γ found per model for --acceptance); default: acceptance when "
-                        f"--acceptance is given, else {_D.gamma_convention}. Signs: docs/maths.md §6.2")
-    p.add_argument("--acceptance", type=float, default=None,
-                   help="DRS target acceptance in (0, 1]: γ is chosen on the burn-in set so that the expected "
-                        "acceptance is this (the convention that means the same for every model)")
-    p.add_argument("--discriminator", choices=refit.DISCRIMINATORS, default=_D.discriminator,
-                   help="DRS/OBRS ratio: refit = D refitted against the sampled generator and calibrated "
-                        "(cached in the run folder); raw = the training run's D, fitted against the raw "
-                        "generator, not the EMA copy that is sampled")
     p.add_argument("--refit-steps", type=int, default=refit.RefitConfig().steps,
                    help="D updates of the refit against the sampled generator")
-    p.add_argument("--gamma-percentile", type=float, default=_D.gamma_percentile)
-    p.add_argument("--eps", type=float, default=_D.eps, help="DRS ε")
-    p.add_argument("--budget", type=float, default=_D.budget, help="OBRS budget K ≥ 1")
-    p.add_argument("--burn-in", type=int, default=_D.burn_in)
-    p.add_argument("--max-proposals-per-sample", type=float, default=_D.max_proposals_per_sample)
-    p.add_argument("--calibrate", action="store_true",
-                   help="Platt-scale the raw D on the validation split of the run's data set first "
-                        "(the refit D is calibrated already)")
     p.add_argument("--batch-size", type=int, default=sampling.DEFAULT_BATCH_SIZE)
     p.add_argument("--device", default=None, help="cpu, cuda, … (default: where the run loads)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    options.add_options(p, sampling.SamplingParams)  # --method, --sigma, --acceptance, …
     p.set_defaults(func=run)
 
 
 def params_from_args(args: argparse.Namespace) -> sampling.SamplingParams:
-    convention = args.gamma_convention or ("acceptance" if args.acceptance is not None else _D.gamma_convention)
-    return sampling.SamplingParams(
-        method=args.method, sigma=args.sigma, psi=args.psi, gamma=args.gamma,
-        gamma_convention=convention, gamma_percentile=args.gamma_percentile, acceptance=args.acceptance,
-        eps=args.eps, budget=args.budget, burn_in=args.burn_in,
-        max_proposals_per_sample=args.max_proposals_per_sample, calibrate=args.calibrate,
-        discriminator=args.discriminator,
-    )
+    """The SamplingParams of the command line; a target --acceptance implies its convention."""
+    given = options.given(args)
+    if given.get("acceptance") is not None:
+        given.setdefault("gamma_convention", "acceptance")
+    return sampling.SamplingParams.from_dict(given)
 
 
 def save_npz(path: str | Path, images: np.ndarray, params: sampling.SamplingParams, stats: dict) -> None:

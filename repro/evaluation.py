@@ -1,0 +1,96 @@
+"""The evaluation protocol, one for the training curve and the evaluation cells (docs/maths.md §7).
+
+An evaluation compares n generated images with n real reference images in the feature
+classifier's space. The rules, in one place:
+
+- **the real reference subset** is n images of the reference split drawn with the evaluation
+  seed (``reference_subset``): its sampling variance is part of an evaluation's, so two
+  evaluation seeds of one model differ in both their generated and their real sample;
+- **the metrics** are those of ``score``: FID, improved precision/recall (k = 3), density and
+  coverage (k = 5) always; the PRD curve with F₈ / F₁/₈, the Inception-style score and the
+  classifier's mode coverage where the caller asks (the training curve skips them: they cost
+  more than the rest together and the curve only tracks progress);
+- **the ceiling** of each metric is the same protocol with held-out real images in place of
+  the generated ones (``held_out_split``): what a perfect generator would score here.
+
+The training curve evaluates against the validation split (the test split stays untouched
+during training); the study's cells against ``EvalSettings.reference_split`` (test by default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from repro import metrics
+from repro.config import check_choices, check_minimum, option
+from repro.vocab import SPLITS
+
+REAL_SUBSET_SEED = 20231  # with the evaluation seed, seeds the real reference subset
+HELD_OUT_SEED = 20232  # with the evaluation seed, seeds the held-out real images of the ceiling
+CURVE_METRICS = ("fid", "precision", "recall", "density", "coverage")
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """How an evaluation cell measures (a spec's ``[evaluate]`` table)."""
+
+    n_samples: int = 5000
+    reference_split: str = option("test", choices=SPLITS)
+    k_precision_recall: int = 3
+    k_density_coverage: int = 5
+    prd_clusters: int = 20
+    prd_angles: int = 1001
+    prd_runs: int = 10
+    grid_images: int = 64
+    eval_seeds: int = 1  # evaluations per trained model, each with its own generated and real subsets
+    refit_steps: int = 1000  # D updates of the refit against the sampled generator (repro.refit)
+
+    def __post_init__(self) -> None:
+        from repro.sampling import max_samples  # noqa: PLC0415 - sampling needs torch models; this need not
+
+        check_choices(self)
+        check_minimum(self, {"n_samples": 10, "k_precision_recall": 1, "k_density_coverage": 1, "prd_clusters": 2,
+                             "prd_angles": 3, "prd_runs": 1, "grid_images": 0, "eval_seeds": 1, "refit_steps": 0},
+                      maximum={"n_samples": max_samples()})
+
+
+def subset(n_total: int, n: int, seed: int, stream: int = REAL_SUBSET_SEED) -> np.ndarray:
+    """Sorted indices of n of n_total items, drawn by ``default_rng([stream, seed])``."""
+    return np.sort(np.random.default_rng([stream, seed]).permutation(n_total)[:n])
+
+
+def reference_subset(real_all: np.ndarray, n: int, eval_seed: int) -> np.ndarray:
+    """The real reference features (n, d) of evaluation seed ``eval_seed`` (the one policy)."""
+    return real_all[subset(len(real_all), n, eval_seed)]
+
+
+def held_out_split(reference_split: str) -> str:
+    """The real split that plays the generator in the ceiling: the one not used as reference."""
+    return "val" if reference_split == "test" else "test"
+
+
+def score(real: np.ndarray, fake: np.ndarray, settings: EvalSettings, seed: int, *, full: bool = True,
+          probs: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[dict[str, float], tuple[Any, Any] | None]:
+    """The metrics of generated features ``fake`` (M, d) against real ``real`` (N, d).
+
+    Always FID, precision, recall, density, coverage; with ``full`` also F₈ and F₁/₈ of the PRD
+    curve (seeded by ``seed``); with ``probs`` = (classifier probabilities of fake (M, C), of
+    real (N, C)) the Inception-style score and the mode coverage. Returns (metrics, PRD curve
+    (α, β) or None).
+    """
+    pr = metrics.prdc(real, fake, k_pr=settings.k_precision_recall, k_dc=settings.k_density_coverage)
+    out = {"fid": metrics.frechet_distance(real, fake),
+           **{k: pr[k] for k in ("precision", "recall", "density", "coverage")}}
+    curve = None
+    if full:
+        curve = metrics.prd_curve(real, fake, num_clusters=settings.prd_clusters, num_angles=settings.prd_angles,
+                                  num_runs=settings.prd_runs, seed=seed)
+        out["f8"], out["f1_8"] = metrics.f_beta_max(*curve, beta=8)
+    if probs is not None:
+        probs_fake, probs_real = probs
+        out["inception_score"] = metrics.inception_score(probs_fake)
+        out.update(metrics.class_coverage(probs_fake, probs_real))
+    return {k: float(v) for k, v in out.items()}, curve
