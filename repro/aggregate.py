@@ -36,7 +36,9 @@ from scipy import stats
 
 from repro.atomic import atomic_path
 from repro.errors import ConfigError, DataError
-from repro.vocab import PREFERRED_DISCRIMINATOR
+from repro.vocab import CEILING, PREFERRED_DISCRIMINATOR
+
+CEILING_CSV = "ceiling.csv"  # the real-versus-real rows a study writes beside results.csv
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,25 @@ def load_results(study_dir: str | Path) -> pd.DataFrame:
         return tidy(frame)
     except DataError as exc:
         raise DataError(f"{path}: {exc}") from None
+
+
+def load_ceiling(study_dir: str | Path) -> pd.DataFrame:
+    """``<study_dir>/ceiling.csv`` (the real-versus-real cells, ``repro.evaluation``) as tidy
+    rows of the pseudo-objective ``CEILING`` (plain sampler, σ = 1; the evaluation seed stands
+    for the training seed, the unit the intervals are over). Empty when the study has none
+    (older studies)."""
+    path = Path(study_dir) / CEILING_CSV
+    try:
+        raw = pd.read_csv(path)
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        return pd.DataFrame()
+    except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
+        raise DataError(f"{path} is not a ceiling table ({type(exc).__name__}); rebuild it with "
+                        "`repro paper --study <spec>.toml` or `repro study run <spec>`") from None
+    rows = raw.assign(objective=CEILING, sampler="none", sigma=1.0, train_seed=raw["eval_seed"], train_id="",
+                      **{k: np.nan for k in (*KEY_COLUMNS, *METRICS) if k not in raw and k not in (
+                          "objective", "sampler", "sigma")})
+    return tidy(rows)
 
 
 def tidy(frame: pd.DataFrame) -> pd.DataFrame:
@@ -467,11 +488,16 @@ def aggregate_study(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Load, aggregate, write ``aggregate.csv`` and ``paired.csv`` into the study folder.
 
-    Returns (tidy results, aggregate, paired differences).
+    Returns (tidy results, aggregate with the ceiling's rows, paired differences).
     """
     study_dir = Path(study_dir)
     frame = load_results(study_dir)
     agg = aggregate(frame, method, confidence, n_resamples, seed)
+    ceiling = load_ceiling(study_dir)
+    if not ceiling.empty:  # its rows in aggregate.csv, looked up as objective = CEILING
+        metrics = [m for m in (*METRICS, *CLASS_METRICS) if m != "acceptance_rate"]  # no sampler, no acceptance
+        agg = pd.concat([agg, aggregate(ceiling, method, confidence, n_resamples, seed, metrics=metrics)],
+                        ignore_index=True)
     paired = paired_all(frame, method, confidence, n_resamples, seed)
     write_csv(agg, study_dir / "aggregate.csv")
     write_csv(paired, study_dir / "paired.csv")

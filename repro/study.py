@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from repro import evaluation
+from repro.aggregate import CEILING_CSV
 from repro.atomic import atomic_path, atomic_write_json
 from repro.config import load
 from repro.executors import Task, make_executor
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 DEFAULT_ROOT = PROJECT_ROOT / "runs"
 
 
-CEILING_CSV = "ceiling.csv"  # the real-versus-real rows (Store.ceiling)
 TO_RUN = ("missing", "stale", "damaged", "outdated")  # states a run computes (afresh)
 
 

@@ -16,6 +16,7 @@ SPLITS: Final = ("val", "test")  # the reference split an evaluation compares ag
 # objectives (docs/maths.md §3–4)
 F_GAN_OBJECTIVES: Final = ("bce", "js", "kl", "rkl")  # one model per seed, trained from scratch
 OBJECTIVES: Final = (*F_GAN_OBJECTIVES, "pr")  # pr: the λ-PR GAN, one model per λ
+CEILING: Final = "real"  # not an objective: held-out real images scored as a model (the ceiling row)
 DIVERGENCES: Final = ("bce", "js", "kl", "rkl", "chi2")  # a critic's divergence (docs/maths.md §3.1)
 AUX_DIVERGENCES: Final = ("chi2", "kl", "rkl")  # the λ-PR discriminator's
 GENERATOR_FORMS: Final = ("minimax", "nonsaturating")  # f-GAN generator losses (docs/maths.md §3.3)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from repro import aggregate as A
@@ -184,6 +185,13 @@ def test_end_to_end_render(rendered: dict) -> None:
     assert "$10$ & -- & -- &" in js_block
     assert r"^{\dagger}" in (out / "tables" / "lambda_sweep.tex").read_text()
     assert (study / "claims.json").is_file() and (study / "aggregate.csv").is_file()
+    # the ceiling: a last row of the models and published tables, never bold, in aggregate.csv
+    for name in ("models", "published"):
+        row = next(line for line in (out / "tables" / f"{name}.tex").read_text().splitlines()
+                   if line.startswith(("Real (held out)", "Ceiling & Real (held out)")))
+        assert r"\mathbf" not in row and "0.76" in row, row
+    agg = pd.read_csv(study / "aggregate.csv")
+    assert set(agg.loc[agg["objective"] == "real", "n"]) == {3}
 
 
 def test_macros_cover_the_paper(rendered: dict) -> None:
@@ -194,6 +202,7 @@ def test_macros_cover_the_paper(rendered: dict) -> None:
     assert "nan" not in text.lower()
     assert "\\newcommand{\\PaperDirty}{with uncommitted changes}" in text
     assert "\\newcommand{\\NumSeeds}{3}" in text
+    assert re.search(r"\\newcommand{\\CeilingPrec}{0\.7[5-7]\d}", text)
     # every macro the paper uses is defined (or is LaTeX's own / defined in main.tex)
     main = (out / "paper" / "main.tex").read_text()
     used = set(re.findall(r"\\([A-Z][A-Za-z]+)", main))

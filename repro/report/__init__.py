@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from repro.vocab import CEILING
+
 # LaTeX special characters and their escapes, applied to every text value a template prints.
 _LATEX_SPECIALS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
@@ -41,7 +43,7 @@ def latex_escape(text: object) -> str:
 
 
 # Display names, one place for tables, figures and macros.
-OBJECTIVE_LABELS = {"bce": "BCE", "js": "JS", "kl": "KL", "rkl": "RKL", "pr": "λ-PR"}
+OBJECTIVE_LABELS = {"bce": "BCE", "js": "JS", "kl": "KL", "rkl": "RKL", "pr": "λ-PR", CEILING: "Real (held out)"}
 # A label is a claim: an objective trained with a generator form that descends another divergence
 # than its name says is named for what it descends (docs/maths.md §3.3).
 FORM_LABELS = {

@@ -21,7 +21,7 @@ from repro.atomic import atomic_write_bytes
 from repro.claims import HIGH_ACCEPTANCE, RECALL_TOLERANCE, VERDICTS, Verdict, table1_configs
 from repro.claims.published import REPORT_BEST_FID, REPORT_TABLE_1
 from repro.errors import ConfigError
-from repro.vocab import F_GAN_OBJECTIVES, OBJECTIVES, SAMPLERS
+from repro.vocab import CEILING, F_GAN_OBJECTIVES, OBJECTIVES, SAMPLERS
 from repro.report import SAMPLER_LABELS, latex_escape, objective_label
 from repro.report.tables import digits_of, scale_of
 
@@ -77,6 +77,7 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
     _statistics_macros(put, frame, context)
     _table1_section_macros(put, agg)
     _lambda_macros(put, agg)
+    _ceiling_macros(put, agg)
     _claim_macros(put, verdicts)
     _seed_macros(put)
     _provenance_macros(put, provenance, context)
@@ -99,7 +100,7 @@ def _study_macros(put: Put, agg: pd.DataFrame, frame: pd.DataFrame, context: dic
     put("NumCellsDamaged", counts["damaged"])
     put("NumCellsNotRun", counts["missing"] + counts["stale"] + counts["outdated"])
     put("NumTrainRuns", frame["train_id"].nunique())
-    put("NumConfigs", agg[agg["metric"] == "precision"].shape[0])
+    put("NumConfigs", agg[(agg["metric"] == "precision") & (agg["objective"] != CEILING)].shape[0])
     objs = [o for o in OBJECTIVES if o in set(frame["objective"])]
     put("ObjectiveList", ", ".join(objective_label(o, frame) for o in objs))
     put("NumObjectives", len(objs))
@@ -182,6 +183,14 @@ def _table1_section_macros(put: Put, agg: pd.DataFrame) -> None:
     put("BestFidConfig", f"{objective_label(best[0], agg)} + {SAMPLER_LABELS[best[1]]}"
         if best else "--")
     put("BestFidValue", fmt_value(best[2], "fid") if best else "--")
+
+
+def _ceiling_macros(put: Put, agg: pd.DataFrame) -> None:
+    """The real-versus-real ceiling (mean over evaluation seeds), "--" for a study without it."""
+    for metric in ("fid", "precision", "recall", "density", "coverage"):
+        row = lookup(agg, metric, objective=CEILING, sampler="none", sigma=1.0)
+        put(macro_name("Ceiling", METRIC_LABELS_SHORT[metric]),
+            fmt_value(row["mean"] if row else np.nan, metric))
 
 
 def _lambda_macros(put: Put, agg: pd.DataFrame) -> None:

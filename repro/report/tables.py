@@ -18,12 +18,12 @@ import pandas as pd
 
 from repro.aggregate import CLASS_METRICS, lookup, pr_groups, pr_reference, values_of
 from repro.atomic import atomic_write_bytes
-from repro.vocab import DISCRIMINATORS, F_GAN_OBJECTIVES
 from repro.claims import Verdict, drs_selector, table1_configs
 from repro.claims.core import SHORT_NAMES
 from repro.claims.published import PUBLISHED, PublishedRow
-from repro.report import (LOWER_IS_BETTER, METRIC_LABELS, OBJECTIVE_LABELS, SAMPLER_LABELS, objective_label,
-                          latex_escape)
+from repro.report import (LOWER_IS_BETTER, METRIC_LABELS, OBJECTIVE_LABELS, SAMPLER_LABELS, latex_escape,
+                          objective_label)
+from repro.vocab import CEILING, DISCRIMINATORS, F_GAN_OBJECTIVES
 
 TEMPLATES = Path(__file__).with_name("templates")
 MISSING = "--"
@@ -152,6 +152,20 @@ def _metric_rows(agg: pd.DataFrame, specs: list[tuple[list[str], dict[str, Any],
     return rows, [c for r in looked for c in r]
 
 
+CEILING_SELECTOR = {"objective": CEILING, "sampler": "none", "sigma": 1.0}
+CEILING_NOTE = ("Real (held out): held-out real images in place of a model's, scored by the same protocol "
+                "(the ceiling of each metric here).")
+
+
+def _ceiling_row(agg: pd.DataFrame, metrics: Sequence[str], labels: list[str]) -> dict[str, Any] | None:
+    """The real-versus-real row (never bold: it is the reference, not a contender), or None when
+    the study has no ceiling cells; metrics it has no value for (acceptance, training) are --."""
+    looked = [lookup(agg, m, **CEILING_SELECTOR) for m in metrics]
+    if all(c is None for c in looked):
+        return None
+    return {"cells": labels + [fmt_cell(c, m) for c, m in zip(looked, metrics)], "rule": True}
+
+
 def _note(cells: list) -> str:
     return DAGGER_NOTE if any(c is not None and _incomplete(c) for c in cells) else ""
 
@@ -203,6 +217,8 @@ def build_models(agg: pd.DataFrame) -> Table:
     metrics = [m for m in MODEL_METRICS if m not in CLASS_METRICS
                or any(lookup(agg, m, **sel) is not None for _, sel, _ in specs)]
     rows, cells = _metric_rows(agg, specs, metrics)
+    ceiling = _ceiling_row(agg, metrics, [latex_escape(OBJECTIVE_LABELS[CEILING])])
+    rows += [ceiling] if ceiling else []
     coverage = ("mode coverage read from the feature classifier (Classes: classes holding at least 1\\% of the "
                 "generated samples; Class KL: KL of the real reference subset's predicted-class histogram to the "
                 "generated one's, 0 when equal); " if "class_kl" in metrics else "")
@@ -210,7 +226,8 @@ def build_models(agg: pd.DataFrame) -> Table:
                "quality; " + coverage + "the last over the first validation FID of the "
                "training curve (the "
                "untrained generator, or the BCE model a $\\lambda$-PR model fine-tunes), and "
-               "the training time of the run alone. " + describe_ci(cells) + ".")
+               "the training time of the run alone. " + describe_ci(cells) + "."
+               + (" " + CEILING_NOTE if ceiling else ""))
     return Table("models", caption, ["Objective"] + [metric_header(m) for m in metrics],
                  "l" + "r" * len(metrics), rows, _note(cells))
 
@@ -351,6 +368,11 @@ def build_published(agg: pd.DataFrame) -> Table:
                                    latex_escape(r.method)] + [f"{p} / {q}" for p, q in zip(pub, mine)]
                                   + [f"{agree}/{total}" if total else MISSING], "rule": k == 0})
             cells += [c for c in found if c is not None]
+    ceiling = _ceiling_row(agg, PUBLISHED_METRICS, ["Ceiling", latex_escape(OBJECTIVE_LABELS[CEILING]),
+                                                    "held-out images"])
+    if ceiling:  # the real-versus-real row: published values do not exist, ours are the ceiling
+        ceiling["cells"] = ceiling["cells"][:3] + [f"{MISSING} / {c}" for c in ceiling["cells"][3:]] + [MISSING]
+        rows.append(ceiling)
     acc = drs_selector(agg)
     matched = (f"DRS at {100 * acc['target_acceptance']:.0f}\\% target acceptance" if acc and "target_acceptance" in acc
                else "DRS as the study ran it")
@@ -360,7 +382,8 @@ def build_published(agg: pd.DataFrame) -> Table:
                "how many have the same sign here (means, not a test). " + describe_ci(cells) + ". What differs: "
                "the feature network (each work trains its own MNIST classifier), sample sizes (the report: 10k "
                "generated; the slides: 1k real against 10k generated; this study: see the setup), training "
-               "budgets, and the published DRS convention (Table~\\ref{tab:conventions}).")
+               "budgets, and the published DRS convention (Table~\\ref{tab:conventions})."
+               + (" " + CEILING_NOTE if ceiling else ""))
     return Table("published", caption, ["Source", "Objective", "Method"]
                  + [metric_header(m) for m in PUBLISHED_METRICS] + ["Agrees"], "lll" + "r" * 5, rows, _note(cells))
 
