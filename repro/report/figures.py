@@ -197,11 +197,14 @@ def fig_prd(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: Any
     """PRD curves per objective (σ = 1), one line per sampler, mean over seeds with a band."""
     configs = table1_configs(agg)
     objs = _objectives(agg)
+    lam_sel = {**pr_reference(agg), "sampler": "none", "sigma": 1.0}
+    lams = values_of(agg, "lam", **lam_sel) if "pr" in set(agg["objective"]) else []
     if not objs:
         return None
-    fig, axes = plt.subplots(1, len(objs), figsize=(WIDTH, 2.1), sharey=True,
+    panels = len(objs) + bool(lams)
+    fig, axes = plt.subplots(1, panels, figsize=(WIDTH * panels / max(len(objs), 4), 2.1), sharey=True,
                              constrained_layout=True, squeeze=False)
-    drew = False
+    drew = _prd_lambda_panel(axes[0][-1], agg, frame, study_dir, lam_sel, lams) if lams else False
     for ax, o in zip(axes[0], objs):
         for obj, sampler, sel in configs:
             if obj != o:
@@ -228,6 +231,41 @@ def fig_prd(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: Any
         plt.close(fig)
         return None
     return fig
+
+
+def _prd_mean(study_dir: Path, rows: pd.DataFrame) -> tuple[np.ndarray, ...] | None:
+    """(recall, precision, lower, upper) of the mean PRD curve of ``rows``' cells, or None."""
+    curves = load_prd(study_dir, rows["cell_id"].tolist())
+    curves = [c for c in curves if len(c[0]) == len(curves[0][0])] if curves else []
+    if not curves:
+        return None
+    return (mean_curve([c[0] for c in curves])[0], *mean_curve([c[1] for c in curves]))
+
+
+def _prd_lambda_panel(ax, agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, sel: dict[str, Any],
+                      lams: list[float]) -> bool:
+    """The λ-PR models' PRD curves (plain sampler, σ = 1), one per λ, over their parent's."""
+    parent = sel.get("init_from") or "bce"
+    drew = False
+    base = _prd_mean(study_dir, _ok_rows(frame, objective=parent, sampler="none", sigma=1.0))
+    if base is not None:
+        ax.plot(base[0], base[1], color=COLOURS.get(parent, "0.4"), linestyle="-", linewidth=1.0,
+                label=f"{objective_label(parent, agg)} (parent)")
+    cmap = plt.get_cmap("plasma")
+    for k, lam in enumerate(lams):
+        curve = _prd_mean(study_dir, _ok_rows(frame, **sel, lam=lam))
+        if curve is None:
+            continue
+        drew = True
+        ax.plot(curve[0], curve[1], color=cmap(0.8 * k / max(len(lams) - 1, 1)), linestyle="--",
+                label=rf"$\lambda$={lam:g}")
+    ax.set_title(objective_label("pr", agg))
+    ax.set_xlabel("Recall")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="x-small", loc="lower left")
+    return drew
 
 
 def fig_training(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: Any

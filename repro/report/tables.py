@@ -198,7 +198,8 @@ def build_objective_sampler(agg: pd.DataFrame, budget: float | None = None) -> T
                  rows, _note(cells))
 
 
-MODEL_METRICS = ("fid", "precision", "recall", "classes_covered", "class_kl", "train_fid_ratio", "train_seconds")
+MODEL_METRICS = ("fid", "precision", "recall", "inception_score", "classes_covered", "class_kl", "train_fid_ratio",
+                 "train_seconds")
 
 
 def build_models(agg: pd.DataFrame) -> Table:
@@ -223,7 +224,8 @@ def build_models(agg: pd.DataFrame) -> Table:
                 "generated samples; Class KL: KL of the real reference subset's predicted-class histogram to the "
                 "generated one's, 0 when equal); " if "class_kl" in metrics else "")
     caption = ("Each objective's models at their default settings (plain sampler, $\\sigma = 1$): "
-               "quality; " + coverage + "the last over the first validation FID of the "
+               "quality (IS: the Inception-style score in the feature classifier, exp of the mean KL of "
+               "the predicted class distribution to its marginal; 10 at most); " + coverage + "the last over the first validation FID of the "
                "training curve (the "
                "untrained generator, or the BCE model a $\\lambda$-PR model fine-tunes), and "
                "the training time of the run alone. " + describe_ci(cells) + "."
