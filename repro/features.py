@@ -154,7 +154,7 @@ def _train_classifier(ds: Dataset, cfg: ClassifierConfig, device: torch.device,
         model.train()
         order = torch.randperm(len(x_all), generator=gen)
         bar = tqdm(range(steps_per_epoch), desc=f"classifier {ds.name} epoch {epoch + 1}/{cfg.epochs}",
-                   disable=not progress, leave=False)
+                   disable=True if not progress else None, leave=False)  # None: quiet off a terminal
         for step in bar:
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             xb = _random_shift(x_all[idx], cfg.max_shift, gen).to(device)

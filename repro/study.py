@@ -323,7 +323,8 @@ def _run(spec: Spec, store: Store, root: str | Path, executor: str | None, retry
     totals = {stage: sum(c.stage == stage for c in todo) for stage in STAGES}
     ended = dict.fromkeys(STAGES, 0)
     counts = {"done": 0, "failed": 0, "diverged": 0}
-    bar = tqdm(total=len(todo), desc=f"{spec.name}", unit="cell", disable=not progress or not todo)
+    # disable=None: tqdm stays quiet when stderr is not a terminal (a log file, a CI job)
+    bar = tqdm(total=len(todo), desc=f"{spec.name}", unit="cell", disable=True if not progress or not todo else None)
 
     def on_done(i: int, value: Any) -> None:
         cell = todo[i]

@@ -467,7 +467,8 @@ def _train_epoch(st: _State, cfg: TrainConfig, x_train: torch.Tensor, device: to
     n_g = 0
     G.train()
     D.train()
-    bar = tqdm(range(steps), desc=f"{cfg.loss} epoch {st.epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
+    bar = tqdm(range(steps), desc=f"{cfg.loss} epoch {st.epoch + 1}/{cfg.epochs}", disable=True if not progress else None,
+               leave=False)  # None: quiet when stderr is not a terminal
     for i in bar:
         g_follows = (i + 1) % cfg.d_steps == 0
         # discriminator step on a real batch and a fresh fake batch (one forward of 2B images);
