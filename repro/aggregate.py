@@ -43,14 +43,16 @@ CEILING_CSV = "ceiling.csv"  # the real-versus-real rows a study writes beside r
 log = logging.getLogger(__name__)
 
 # The configuration of an evaluation cell: every key column except the seeds and the ids.
+# The samplers beyond rejection (repro.refinement): their settings, absent from older results.
+CHAIN_KEYS = ("chain_length", "steps", "step_size", "langevin_noise", "components")
 KEY_COLUMNS = (
     "study", "dataset", "objective", "lam", "aux", "gen_form", "init_from", "sigma", "psi",
-    "sampler", "gamma", "gamma_convention", "target_acceptance", "budget", "discriminator",
+    "sampler", "gamma", "gamma_convention", "target_acceptance", "budget", *CHAIN_KEYS, "discriminator",
 )
 # What tells one sampler setting from another (the treatment of a paired comparison).
-TREATMENT_KEYS = ("sampler", "sigma", "gamma", "target_acceptance", "budget", "discriminator")
+TREATMENT_KEYS = ("sampler", "sigma", "gamma", "target_acceptance", "budget", *CHAIN_KEYS, "discriminator")
 # Key columns a results table may leave out (filled with "" / NaN): older or smaller studies.
-OPTIONAL_KEYS = ("init_from", "target_acceptance", "discriminator")
+OPTIONAL_KEYS = ("init_from", "target_acceptance", *CHAIN_KEYS, "discriminator")
 SEED_COLUMNS = ("train_seed", "eval_seed")
 ID_COLUMNS = ("cell_id", "train_id")
 METRICS = (
@@ -65,6 +67,8 @@ TRAIN_METRICS = ("train_seconds", "train_fid_ratio")
 RATIO_METRICS = ("d_heldout_logloss",)
 # Mode coverage from the feature classifier (``metrics.class_coverage``); NaN in older results.
 CLASS_METRICS = ("classes_covered", "class_kl")
+# What a sampler spent per returned sample, in forward passes (repro.cost).
+COST_METRICS = ("cost_per_sample",)
 REQUIRED = (*(k for k in KEY_COLUMNS if k not in OPTIONAL_KEYS), *SEED_COLUMNS, *ID_COLUMNS,
             "status", *METRICS)
 # ok enters statistics; the others are counted. The harness lists cells not yet run as
@@ -72,7 +76,7 @@ REQUIRED = (*(k for k in KEY_COLUMNS if k not in OPTIONAL_KEYS), *SEED_COLUMNS, 
 STATUSES = ("ok", "failed", "diverged", "damaged", "outdated", "missing", "stale")
 METHODS = ("t", "bootstrap")
 BOOTSTRAP_MIN_N = 10  # below this many seeds a bootstrap interval under-covers: t is used
-NUMERIC_KEYS = ("lam", "sigma", "psi", "gamma", "target_acceptance", "budget")
+NUMERIC_KEYS = ("lam", "sigma", "psi", "gamma", "target_acceptance", "budget", *CHAIN_KEYS)
 TEXT_KEYS = tuple(k for k in KEY_COLUMNS if k not in NUMERIC_KEYS)
 
 AGG_COLUMNS = (
@@ -137,7 +141,8 @@ def tidy(frame: pd.DataFrame) -> pd.DataFrame:
         out[col] = out[col].astype("string").fillna("").astype(str)
     for col in (*NUMERIC_KEYS, *METRICS):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
-    for col in ("train_seconds", "train_fid_first", "train_fid_last", *RATIO_METRICS, *CLASS_METRICS):
+    for col in ("train_seconds", "train_fid_first", "train_fid_last", *RATIO_METRICS, *CLASS_METRICS,
+                *COST_METRICS):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float) if col in out.columns else np.nan
     out["train_fid_ratio"] = out["train_fid_last"] / out["train_fid_first"]
     for col in SEED_COLUMNS:
@@ -229,7 +234,7 @@ def aggregate(
     confidence: float = 0.95,
     n_resamples: int = 9999,
     seed: int = 0,
-    metrics: Iterable[str] = (*METRICS, *TRAIN_METRICS, *RATIO_METRICS, *CLASS_METRICS),
+    metrics: Iterable[str] = (*METRICS, *TRAIN_METRICS, *RATIO_METRICS, *CLASS_METRICS, *COST_METRICS),
 ) -> pd.DataFrame:
     """One row per (configuration, metric): mean and CI over seeds of the ``ok`` rows.
 

@@ -54,11 +54,13 @@ import torch
 from scipy import optimize, special
 from torch import nn
 
+from repro import cost
 from repro.acceptance import drs_gamma_for_acceptance, drs_logit, obrs_acceptance, obrs_constant
-from repro.divergences import DIVERGENCES, log_ratio
 from repro.config import check_choices, load, option
+from repro.divergences import DIVERGENCES, log_ratio
 from repro.errors import ConfigError, ReproError
-from repro.vocab import DEFAULT_GAMMA_CONVENTION, DISCRIMINATORS, GAMMA_CONVENTIONS, SAMPLERS
+from repro.vocab import (CHAIN_SAMPLERS, DEFAULT_GAMMA_CONVENTION, DISCRIMINATORS, GAMMA_CONVENTIONS,
+                         REJECTION_SAMPLERS, SAMPLERS)
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,11 @@ class SamplingParams:
     calibrate: bool = option(False, help=(
         "Platt-scale the raw D on the validation split of the run's data set first (the refit D is "
         "calibrated already)"))
+    chain_length: int = option(20, help="MH: proposals per chain K (the chain starts at a real validation image)")
+    steps: int = option(10, help="Langevin: steps on the latent")
+    step_size: float = option(0.01, help="Langevin: step size η (z ← z − η/2 ∇E + √η ε)")
+    langevin_noise: bool = option(True, help="Langevin: the noise √η ε; off: the deterministic gradient flow")
+    components: int = option(10, help="adaptive truncation: mixture components fitted to OBRS-accepted latents")
     discriminator: str = option("refit", choices=DISCRIMINATORS, help=(
         "DRS/OBRS ratio: refit = D refitted against the sampled generator and calibrated (cached in the "
         "run folder); raw = the training run's D, fitted against the raw generator, not the EMA copy "
@@ -165,6 +172,14 @@ class SamplingParams:
             raise bad("max_proposals_per_sample", "a finite number ≥ 1")
         if not isinstance(self.calibrate, bool):
             raise bad("calibrate", "True or False")
+        for name in ("chain_length", "steps", "components"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+                raise bad(name, "an integer ≥ 1")
+        if not (finite(self.step_size) and self.step_size > 0):
+            raise bad("step_size", "a finite number > 0")
+        if not isinstance(self.langevin_noise, bool):
+            raise bad("langevin_noise", "True or False")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SamplingParams:
@@ -173,6 +188,17 @@ class SamplingParams:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def hashed_dict(self) -> dict[str, Any]:
+        """What names a sampling setting in a cell's configuration: every field, except the
+        fields added with the samplers beyond rejection (``SPARSE_FIELDS``) while they hold their
+        default, so that adding a sampler did not rename every existing evaluation cell."""
+        defaults = SamplingParams()
+        return {k: v for k, v in self.to_dict().items()
+                if k not in SPARSE_FIELDS or v != getattr(defaults, k)}
+
+
+SPARSE_FIELDS = ("chain_length", "steps", "step_size", "langevin_noise", "components")
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -251,9 +277,11 @@ class _Proposals:
         self.params, self.name, self.z_dim, self.device, self.gen = params, ratio_divergence, z_dim, device, gen
         self.calibration: tuple[float, float] | None = None
 
+    def latents(self, k: int) -> torch.Tensor:
+        return truncated_latents(k, self.z_dim, self.params.sigma, self.params.psi, self.gen, self.device)
+
     def images(self, k: int) -> torch.Tensor:
-        z = truncated_latents(k, self.z_dim, self.params.sigma, self.params.psi, self.gen, self.device)
-        x = self.generator(z)
+        x = self.generator(self.latents(k))
         if x.shape[0] != k:
             raise ReproError(f"the generator returned {x.shape[0]} samples for {k} latents")
         return x
@@ -268,6 +296,14 @@ class _Proposals:
         lr = (v if self.name is None else log_ratio(v, self.name)).cpu().numpy()  # (B,)
         if np.isnan(lr).any():
             raise ReproError("the discriminator returned NaN scores")
+        return lr
+
+    def log_ratio_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        """log r(x) (B,) as a differentiable tensor (Langevin), calibration included."""
+        v = self.discriminator(x).reshape(-1)
+        lr = v if self.name is None else log_ratio(v, self.name)
+        if self.calibration is not None:
+            lr = self.calibration[0] * lr + self.calibration[1]
         return lr
 
     def log_ratio(self, x: torch.Tensor) -> np.ndarray:
@@ -364,7 +400,8 @@ def sample(
     try:
         with torch.inference_mode():
             models_ = _Models(generator, discriminator, ratio_divergence, int(z_dim), dev)
-            images, stats = _sample(models_, int(n), params, seed, int(batch_size), real)
+            run = _refine if params.method in CHAIN_SAMPLERS else _sample
+            images, stats = run(models_, int(n), params, seed, int(batch_size), real)
     finally:
         for m, flag in zip(models, was_training):
             m.train(flag)
@@ -448,7 +485,7 @@ class _OBRS(_Rule):
 
 
 RULES: dict[str, type[_Rule]] = {"none": _Rule, "drs": _DRS, "obrs": _OBRS}
-assert set(RULES) == set(METHODS), "every sampler of repro.vocab.SAMPLERS needs its rule"
+assert set(RULES) == set(REJECTION_SAMPLERS), "every rejection sampler of repro.vocab needs its rule"
 
 
 @dataclass(frozen=True)
@@ -551,9 +588,40 @@ def _sample(models: _Models, n: int, p: SamplingParams, seed: int, batch_size: i
     # n = 0: an empty batch with the generator's sample shape
     images = torch.cat(chunks) if chunks else src.images(1)[:0].cpu()
     stats.update(proposals=proposals, accepted=accepted, acceptance_rate=(accepted / proposals) if proposals else 1.0)
+    burn = p.burn_in if rule.scored else 0
+    stats.update(cost.record(n, g=proposals, d=proposals if rule.scored else 0, setup_g=burn, setup_d=burn))
     if rule.log_M is not None:
         stats.update(log_M=rule.log_M, M=_safe_exp(rule.log_M))
     log.debug("sampled %d with %s: acceptance %.4g", n, p.method, stats["acceptance_rate"])
+    return images, stats
+
+
+def _refine(models: _Models, n: int, p: SamplingParams, seed: int, batch_size: int,
+            real: Any) -> tuple[torch.Tensor, dict[str, Any]]:
+    """The samplers beyond rejection (``repro.refinement``): MH, Langevin, adaptive truncation,
+    with the same latent tuning, calibration and statistics as ``_sample``."""
+    from repro import refinement  # noqa: PLC0415 - it imports this module's helpers
+
+    src = _Proposals(models.generator, models.discriminator, p, models.ratio_divergence, models.z_dim,
+                     models.device, torch.Generator(device=models.device).manual_seed(seed))
+    stats = _initial_stats(p, n, seed, batch_size, models, True)
+    real_t = None
+    if real is not None:
+        real_t = torch.as_tensor(np.asarray(real) if not isinstance(real, torch.Tensor) else real).to(torch.float32)
+    if p.calibrate:
+        a, b = src.calibrate(real_t, batch_size)
+        stats.update(calibrated=True, calibration_a=a, calibration_b=b)
+    if p.method == "mh":
+        shape = tuple(src.images(1).shape[1:])
+        if real_t is not None and real_t[0].numel() != math.prod(shape):
+            raise ConfigError(f"real samples of shape {tuple(real_t.shape[1:])} do not match generated {shape}")
+        images, extra = refinement.run_mh(src, n, p, seed, batch_size,
+                                          None if real_t is None else real_t.reshape(len(real_t), *shape))
+    elif p.method == "langevin":
+        images, extra = refinement.run_langevin(src, n, p, seed, batch_size)
+    else:
+        images, extra = refinement.run_adaptive(src, n, p, seed, batch_size)
+    stats.update(extra, burn_in=p.burn_in if p.method == "adaptive" else 0, proposals=None, accepted=n)
     return images, stats
 
 
@@ -604,7 +672,8 @@ def sample_trained(
     if scored and params.calibrate and params.discriminator == "refit":
         raise ConfigError("SamplingParams.calibrate applies to discriminator = 'raw'; the refit "
                           "discriminator is calibrated on the validation split when it is fitted")
-    if scored and params.calibrate and real is None:
+    if scored and (params.calibrate or params.method == "mh") and real is None:
+        # calibration and the MH chains' starting images: the validation split, in [-1, 1]
         real = data.to_gan_range(data.load(model.config.dataset).val.images_float())[:, None]  # (N, 1, 28, 28)
     scorer, divergence, info = model.discriminator, model.ratio_divergence, None
     if scored and params.discriminator == "refit":

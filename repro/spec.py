@@ -218,14 +218,21 @@ class Spec:
     digest: str = ""  # of the parsed document: tells this spec from another with the same name
 
 
-_BLOCK_AXES = {  # key → (check, allowed) for list-valued grid axes
-    "sigma": (lambda x: x > 0, "numbers σ > 0"),
-    "psi": (lambda x: x > 0, "numbers ψ > 0"),
-    "gamma": (lambda x: True, "numbers (DRS γ offsets)"),
-    "budget": (lambda x: x >= 1, "numbers K ≥ 1 (OBRS budget)"),
-    "acceptance": (lambda x: 0 < x <= 1, "target acceptance rates in (0, 1] (DRS)"),
+_BLOCK_AXES = {  # key → (check, allowed, type) for list-valued grid axes
+    "sigma": (lambda x: x > 0, "numbers σ > 0", float),
+    "psi": (lambda x: x > 0, "numbers ψ > 0", float),
+    "gamma": (lambda x: True, "numbers (DRS γ offsets)", float),
+    "budget": (lambda x: x >= 1, "numbers K ≥ 1 (OBRS budget)", float),
+    "acceptance": (lambda x: 0 < x <= 1, "target acceptance rates in (0, 1] (DRS)", float),
+    "chain_length": (lambda x: x >= 1 and x == int(x), "integers K ≥ 1 (MH chain length)", int),
+    "steps": (lambda x: x >= 1 and x == int(x), "integers ≥ 1 (Langevin steps)", int),
+    "step_size": (lambda x: x > 0, "numbers η > 0 (Langevin step size)", float),
+    "components": (lambda x: x >= 1 and x == int(x), "integers ≥ 1 (mixture components)", int),
 }
-_SAMPLER_AXES = {"none": set(), "drs": {"gamma", "acceptance"}, "obrs": {"budget"}}
+# the axes that belong to one sampler (σ and ψ apply to every sampler)
+_SAMPLER_AXES = {"none": set(), "drs": {"gamma", "acceptance"}, "obrs": {"budget"}, "mh": {"chain_length"},
+                 "langevin": {"steps", "step_size"}, "adaptive": {"budget", "components"}}
+assert set(_SAMPLER_AXES) == set(SAMPLERS), "every sampler of repro.vocab needs its axes here"
 
 
 def _train_overrides(t: _Table, reserved: set[str]) -> dict[str, Any]:
@@ -396,13 +403,16 @@ def _read_block(b: _Table, losses: list[str], max_cells: int) -> EvalBlock:
     objectives it applies to."""
     sampler = b.str("sampler", "none", SAMPLERS)
     axes: dict[str, tuple[Any, ...]] = {}
-    for key, (check, allowed) in _BLOCK_AXES.items():
+    for key, (check, allowed, kind) in _BLOCK_AXES.items():
         if key in b.raw:
-            if key in ("gamma", "budget", "acceptance") and key not in _SAMPLER_AXES[sampler]:
-                raise SpecError(f"{b.at(key)}: applies to sampler = \"{'obrs' if key == 'budget' else 'drs'}\", "
-                                f"not {sampler!r}")
-            axes[key] = tuple(b.numbers(key, check=check, allowed=allowed))
+            owners = [s for s, keys in _SAMPLER_AXES.items() if key in keys]
+            if owners and sampler not in owners:
+                names = " or ".join(f'"{o}"' for o in owners)
+                raise SpecError(f"{b.at(key)}: applies to sampler = {names}, not {sampler!r}")
+            axes[key] = tuple(kind(x) for x in b.numbers(key, check=check, allowed=allowed))
     fixed: dict[str, Any] = {"method": sampler}
+    if sampler == "langevin":
+        fixed["langevin_noise"] = b.bool("langevin_noise", True)  # false: the deterministic gradient flow
     if sampler == "drs":
         fixed["gamma_convention"] = b.str("gamma_convention", "acceptance" if "acceptance" in axes else "percentile",
                                           GAMMA_CONVENTIONS)
@@ -590,7 +600,7 @@ def _evaluate_cell(sp: Any, tcell: Cell, feat: Cell, eval_seed: int, settings: E
     """One model × sampler setting × evaluation seed; its labels are the tidy table's key columns."""
     drs, obrs = sp.method == "drs", sp.method == "obrs"
     conf = {"stage": "evaluate", "train_id": tcell.id, "features_id": feat.id,
-            "sampling": _jsonable(asdict(sp)), "eval_seed": eval_seed, "evaluate": asdict(settings),
+            "sampling": _jsonable(sp.hashed_dict()), "eval_seed": eval_seed, "evaluate": asdict(settings),
             "protocol": EVAL_PROTOCOL}
     return Cell("evaluate", conf, (feat.id, tcell.id), {
         **tcell.labels, "train_id": tcell.id, "eval_seed": eval_seed,
@@ -598,7 +608,12 @@ def _evaluate_cell(sp: Any, tcell: Cell, feat: Cell, eval_seed: int, settings: E
         "gamma": sp.gamma if drs and sp.gamma_convention != "acceptance" else None,
         "gamma_convention": sp.gamma_convention if drs else None,
         "target_acceptance": sp.acceptance if drs else None,
-        "budget": sp.budget if obrs else None,
+        "budget": sp.budget if obrs or sp.method == "adaptive" else None,
+        "chain_length": sp.chain_length if sp.method == "mh" else None,
+        "steps": sp.steps if sp.method == "langevin" else None,
+        "step_size": sp.step_size if sp.method == "langevin" else None,
+        "langevin_noise": float(sp.langevin_noise) if sp.method == "langevin" else None,
+        "components": sp.components if sp.method == "adaptive" else None,
         "discriminator": sp.discriminator if sp.method != "none" else None})
 
 

@@ -183,6 +183,7 @@ class Store:
             stats = res.get("sampling", {})
             for key in ("acceptance_rate", "proposals"):
                 row[key] = stats.get(key)
+            row["cost_per_sample"] = _cost_per_sample(stats, res.get("n_samples"))
             refit = stats.get("refit") or {}  # the ratio's quality: held-out log-loss (log 2 = no skill)
             row["d_heldout_logloss"] = refit.get("heldout_logloss")
             row["raw_d_heldout_logloss"] = refit.get("raw_heldout_logloss")
@@ -208,3 +209,13 @@ class Store:
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     return frame.replace({None: math.nan}) if not frame.empty else frame
+
+
+def _cost_per_sample(stats: dict[str, Any], n: int | None) -> float | None:
+    """Forward passes per returned sample (repro.cost); for results recorded before the cost was,
+    2 per proposal of a ratio-based sampler, 1 per plain sample."""
+    if "cost_per_sample" in stats:
+        return stats["cost_per_sample"]
+    if not n or stats.get("proposals") is None:
+        return None
+    return (2.0 if stats.get("method") not in (None, "none") else 1.0) * stats["proposals"] / n

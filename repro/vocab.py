@@ -23,7 +23,9 @@ GENERATOR_FORMS: Final = ("minimax", "nonsaturating")  # f-GAN generator losses 
 PR_GENERATOR_FORMS: Final = ("primal", "log")  # λ-PR generator losses
 
 # sampling (docs/maths.md §5–6)
-SAMPLERS: Final = ("none", "drs", "obrs")
+REJECTION_SAMPLERS: Final = ("none", "drs", "obrs")  # one acceptance rule per proposal (sampling.RULES)
+CHAIN_SAMPLERS: Final = ("mh", "langevin", "adaptive")  # beyond rejection (repro.refinement)
+SAMPLERS: Final = (*REJECTION_SAMPLERS, *CHAIN_SAMPLERS)
 GAMMA_CONVENTIONS: Final = ("absolute", "percentile", "acceptance")
 DEFAULT_GAMMA_CONVENTION: Final = "percentile"  # Azadi et al.'s code; one default for spec, API and CLI
 DISCRIMINATORS: Final = ("refit", "raw")  # which D a ratio-based sampler scores with (docs/maths.md §6.4)

@@ -28,7 +28,9 @@ COLUMNS = [
     "budget", "status", "fid", "precision", "recall", "density", "coverage", "f8", "f1_8",
     "inception_score", "acceptance_rate", "proposals", "n_samples", "wall_seconds",
     "train_seconds", "train_epochs", "train_fid_first", "train_fid_last",
+    "chain_length", "steps", "step_size", "langevin_noise", "components", "cost_per_sample",
 ]
+CHAINS = (5, 20)  # MH chain lengths and Langevin step counts of the samplers beyond rejection
 
 # (precision, recall, fid) of each objective's plain sampler at sigma = 1
 BASE = {
@@ -142,7 +144,7 @@ def make_synthetic_study(
 
     def add(objective: str, lam: float, seed: int, tid: str, dp: float, dr: float, *,
             sigma: float = 1.0, sampler: str = "none", gamma: float = np.nan,
-            budget: float = np.nan, status: str = "ok") -> None:
+            budget: float = np.nan, status: str = "ok", chain: float = np.nan) -> None:
         p0, r0, fid0 = BASE.get(objective, (0.9, 0.75, 40.0))
         if objective == "pr":  # precision rises and recall falls with λ
             ll = np.log10(lam)
@@ -162,8 +164,17 @@ def make_synthetic_study(
             p += 0.02 * np.log2(budget)
             r -= 0.002 * np.log2(budget)
             fid -= 1.0 * np.log2(budget)
+        elif sampler in ("mh", "langevin"):  # longer chains: more precision, a little less recall
+            p += (0.012 if sampler == "mh" else 0.018) * np.log2(chain)
+            r -= 0.003 * np.log2(chain)
+            fid -= 1.5 * np.log2(chain)
+        elif sampler == "adaptive":
+            p += 0.02
+            r -= 0.02
+        cost = {"none": 1.0, "drs": 2 / acc, "obrs": 2 / acc, "mh": 2 * chain + 1, "langevin": 6 * chain + 1,
+                "adaptive": 1.0}[sampler]
         cell = {"study": study, "train_id": tid, "sigma": sigma, "sampler": sampler,
-                "gamma": gamma, "budget": budget, "eval_seed": seed}
+                "gamma": gamma, "budget": budget, "eval_seed": seed, "chain": chain}
         cid = _hash(cell)
         row = {
             "study": study, "dataset": "mnist", "cell_id": cid, "train_id": tid,
@@ -172,7 +183,12 @@ def make_synthetic_study(
             "train_seed": seed, "eval_seed": seed, "sigma": sigma, "psi": np.nan,
             "sampler": sampler, "gamma": gamma,
             "gamma_convention": "offset-p95" if sampler == "drs" else "",
-            "budget": budget, "status": status,
+            "budget": budget, "status": status, "cost_per_sample": cost,
+            "chain_length": chain if sampler == "mh" else np.nan,
+            "steps": chain if sampler == "langevin" else np.nan,
+            "step_size": 0.01 if sampler == "langevin" else np.nan,
+            "langevin_noise": 1.0 if sampler == "langevin" else np.nan,
+            "components": 10.0 if sampler == "adaptive" else np.nan,
             "proposals": int(10_000 / acc), "n_samples": 10_000,
             "wall_seconds": float(rng.uniform(20, 60)),
             # the trained model's summary (Store.train_summary): the same on all its rows
@@ -211,6 +227,11 @@ def make_synthetic_study(
                 if missing and objective == "js" and budget == 10.0:
                     continue
                 add(objective, np.nan, seed, tid, dp, dr, sampler="obrs", budget=budget)
+            if objective in ("bce", "kl"):  # the samplers beyond rejection, on two objectives
+                for chain in CHAINS:
+                    add(objective, np.nan, seed, tid, dp, dr, sampler="mh", chain=chain)
+                    add(objective, np.nan, seed, tid, dp, dr, sampler="langevin", chain=chain)
+                add(objective, np.nan, seed, tid, dp, dr, sampler="adaptive", budget=4.0)
     for lam in LAMBDAS:
         for seed in range(seeds):
             tid, dp, dr = train_cell("pr", lam, seed)

@@ -214,3 +214,41 @@ def test_check_all_on_a_study_missing_everything_is_untestable() -> None:
     assert len(verdicts) == len(C.STATEMENTS) >= 20
     assert len({v.key for v in verdicts}) == len(verdicts)
     assert all(v.key.isalpha() for v in verdicts)
+
+
+# ---------------------------------------------------------------- beyond the seeds
+
+def beyond(is_gain: float, jitter=JITTER, noise_free: bool = False):
+    rows = []
+    for obj in ("bce", "js"):
+        rows += [{**r, "inception_score": 8.0 + j, "cost_per_sample": 1.0}
+                 for r, j in zip(model(obj, 0.8, 0.7, jitter=jitter), jitter)]
+        rows += [{**r, "inception_score": 8.0 + is_gain + 2 * j, "cost_per_sample": 41.0}
+                 for r, j in zip(model(obj, 0.85, 0.7, sampler="mh", chain_length=20.0, jitter=jitter), jitter)]
+        rows += [{**r, "inception_score": 8.0 + is_gain + 2 * j, "cost_per_sample": 61.0}
+                 for r, j in zip(model(obj, 0.85, 0.7, sampler="langevin", steps=10.0, step_size=0.01,
+                                       langevin_noise=0.0 if noise_free else 1.0, jitter=jitter), jitter)]
+    return frames(rows)
+
+
+@pytest.mark.parametrize(("gain", "verdict"), [(0.3, C.SUPPORTED), (-0.3, C.CONTRADICTED)])
+def test_mh_and_langevin_claims_reach_their_verdicts(gain: float, verdict: str) -> None:
+    agg, paired = beyond(gain)
+    for check in (C.mh_improves, C.ddls_improves):
+        v = check(agg, paired)
+        assert v.verdict == verdict and "bce" in v.evidence and "js" in v.evidence
+    assert "cost 41/sample" in C.mh_improves(agg, paired).evidence
+
+
+def test_beyond_claims_are_untestable_without_their_cells_and_flow_is_not_langevin() -> None:
+    assert C.mh_improves(*frames(model("bce", 0.8, 0.7))).verdict == C.UNTESTABLE
+    assert C.ddls_improves(*beyond(0.3, noise_free=True)).verdict == C.UNTESTABLE  # the gradient flow only
+
+
+def test_the_equal_cost_rows_list_each_setting_by_family_then_cost() -> None:
+    from repro.claims.beyond import equal_cost_configs
+
+    agg, _ = beyond(0.3)
+    configs = equal_cost_configs(agg, "bce")
+    assert [c["sampler"] for c in configs] == ["none", "mh", "langevin"]
+    assert configs[1]["chain_length"] == 20.0 and "steps" not in configs[1]

@@ -107,4 +107,4 @@ def test_the_generated_options_build_the_dataclass_with_its_choices_and_switches
                                    "psi": None, "update_M": False, "calibrate": True}
     assert SamplingParams.from_dict(options.given(args)).update_M is False
     with pytest.raises(SystemExit):
-        p.parse_args(["--method", "mh"])  # choices come from the field's declaration
+        p.parse_args(["--method", "hmc"])  # choices come from the field's declaration

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sys
@@ -169,14 +170,14 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_end_to_end_render(rendered: dict) -> None:
     out, study, summary = rendered["out"], rendered["study"], rendered["summary"]
     assert summary["pdf_status"] == "skipped" and summary["empty_figures"] == []
-    for name in ("models", "objective_sampler", "lambda_sweep", "gamma_sweep", "budget_sweep", "claims"):
+    for name in ("models", "objective_sampler", "lambda_sweep", "gamma_sweep", "budget_sweep", "beyond", "claims"):
         tex = (out / "tables" / f"{name}.tex").read_text()
         assert balanced(tex) and r"\toprule" in tex and f"tab:{name}" in tex
     # training minutes and the FID ratio, one row per objective and per λ
     models = (out / "tables" / "models.tex").read_text()
     assert "Training (min)" in models and r"\lambda = 10" in models and "--" not in models.split("midrule")[1]
     for name in ("prd_curves", "truncation", "gamma_sweep", "budget_sweep", "lambda_sweep",
-                 "training_curves", "samples"):
+                 "training_curves", "samples", "equal_cost"):
         for ext in ("pdf", "png"):
             assert (out / "figures" / f"{name}.{ext}").stat().st_size > 1000
     # the missing JS × OBRS(K = 10) configuration is a blank cell; failed seeds are marked
@@ -189,7 +190,12 @@ def test_end_to_end_render(rendered: dict) -> None:
     for name in ("models", "published"):
         row = next(line for line in (out / "tables" / f"{name}.tex").read_text().splitlines()
                    if line.startswith(("Real (held out)", "Ceiling & Real (held out)")))
-        assert r"\mathbf" not in row and "0.76" in row, row
+        assert r"\mathbf" not in row and re.search(r"0\.7[5-7]\d", row), row
+    # the equal-cost table: every sampler family of the two objectives that have them, by cost
+    beyond = (out / "tables" / "beyond.tex").read_text()
+    assert beyond.count("MH K = ") == 4 and "Langevin 20 $\\times$ $\\eta$ = 0.01" in beyond
+    claims = {c["key"]: c["verdict"] for c in json.loads((study / "claims.json").read_text())}
+    assert claims["MHImproves"] == claims["LangevinImproves"] == "supported"
     agg = pd.read_csv(study / "aggregate.csv")
     assert set(agg.loc[agg["objective"] == "real", "n"]) == {3}
 

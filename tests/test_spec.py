@@ -96,7 +96,9 @@ MALFORMED = [
     ("evaluate.blocks.0.sigma", [1.0, 1.0], "evaluate.blocks[0].sigma: duplicate values"),
     ("evaluate.blocks.1.budget", [0.5], "evaluate.blocks[1].budget[0]: 0.5 is not allowed; expected numbers K ≥ 1"),
     ("evaluate.blocks.0.gamma", [1.0], "evaluate.blocks[0].gamma: applies to sampler = \"drs\", not 'none'"),
-    ("evaluate.blocks.0.sampler", "mh", "evaluate.blocks[0].sampler: 'mh' is not allowed; expected one of none, drs, obrs"),
+    ("evaluate.blocks.0.sampler", "hmc", "evaluate.blocks[0].sampler: 'hmc' is not allowed; expected one of none, drs, obrs, mh, langevin, adaptive"),
+    ("evaluate.blocks.1.chain_length", [20], "evaluate.blocks[1].chain_length: applies to sampler = \"mh\", not 'obrs'"),
+    ("evaluate.blocks.0.components", [10], "evaluate.blocks[0].components: applies to sampler = \"adaptive\", not 'none'"),
     ("evaluate.blocks", [], "evaluate.blocks: empty grid"),
     ("evaluate.n_samples", "many", "evaluate.n_samples: expected an integer, got a string 'many'"),
     ("evaluate.reference_split", "train", "evaluate.reference_split: 'train' is not allowed; expected one of val, test"),
@@ -299,3 +301,21 @@ def test_a_huge_grid_is_refused_before_it_is_expanded() -> None:
         parse_spec(raw, "t.toml", max_cells=10_000)
     assert len(expand(parse_spec(_raw(), "t.toml", max_cells=27))) == 27  # exactly at the cap: 1 + 6 + 18 + 2
 
+
+def test_blocks_of_the_samplers_beyond_rejection_expand_with_their_labels() -> None:
+    raw = _raw()
+    raw["evaluate"]["blocks"] += [{"sampler": "mh", "chain_length": [5, 20]},
+                                  {"sampler": "langevin", "steps": [10], "step_size": [0.01], "langevin_noise": False},
+                                  {"sampler": "adaptive", "budget": [4.0], "components": [10]}]
+    cells = [c for c in expand(parse_spec(raw, "t.toml")) if c.labels.get("sampler") in ("mh", "langevin", "adaptive")]
+    assert len(cells) == 6 * 4  # 6 models × (2 chain lengths + 1 + 1)
+    mh = [c for c in cells if c.labels["sampler"] == "mh"]
+    assert {c.labels["chain_length"] for c in mh} == {5, 20} and all(c.labels["steps"] is None for c in mh)
+    flow = next(c for c in cells if c.labels["sampler"] == "langevin")
+    assert flow.labels["langevin_noise"] == 0.0 and flow.config["sampling"]["langevin_noise"] is False
+    # a rejection cell's configuration holds none of the new fields: its id did not change
+    plain = next(c for c in expand(parse_spec(raw, "t.toml")) if c.labels.get("sampler") == "none")
+    assert not {"chain_length", "steps", "step_size", "langevin_noise", "components"} & set(plain.config["sampling"])
+    with pytest.raises(SpecError, match=r"chain_length\[0\]: 2.5 is not allowed; expected integers K ≥ 1"):
+        raw["evaluate"]["blocks"][2]["chain_length"] = [2.5]
+        parse_spec(raw, "t.toml")

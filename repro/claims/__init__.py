@@ -2,6 +2,7 @@
 
 - ``core``: verdicts, the records (``Source``, ``Statement``, ``Verdict``) and the tests they share;
 - ``objectives``, ``truncation``, ``rejection``, ``lambda_pr``: the checks, by subject;
+  ``beyond``: the claims of the samplers beyond rejection, from their own papers;
 - ``ledger``: every statement with its quoted sentence and test, and ``check_all``.
 
 ``check_all(agg, paired)`` → one ``Verdict`` per statement; ``Verdict.as_dict()`` is a record of
@@ -12,6 +13,7 @@ from repro.claims.core import (
     ALPHA, CONTRADICTED, DOCUMENTS, INCONCLUSIVE, NOT_CONTRADICTED, SUPPORTED, UNTESTABLE, VERDICTS, Outcome, Source,
     Statement, Verdict, combine, fmt_ci, fmt_rho, pick, sign, significant_signs,
 )
+from repro.claims.beyond import ddls_improves, equal_cost_configs, mh_improves
 from repro.claims.lambda_pr import lambda_beats_truncation, lambda_tradeoff
 from repro.claims.ledger import STATEMENTS, check_all
 from repro.claims.objectives import (

@@ -42,8 +42,13 @@ DOCUMENTS = {
     "lecture2023": ("lecture, Vérine, 2023", "seeds/001_e350e12e3b2d9b56.txt"),
     "slides": ("student slides, Court, Dakhlaoui, Roques", "seeds/002_5853556d957447d5.txt"),
     "lecture2025": ("lecture, Vérine, 2025", "seeds/003_fe5753a08ad617d6.txt"),
+    # beyond the seeds: the papers of the samplers the study adds (their own claims, tested alike)
+    "turner2019": ("Turner et al., Metropolis-Hastings Generative Adversarial Networks, ICML 2019", "arXiv:1811.11357"),
+    "che2020": ("Che et al., Your GAN is Secretly an Energy-based Model and You Should Use Discriminator Driven "
+                "Latent Sampling, NeurIPS 2020", "arXiv:2003.06060"),
 }
-SHORT_NAMES = {"report": "report", "lecture2023": "lecture 2023", "slides": "slides", "lecture2025": "lecture 2025"}
+SHORT_NAMES = {"report": "report", "lecture2023": "lecture 2023", "slides": "slides", "lecture2025": "lecture 2025",
+               "turner2019": "Turner et al. 2019", "che2020": "Che et al. 2020"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,4 +249,12 @@ def describe(selector: dict[str, Any]) -> str:
         return f"DRS at γ = {selector.get('gamma', float('nan')):g}{tail}"
     if sampler == "obrs":
         return f"OBRS K = {selector.get('budget', float('nan')):g}{tail}"
+    if sampler == "mh":
+        return f"MH K = {selector.get('chain_length', float('nan')):g}{tail}"
+    if sampler == "langevin":
+        name = "Langevin" if selector.get("langevin_noise", 1.0) else "gradient flow"
+        return f"{name} {selector.get('steps', float('nan')):g} × η = {selector.get('step_size', float('nan')):g}{tail}"
+    if sampler == "adaptive":
+        return (f"adaptive truncation, {selector.get('components', float('nan')):g} components, "
+                f"K = {selector.get('budget', float('nan')):g}{tail}")
     return f"{sampler}{tail}"

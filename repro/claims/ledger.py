@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from repro.claims import lambda_pr, objectives, rejection, truncation
+from repro.claims import beyond, lambda_pr, objectives, rejection, truncation
 from repro.claims.core import Source, Statement, Verdict
 from repro.claims.rejection import HIGH_ACCEPTANCE, RECALL_TOLERANCE, STABLE_MARGIN
 
@@ -154,6 +154,20 @@ STATEMENTS: tuple[Statement, ...] = (
                "performances than truncation."),
         "recall of each λ model minus the recall of its BCE parent's σ (and ψ) truncation curve at the same "
         "precision (linear between points; Welch, Holm)", lambda_pr.lambda_beats_truncation),
+    # ------------------------------------------------------------------ beyond the seeds
+    Statement(
+        "MHImproves", "MH with the refit discriminator raises the Inception-style score over the plain sampler",
+        Source("turner2019", "abstract", "It uses the discriminator from GAN training to build a wrapper around "
+               "the generator for improved sampling."),
+        "Inception-style score in the feature classifier at the longest MH chain minus the plain sampler's, "
+        "each f-GAN (paired, Holm)", beyond.mh_improves),
+    Statement(
+        "LangevinImproves", "Langevin in latent space raises the Inception-style score over the plain sampler",
+        Source("che2020", "abstract", "We show that DDLS is highly efficient compared to previous methods which "
+               "work in the high-dimensional pixel space and can be applied to improve on previously trained GANs "
+               "of many types."),
+        "Inception-style score after the most Langevin steps minus the plain sampler's, each f-GAN "
+        "(paired, Holm)", beyond.ddls_improves),
 )
 
 

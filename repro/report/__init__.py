@@ -24,7 +24,7 @@ _UNICODE = {
     "σ": r"$\sigma$", "γ": r"$\gamma$", "λ": r"$\lambda$", "Δ": r"$\Delta$", "−": "-",
     "≤": r"$\le$", "≥": r"$\ge$", "×": r"$\times$", "±": r"$\pm$", "→": r"$\to$", "…": "...",
     "§": r"\S{}", "≠": r"$\ne$", "≈": r"$\approx$", "·": r"$\cdot$", "∞": r"$\infty$",
-    "α": r"$\alpha$", "β": r"$\beta$", "ψ": r"$\psi$", "χ": r"$\chi$", "²": r"\textsuperscript{2}",
+    "α": r"$\alpha$", "β": r"$\beta$", "ψ": r"$\psi$", "χ": r"$\chi$", "²": r"\textsuperscript{2}", "η": r"$\eta$",
     "–": "--", "—": "---", "‖": r"$\|$", "“": "``", "”": "''", "’": "'",
     "ℓ": r"$\ell$", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "∈": r"$\in$", "′": r"$'$",
     "P̂": r"$\widehat{P}$", "P̃": r"$\widetilde{P}$",
@@ -65,11 +65,13 @@ def objective_label(objective: str, frame=None) -> str:
     return OBJECTIVE_LABELS.get(objective, objective)
 
 
-SAMPLER_LABELS = {"none": "plain", "drs": "DRS", "obrs": "OBRS"}
+SAMPLER_LABELS = {"none": "plain", "drs": "DRS", "obrs": "OBRS", "mh": "MH", "langevin": "Langevin",
+                  "adaptive": "Adaptive"}
 METRIC_LABELS = {
     "fid": "FID", "precision": "Precision", "recall": "Recall", "density": "Density",
     "coverage": "Coverage", "acceptance_rate": "Acceptance", "f8": "F8", "f1_8": "F1/8",
     "inception_score": "IS", "train_seconds": "Training (min)", "train_fid_ratio": "FID last/first",
     "d_heldout_logloss": "D loss", "classes_covered": "Classes", "class_kl": "Class KL",
+    "cost_per_sample": "Cost",
 }
-LOWER_IS_BETTER = {"fid", "train_seconds", "train_fid_ratio", "d_heldout_logloss", "class_kl"}
+LOWER_IS_BETTER = {"fid", "train_seconds", "train_fid_ratio", "d_heldout_logloss", "class_kl", "cost_per_sample"}

@@ -27,7 +27,7 @@ from repro.aggregate import lookup, pr_reference, select, values_of  # noqa: E40
 from repro.atomic import atomic_path  # noqa: E402
 from repro.claims import table1_configs  # noqa: E402
 from repro.report import METRIC_LABELS, SAMPLER_LABELS, objective_label  # noqa: E402
-from repro.vocab import OBJECTIVES, SAMPLERS  # noqa: E402
+from repro.vocab import CHAIN_SAMPLERS, OBJECTIVES, SAMPLERS  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -417,6 +417,55 @@ def fig_sigma_prd(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: 
     return fig
 
 
+FAMILY_MARKERS = {"none": "o", "drs": "s", "obrs": "D", "mh": "^", "langevin": "v", "flow": "<", "adaptive": "P"}
+FAMILY_LABELS = {**SAMPLER_LABELS, "flow": "gradient flow"}
+
+
+def _family(sel: dict[str, Any]) -> str:
+    """The line a sampler setting belongs to: its sampler, the noise-free Langevin apart."""
+    return "flow" if sel["sampler"] == "langevin" and not sel.get("langevin_noise", 1.0) else sel["sampler"]
+
+
+def fig_equal_cost(agg: pd.DataFrame, **_: Any) -> plt.Figure | None:
+    """Precision, recall and FID against the cost per returned sample (log scale), one line per
+    sampler family through its settings, one row per objective with samplers beyond rejection:
+    the methods compared at equal cost."""
+    from repro.claims.beyond import equal_cost_configs  # noqa: PLC0415
+
+    objs = [o for o in _objectives(agg) if any(s["sampler"] in CHAIN_SAMPLERS for s in equal_cost_configs(agg, o))]
+    if not objs:
+        return None
+    fig, axes = plt.subplots(len(objs), 3, figsize=(WIDTH, 2.0 * len(objs) + 0.4), squeeze=False,
+                             constrained_layout=True)
+    palette = dict(zip(FAMILY_MARKERS, sns.color_palette("colorblind", len(FAMILY_MARKERS))))
+    for i, obj in enumerate(objs):
+        configs = equal_cost_configs(agg, obj)
+        for j, metric in enumerate(("precision", "recall", "fid")):
+            ax = axes[i][j]
+            for fam in FAMILY_MARKERS:
+                pts = []
+                for sel in (c for c in configs if _family(c) == fam):
+                    c, m = lookup(agg, "cost_per_sample", **sel), lookup(agg, metric, **sel)
+                    if c is not None and m is not None:
+                        pts.append((c["mean"], m["mean"], m["lo"], m["hi"]))
+                if not pts:
+                    continue
+                pts.sort()
+                x, y, lo, hi = (np.array(v) for v in zip(*pts))
+                yerr = np.vstack([y - lo, hi - y]) if np.isfinite(lo).all() else None
+                ax.errorbar(x, y, yerr=yerr, color=palette[fam], marker=FAMILY_MARKERS[fam], markersize=3.5,
+                            capsize=2, linewidth=1, label=FAMILY_LABELS[fam])
+            ax.set_xscale("log")
+            ax.set_ylabel(_label(metric))
+            if i == len(objs) - 1:
+                ax.set_xlabel("cost per sample (forward passes)")
+            if j == 0:
+                ax.set_title(objective_label(obj, agg), loc="left", fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize="x-small")
+    return fig
+
+
 def fig_lambda_vs_truncation(agg: pd.DataFrame, **_: Any) -> plt.Figure | None:
     """(recall, precision) of the λ-PR fine-tunes against the truncation curves (σ and ψ) of the
     parent they fine-tune, the comparison of the 2025 lecture's table."""
@@ -458,6 +507,7 @@ def fig_lambda_vs_truncation(agg: pd.DataFrame, **_: Any) -> plt.Figure | None:
 
 FIGURES: dict[str, Callable[..., plt.Figure | None]] = {
     "sigma_prd": fig_sigma_prd,
+    "equal_cost": fig_equal_cost,
     "lambda_vs_truncation": fig_lambda_vs_truncation,
     "prd_curves": fig_prd,
     "truncation": fig_truncation,

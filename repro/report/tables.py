@@ -19,11 +19,12 @@ import pandas as pd
 from repro.aggregate import CLASS_METRICS, lookup, pr_groups, pr_reference, values_of
 from repro.atomic import atomic_write_bytes
 from repro.claims import Verdict, drs_selector, table1_configs
-from repro.claims.core import SHORT_NAMES
+from repro.claims.beyond import equal_cost_configs
+from repro.claims.core import SHORT_NAMES, describe
 from repro.claims.published import PUBLISHED, PublishedRow
 from repro.report import (LOWER_IS_BETTER, METRIC_LABELS, OBJECTIVE_LABELS, SAMPLER_LABELS, latex_escape,
                           objective_label)
-from repro.vocab import CEILING, DISCRIMINATORS, F_GAN_OBJECTIVES
+from repro.vocab import CEILING, CHAIN_SAMPLERS, DISCRIMINATORS, F_GAN_OBJECTIVES
 
 TEMPLATES = Path(__file__).with_name("templates")
 MISSING = "--"
@@ -67,7 +68,8 @@ def render(table: Table, template: str = "table.tex.j2") -> str:
 # ---------------------------------------------------------------- formatting
 
 def digits_of(metric: str) -> int:
-    return 1 if metric in ("fid", "acceptance_rate", "inception_score", "train_seconds", "classes_covered") else 3
+    return 1 if metric in ("fid", "acceptance_rate", "inception_score", "train_seconds", "classes_covered",
+                           "cost_per_sample") else 3
 
 
 def scale_of(metric: str) -> float:
@@ -390,6 +392,33 @@ def build_published(agg: pd.DataFrame) -> Table:
                  + [metric_header(m) for m in PUBLISHED_METRICS] + ["Agrees"], "lll" + "r" * 5, rows, _note(cells))
 
 
+BEYOND_METRICS = ("cost_per_sample", "precision", "recall", "fid", "inception_score")
+
+
+def build_beyond(agg: pd.DataFrame) -> Table:
+    """(7) every sampler at σ = 1 on the models that have the samplers beyond rejection, ordered
+    by family and cost per sample: the equal-cost comparison (docs/maths.md §6.8)."""
+    specs = []
+    objs = [o for o in F_GAN if any(s["sampler"] in CHAIN_SAMPLERS for s in equal_cost_configs(agg, o))]
+    for obj in objs:
+        for k, sel in enumerate(equal_cost_configs(agg, obj)):
+            specs.append(([_obj(obj, agg) if k == 0 else "", latex_escape(describe(sel).replace(", σ = 1", ""))],
+                          sel, k == 0))
+    rows, cells = [], []
+    for obj in objs:  # bold the best per objective, not across objectives
+        block = [spec for spec in specs if spec[1]["objective"] == obj]
+        r, c = _metric_rows(agg, block, BEYOND_METRICS)
+        r[0]["rule"] = bool(rows)
+        rows += r
+        cells += c
+    caption = ("Every sampler on the same trained models at $\\sigma = 1$, refit discriminator: cost per returned "
+               "sample in forward passes of $G$ or $D$ (a gradient step on the latent counts 6; the burn-in and "
+               "the mixture's fit, paid once per run, are not included), and quality. " + describe_ci(cells)
+               + "; best per objective in bold.")
+    return Table("beyond", caption, ["Objective", "Sampler"] + [metric_header(m) for m in BEYOND_METRICS],
+                 "ll" + "r" * len(BEYOND_METRICS), rows, _note(cells))
+
+
 def build_budget(agg: pd.DataFrame) -> Table:
     """(4) the OBRS budget sweep per objective."""
     return _sweep(agg, "budget_sweep", "obrs", "budget", "$K$",
@@ -423,7 +452,7 @@ def build_claims(verdicts: list[Verdict]) -> Table:
 
 def build_all(agg: pd.DataFrame, verdicts: list[Verdict]) -> list[Table]:
     return [build_models(agg), build_objective_sampler(agg), build_lambda(agg), build_gamma(agg),
-            build_rejection(agg), build_budget(agg), build_published(agg), build_claims(verdicts)]
+            build_rejection(agg), build_budget(agg), build_published(agg), build_beyond(agg), build_claims(verdicts)]
 
 
 def write_tables(tables: list[Table], out_dir: str | Path) -> list[Path]:
