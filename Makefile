@@ -17,7 +17,7 @@ help:
 	@echo "make study   run the study STUDY=$(STUDY) (sets itself up)"
 	@echo "make test    run the test suite"
 	@echo "make paper   aggregate, render tables/figures, build paper/main.pdf"
-	@echo "make bench   benchmarks (metrics, embedding, training throughput)"
+	@echo "make bench   benchmarks (metrics, embedding, training throughput, samplers)"
 	@echo "make proptest  property tests under the thorough hypothesis profile"
 
 setup: $(STAMP)

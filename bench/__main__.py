@@ -23,7 +23,7 @@ from bench import COLUMNS
 from repro.runtime import default_device, package_versions
 
 # Bench modules in run order.
-MODULES = ("metrics", "embedding", "train")
+MODULES = ("metrics", "embedding", "train", "samplers")
 
 
 def cpu_model() -> str:
