@@ -46,13 +46,15 @@ log = logging.getLogger(__name__)
 # The samplers beyond rejection (repro.refinement): their settings, absent from older results.
 CHAIN_KEYS = ("chain_length", "steps", "step_size", "langevin_noise", "components")
 KEY_COLUMNS = (
-    "study", "dataset", "objective", "lam", "aux", "gen_form", "init_from", "sigma", "psi",
+    "study", "dataset", "objective", "variant", "lam", "aux", "gen_form", "init_from", "sigma", "psi",
     "sampler", "gamma", "gamma_convention", "target_acceptance", "budget", *CHAIN_KEYS, "discriminator",
 )
+# What a lookup assumes unless told: no hard truncation, the objective's default recipe.
+DEFAULT_KEYS = {"psi": math.nan, "variant": ""}
 # What tells one sampler setting from another (the treatment of a paired comparison).
 TREATMENT_KEYS = ("sampler", "sigma", "gamma", "target_acceptance", "budget", *CHAIN_KEYS, "discriminator")
 # Key columns a results table may leave out (filled with "" / NaN): older or smaller studies.
-OPTIONAL_KEYS = ("init_from", "target_acceptance", *CHAIN_KEYS, "discriminator")
+OPTIONAL_KEYS = ("variant", "init_from", "target_acceptance", *CHAIN_KEYS, "discriminator")
 SEED_COLUMNS = ("train_seed", "eval_seed")
 ID_COLUMNS = ("cell_id", "train_id")
 METRICS = (
@@ -287,10 +289,10 @@ def select(frame: pd.DataFrame, selector: Mapping[str, Any]) -> pd.Series:
 
 # Pairing: rows of one trained model (a sampler or σ against the plain sampler at σ = 1), or rows
 # of different models that share a seed (a λ-PR fine-tune against another λ of the same BCE parent).
-PAIR_ON = ("study", "dataset", "objective", "lam", "aux", "gen_form", "init_from",
+PAIR_ON = ("study", "dataset", "objective", "variant", "lam", "aux", "gen_form", "init_from",
            "train_id", "train_seed", "eval_seed")
 PAIR_ON_SEED = ("study", "dataset", "train_seed", "eval_seed")
-GROUP_ON = ("study", "dataset", "objective", "lam", "aux", "gen_form", "init_from")
+GROUP_ON = ("study", "dataset", "objective", "variant", "lam", "aux", "gen_form", "init_from")
 PAIRED_COLUMNS = (*GROUP_ON, *TREATMENT_KEYS, "psi", "baseline", "pairing", "metric", "mean", "std", "lo", "hi",
                   "half_width", "n", "method", "resamples", "confidence", "p_value")
 
@@ -419,8 +421,8 @@ def status_counts(frame: pd.DataFrame) -> dict[str, int]:
 def lookup(agg: pd.DataFrame, metric: str, **keys: Any) -> dict[str, Any] | None:
     """The aggregated row of ``metric`` for the configuration matching ``keys`` (NaN matches
     NaN, floats compare with ``isclose``); None when absent or when it has no ok seed.
-    Hard truncation ``psi`` defaults to NaN (not used) unless given."""
-    keys = {"psi": np.nan, **keys}
+    ``DEFAULT_KEYS`` hold unless given: no hard truncation, the default recipe (no variant)."""
+    keys = {**DEFAULT_KEYS, **keys}
     sub = agg[agg["metric"] == metric]
     sub = prefer_refit(sub[select(sub, keys)], keys)
     if sub.empty:

@@ -59,6 +59,7 @@ class SpecError(ConfigError):
 
 
 _MISSING = object()
+VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,39}")
 STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # never ".", "..", a path, or empty
 MAX_CELLS = 100_000  # a larger grid is refused unless asked for (--max-cells): paper.toml has ~3,800
 EVAL_SEED_STRIDE = 1_000_003  # evaluation seed j of training seed s is s + j · stride (distinct for s < stride)
@@ -155,6 +156,7 @@ class Objective:
     lams: tuple[float | None, ...]
     train: dict[str, Any]
     init_from: str | None = None  # fine-tune from this objective's model of the same seed
+    variant: str = ""  # an ablation of the loss's recipe ("" = the recipe every table reports)
 
 
 @dataclass(frozen=True)
@@ -164,9 +166,10 @@ class EvalBlock:
     axes: dict[str, tuple[Any, ...]]
     fixed: dict[str, Any]
     objectives: tuple[str, ...] | None = None  # the objectives whose models it evaluates (None: all)
+    variants: bool = False  # also the models of an objective's variants (ablations), not only its default
 
-    def applies_to(self, objective: str) -> bool:
-        return self.objectives is None or objective in self.objectives
+    def applies_to(self, objective: str, variant: str = "") -> bool:
+        return (self.objectives is None or objective in self.objectives) and (not variant or self.variants)
 
     def grid(self) -> list[dict[str, Any]]:
         keys = list(self.axes)
@@ -251,12 +254,13 @@ def _train_overrides(t: _Table, reserved: set[str]) -> dict[str, Any]:
     return {k: getattr(loaded, k) for k in t.raw}
 
 
-def _validate_train_config(overrides: dict[str, Any], where: str) -> None:
-    """The full training configuration an objective resolves to obeys TrainConfig's rules."""
+def _validate_train_config(overrides: dict[str, Any], where: str) -> str:
+    """The full training configuration an objective resolves to obeys TrainConfig's rules;
+    returns its hash (two objectives with one hash would train the same models)."""
     from repro.train import TrainConfig  # noqa: PLC0415
 
     try:
-        config.load(TrainConfig, overrides, where).resolve()
+        return stable_hash(asdict(config.load(TrainConfig, overrides, where).resolve()))
     except ConfigError as exc:
         raise SpecError(str(exc)) from None
 
@@ -271,10 +275,14 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "s
     train, objectives = _read_objectives(top, dataset)
     settings, blocks = _read_evaluate(top, [o.loss for o in objectives], max_cells)
     n_train = sum(len(o.lams) for o in objectives) * len(seeds_raw)
-    per_model = {o.loss: len(o.lams) * len(seeds_raw) for o in objectives}
+    for i, o in enumerate(objectives):
+        if o.variant and not any(blk.applies_to(o.loss, o.variant) for blk in blocks):
+            raise SpecError(f"objectives[{i}].variant: no [[evaluate.blocks]] evaluates the variant {o.variant!r}; "
+                            "add variants = true to a block (e.g. the plain sampler at sigma = 1)")
+    per_model = {(o.loss, o.variant): len(o.lams) * len(seeds_raw) for o in objectives}
     n_eval = settings.eval_seeds * sum(
         math.prod(len(v) for v in blk.axes.values())
-        * sum(n for loss, n in per_model.items() if blk.applies_to(loss)) for blk in blocks)
+        * sum(n for (loss, variant), n in per_model.items() if blk.applies_to(loss, variant)) for blk in blocks)
     n_ceiling = len(seeds_raw) * settings.eval_seeds  # one real-versus-real cell per evaluation seed
     _check_size(1 + n_train + n_eval + n_ceiling, max_cells, "study")
     workers, slurm = _read_executor(top)
@@ -316,6 +324,7 @@ def _read_objectives(top: _Table, dataset: str) -> tuple[dict[str, Any], list[Ob
     _validate_train_config({**train, "dataset": dataset}, "train")
 
     objectives = []
+    recipes: dict[tuple[str, str], str] = {}  # (loss, resolved configuration's hash) → where
     obj_tables = top.tables("objectives")
     if not obj_tables:
         raise SpecError("objectives: empty grid; add at least one [[objectives]] table with loss = "
@@ -331,6 +340,10 @@ def _read_objectives(top: _Table, dataset: str) -> tuple[dict[str, Any], list[Ob
                 raise SpecError(f"{t.at('lam')}: λ applies to loss = \"pr\" only, not {loss!r}")
             lams = (None,)
         overrides = _train_overrides(t.table("train", {}), reserved)
+        variant = t.str("variant", "")
+        if variant and (loss == "pr" or not VARIANT_NAME.fullmatch(variant)):
+            raise SpecError(f"{t.at('variant')}: {variant!r} is not allowed; expected a short name (letters, digits, "
+                            "spaces, '-', at most 40) for a loss other than pr (λ-PR varies by λ)")
         init_from = t.get("init_from", None)
         if init_from is not None and init_from not in LOSSES:
             raise SpecError(f"{t.at('init_from')}: {init_from!r} is not allowed; expected the loss of another "
@@ -340,8 +353,13 @@ def _read_objectives(top: _Table, dataset: str) -> tuple[dict[str, Any], list[Ob
             cfg = {**train, **overrides, "loss": loss, "dataset": dataset, "seed": 0}
             if lam is not None:
                 cfg["lam"] = lam
-            _validate_train_config(cfg, t.path)
-        objectives.append(Objective(loss, lams, overrides, init_from))
+            resolved = _validate_train_config(cfg, t.path)
+        if loss != "pr":  # a variant whose recipe resolves to another's would train the same models
+            twin = recipes.setdefault((loss, resolved), t.path)
+            if twin != t.path and variant:  # two defaults: "listed twice" (_check_objective_graph)
+                raise SpecError(f"{t.path}.variant: the same training configuration as {twin}; the same models "
+                                "would be trained twice (a variant must change the recipe)")
+        objectives.append(Objective(loss, lams, overrides, init_from, variant))
     _check_objective_graph(objectives)
     return train, objectives
 
@@ -350,9 +368,19 @@ def _check_objective_graph(objectives: list[Objective]) -> None:
     """Each loss listed once (λ-PR once per setting), and fine-tuning sources that exist, are
     not the objective itself, form no cycle, and are unambiguous (one model per seed)."""
     losses = [o.loss for o in objectives]
-    dupes = sorted({x for x in losses if losses.count(x) > 1 and x != "pr"})
+    named = [(o.loss, o.variant) for o in objectives if o.loss != "pr"]
+    dupes = sorted({x for x in named if named.count(x) > 1})
     if dupes:
-        raise SpecError(f"objectives: loss {dupes[0]!r} is listed twice; list each objective once")
+        loss, variant = dupes[0]
+        raise SpecError(f"objectives: loss {loss!r} is listed twice" + (f" as variant {variant!r}" if variant else "")
+                        + "; list each objective once (an ablation of its recipe: give it a variant name)")
+    for i, o in enumerate(objectives):
+        if o.variant and (o.loss, "") not in named:
+            raise SpecError(f"objectives[{i}].variant: {o.loss!r} has variants but no default recipe; list it once "
+                            "without variant (the tables report that one)")
+        if o.variant and o.loss in {x.init_from for x in objectives}:
+            raise SpecError(f"objectives[{i}].variant: {o.loss!r} is fine-tuned from, so its variants make the "
+                            "parent ambiguous; ablate a loss no objective fine-tunes from")
     seen_pr: dict[str, int] = {}
     for i, o in enumerate(objectives):
         for lam in o.lams if o.loss == "pr" else ():
@@ -437,8 +465,9 @@ def _read_block(b: _Table, losses: list[str], max_cells: int) -> EvalBlock:
                 raise SpecError(f"{b.at('objectives')}[{i}]: {o!r} is not an objective of this spec "
                                 f"(objectives: {', '.join(losses)})")
         only = tuple(dict.fromkeys(only))
+    variants = b.bool("variants", False)  # true: the objectives' variants (ablations) too
     b.done()
-    block = EvalBlock(axes, fixed, only)
+    block = EvalBlock(axes, fixed, only, variants)
     _check_size(math.prod(len(v) for v in axes.values()), max_cells, b.path)  # before grid() lists it
     _validate_sampling(block, b.path)
     return block
@@ -536,7 +565,7 @@ def expand(spec: Spec) -> list[Cell]:
     feat = Cell("features", {"stage": "features", "dataset": spec.dataset, "classifier": asdict(ClassifierConfig())},
                 labels={"dataset": spec.dataset})
     cells = [feat]
-    trains: dict[tuple[str, float | None, int], Cell] = {}
+    trains: dict[tuple[str, str, float | None, int], Cell] = {}
     # an objective comes after the one it fine-tunes from (chains: kl from pr from bce are
     # refused, but bce -> js -> kl works), so that its parent's ids exist when referenced
     depth = {o.loss: 0 for o in spec.objectives}
@@ -555,21 +584,23 @@ def expand(spec: Spec) -> list[Cell]:
                 deps = [feat.id]
                 init = None
                 if obj.init_from is not None:
-                    parent = next(c for (loss, _, s), c in trains.items() if loss == obj.init_from and s == seed)
+                    parent = next(c for (loss, v, _, s), c in trains.items()
+                                  if loss == obj.init_from and not v and s == seed)
                     init = parent.id
                     deps.append(parent.id)
                 conf = {"stage": "train", "train": _jsonable(asdict(cfg)), "init_from": init}
                 cell = Cell("train", conf, tuple(deps), {
                     "dataset": spec.dataset, "objective": obj.loss, "lam": lam, "aux": cfg.aux if obj.loss == "pr" else None,
-                    "gen_form": cfg.gen_form, "train_seed": seed, "init_from": obj.init_from})
-                trains[(obj.loss, lam, seed)] = cell
+                    "gen_form": cfg.gen_form, "train_seed": seed, "init_from": obj.init_from,
+                    "variant": obj.variant})
+                trains[(obj.loss, obj.variant, lam, seed)] = cell
                 cells.append(cell)
     seen: set[str] = set()
     # model-minor order: consecutive cells belong to different models, so that parallel workers
     # refit different models' discriminators (repro.refit) instead of waiting on one lock
     grid = [(block, params) for block in spec.blocks for params in block.grid()]
     for (block, params), j, tcell in itertools.product(grid, range(spec.evaluate.eval_seeds), trains.values()):
-        if not block.applies_to(tcell.labels["objective"]):
+        if not block.applies_to(tcell.labels["objective"], tcell.labels["variant"]):
             continue
         # evaluation seed j of a model: its own generated sample and real reference subset;
         # j = 0 is the training seed, so a one-evaluation study keeps its historical seeds

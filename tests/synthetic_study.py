@@ -28,7 +28,7 @@ COLUMNS = [
     "budget", "status", "fid", "precision", "recall", "density", "coverage", "f8", "f1_8",
     "inception_score", "acceptance_rate", "proposals", "n_samples", "wall_seconds",
     "train_seconds", "train_epochs", "train_fid_first", "train_fid_last",
-    "chain_length", "steps", "step_size", "langevin_noise", "components", "cost_per_sample",
+    "chain_length", "steps", "step_size", "langevin_noise", "components", "cost_per_sample", "variant",
 ]
 CHAINS = (5, 20)  # MH chain lengths and Langevin step counts of the samplers beyond rejection
 
@@ -121,9 +121,10 @@ def make_synthetic_study(
     cells_dir = out / "cells"
     rows: list[dict] = []
 
-    def train_cell(objective: str, lam: float, seed: int) -> tuple[str, float, float]:
+    def train_cell(objective: str, lam: float, seed: int, variant: str = "") -> tuple[str, float, float]:
         aux = "chi2" if objective == "pr" else ""
-        tid = _hash({"study": study, "objective": objective, "lam": lam, "aux": aux, "seed": seed})
+        tid = _hash({"study": study, "objective": objective, "lam": lam, "aux": aux, "seed": seed,
+                     **({"variant": variant} if variant else {})})
         # one model per seed: its quality offsets are shared by all of its evaluation cells
         dp, dr = rng.normal(0, 0.01), rng.normal(0, 0.01)
         base = BASE.get(objective, (0.9, 0.75, 40.0))
@@ -144,7 +145,7 @@ def make_synthetic_study(
 
     def add(objective: str, lam: float, seed: int, tid: str, dp: float, dr: float, *,
             sigma: float = 1.0, sampler: str = "none", gamma: float = np.nan,
-            budget: float = np.nan, status: str = "ok", chain: float = np.nan) -> None:
+            budget: float = np.nan, status: str = "ok", chain: float = np.nan, variant: str = "") -> None:
         p0, r0, fid0 = BASE.get(objective, (0.9, 0.75, 40.0))
         if objective == "pr":  # precision rises and recall falls with λ
             ll = np.log10(lam)
@@ -171,10 +172,13 @@ def make_synthetic_study(
         elif sampler == "adaptive":
             p += 0.02
             r -= 0.02
+        if variant:  # the ablated recipes train worse
+            fid += 40.0
+            r -= 0.05
         cost = {"none": 1.0, "drs": 2 / acc, "obrs": 2 / acc, "mh": 2 * chain + 1, "langevin": 6 * chain + 1,
                 "adaptive": 1.0}[sampler]
         cell = {"study": study, "train_id": tid, "sigma": sigma, "sampler": sampler,
-                "gamma": gamma, "budget": budget, "eval_seed": seed, "chain": chain}
+                "gamma": gamma, "budget": budget, "eval_seed": seed, "chain": chain, "variant": variant}
         cid = _hash(cell)
         row = {
             "study": study, "dataset": "mnist", "cell_id": cid, "train_id": tid,
@@ -183,7 +187,7 @@ def make_synthetic_study(
             "train_seed": seed, "eval_seed": seed, "sigma": sigma, "psi": np.nan,
             "sampler": sampler, "gamma": gamma,
             "gamma_convention": "offset-p95" if sampler == "drs" else "",
-            "budget": budget, "status": status, "cost_per_sample": cost,
+            "budget": budget, "status": status, "cost_per_sample": cost, "variant": variant,
             "chain_length": chain if sampler == "mh" else np.nan,
             "steps": chain if sampler == "langevin" else np.nan,
             "step_size": 0.01 if sampler == "langevin" else np.nan,
@@ -232,6 +236,9 @@ def make_synthetic_study(
                     add(objective, np.nan, seed, tid, dp, dr, sampler="mh", chain=chain)
                     add(objective, np.nan, seed, tid, dp, dr, sampler="langevin", chain=chain)
                 add(objective, np.nan, seed, tid, dp, dr, sampler="adaptive", budget=4.0)
+            if objective == "kl":  # an ablation of KL's recipe (a spec's variant), plain sampler at σ = 1
+                vtid, vdp, vdr = train_cell(objective, np.nan, seed, variant="no clamp")
+                add(objective, np.nan, seed, vtid, vdp, vdr, variant="no clamp")
     for lam in LAMBDAS:
         for seed in range(seeds):
             tid, dp, dr = train_cell("pr", lam, seed)

@@ -191,6 +191,10 @@ def test_end_to_end_render(rendered: dict) -> None:
         row = next(line for line in (out / "tables" / f"{name}.tex").read_text().splitlines()
                    if line.startswith(("Real (held out)", "Ceiling & Real (held out)")))
         assert r"\mathbf" not in row and re.search(r"0\.7[5-7]\d", row), row
+    # the ablation: KL's default recipe and its variant; the other tables hold the default only
+    ablation = (out / "tables" / "ablation.tex").read_text()
+    assert "default recipe" in ablation and "no clamp" in ablation
+    assert "no clamp" not in (out / "tables" / "models.tex").read_text()
     # the equal-cost table: every sampler family of the two objectives that have them, by cost
     beyond = (out / "tables" / "beyond.tex").read_text()
     assert beyond.count("MH K = ") == 4 and "Langevin 20 $\\times$ $\\eta$ = 0.01" in beyond
@@ -209,6 +213,7 @@ def test_macros_cover_the_paper(rendered: dict) -> None:
     assert "\\newcommand{\\PaperDirty}{with uncommitted changes}" in text
     assert "\\newcommand{\\NumSeeds}{3}" in text
     assert re.search(r"\\newcommand{\\CeilingPrec}{0\.7[5-7]\d}", text)
+    assert "\\newcommand{\\ShowAblation}{1}" in text
     # every macro the paper uses is defined (or is LaTeX's own / defined in main.tex)
     main = (out / "paper" / "main.tex").read_text()
     used = set(re.findall(r"\\([A-Z][A-Za-z]+)", main))

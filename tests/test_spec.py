@@ -319,3 +319,40 @@ def test_blocks_of_the_samplers_beyond_rejection_expand_with_their_labels() -> N
     with pytest.raises(SpecError, match=r"chain_length\[0\]: 2.5 is not allowed; expected integers K ≥ 1"):
         raw["evaluate"]["blocks"][2]["chain_length"] = [2.5]
         parse_spec(raw, "t.toml")
+
+
+def test_variants_of_a_recipe_are_distinct_models_labelled_by_name() -> None:
+    raw = _raw()
+    raw["objectives"] += [{"loss": "kl"}, {"loss": "kl", "variant": "no clamp", "train": {"clamp": 0.0}},
+                          {"loss": "kl", "variant": "2 G steps", "train": {"g_steps": 2}}]
+    with pytest.raises(SpecError, match=r"objectives\[3\].variant: no \[\[evaluate.blocks\]\] evaluates"):
+        parse_spec(raw, "t.toml")
+    raw["evaluate"]["blocks"].append({"sampler": "none", "sigma": [1.0], "variants": True})
+    all_cells = expand(parse_spec(raw, "t.toml"))
+    cells = [c for c in all_cells if c.stage == "train" and c.labels["objective"] == "kl"]
+    assert sorted({c.labels["variant"] for c in cells}) == ["", "2 G steps", "no clamp"] and len(cells) == 3 * 2
+    assert {c.config["train"]["clamp"] for c in cells if c.labels["variant"] == "no clamp"} == {0.0}
+    # the variants get the variants block only (σ = 1 plain); the default recipe every block
+    evals = [c for c in all_cells if c.labels.get("sampler") and c.labels["objective"] == "kl"]
+    assert {c.labels["sigma"] for c in evals if c.labels["variant"]} == {1.0}
+    assert len([c for c in evals if c.labels["variant"]]) == 2 * 2 and len([c for c in evals if not c.labels["variant"]]) == 2 * 3
+    bce = next(c for c in expand(parse_spec(_raw(), "t.toml")) if c.stage == "train")
+    assert bce.labels["variant"] == ""  # the default recipe
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ([{"loss": "kl"}, {"loss": "kl"}], "loss 'kl' is listed twice; list each objective once"),
+    ([{"loss": "kl", "variant": "a", "train": {"clamp": 0.0}}], "'kl' has variants but no default recipe"),
+    ([{"loss": "kl"}, {"loss": "kl", "variant": "same", "train": {"clamp": 20.0}}],
+     "the same training configuration as objectives[2]"),
+    ([{"loss": "js", "init_from": "bce"}, {"loss": "bce", "variant": "x", "train": {"g_steps": 2}}],
+     "'bce' is fine-tuned from, so its variants"),
+    ([{"loss": "kl"}, {"loss": "kl", "variant": "../x", "train": {"g_steps": 2}}], "'../x' is not allowed"),
+])
+def test_variants_that_cannot_be_told_apart_are_refused(extra: list, message: str) -> None:
+    raw = _raw()
+    raw["objectives"] += extra
+    raw["evaluate"]["blocks"].append({"sampler": "none", "sigma": [1.0], "variants": True})
+    with pytest.raises(SpecError) as info:
+        parse_spec(raw, "t.toml")
+    assert message in str(info.value)

@@ -72,7 +72,7 @@ def equal_cost_configs(agg: pd.DataFrame, objective: str) -> list[dict[str, Any]
 
     keys = ("sampler", "target_acceptance", "gamma", "budget", *CHAIN_KEYS)
     sub = agg[(agg["metric"] == "cost_per_sample") & (agg["n"] > 0)]
-    sub = sub[select(sub, {"objective": objective, "sigma": 1.0, "psi": float("nan")})]
+    sub = sub[select(sub, {"objective": objective, "variant": "", "sigma": 1.0, "psi": float("nan")})]
     if "discriminator" in sub and (sub["discriminator"] == PREFERRED_DISCRIMINATOR).any():
         sub = sub[sub["discriminator"].isin([PREFERRED_DISCRIMINATOR, ""])]
     out = []

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from repro.aggregate import holm, lookup, prefer_refit, select, welch
+from repro.aggregate import DEFAULT_KEYS, holm, lookup, prefer_refit, select, welch
 from repro.vocab import F_GAN_OBJECTIVES
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
@@ -157,7 +157,7 @@ def pick(values: list[float], preferred: float) -> float | None:
 def paired_row(paired: pd.DataFrame, metric: str, **keys: Any) -> dict[str, Any] | None:
     """The paired row of ``metric`` matching ``keys``; by default a comparison with the plain
     sampler of the same model (``pairing = "model"``)."""
-    keys = {"psi": np.nan, **keys}
+    keys = {**DEFAULT_KEYS, **keys}
     if "pairing" in paired.columns:
         keys.setdefault("pairing", "model")
     sub = paired[paired["metric"] == metric]

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from repro.aggregate import lookup, values_of
+from repro.aggregate import DEFAULT_KEYS, lookup, values_of
 from repro.claims.core import (
     CONTRADICTED, INCONCLUSIVE, SUPPORTED, UNTESTABLE, Outcome, combine, describe, directional,
     fmt, fmt_rho, objectives_present, paired_test, pick, significant_signs, spearman, welch_test,
@@ -159,7 +159,7 @@ def drs_selective_best_fid(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
 def _matches(frame: pd.DataFrame, **keys: Any) -> pd.Series:
     from repro.aggregate import select  # noqa: PLC0415
 
-    return select(frame, {"psi": np.nan, **keys})
+    return select(frame, {**DEFAULT_KEYS, **keys})
 
 
 def drs_soft_truncation(objectives: tuple[str, ...]):

@@ -23,7 +23,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from repro.aggregate import lookup, pr_reference, select, values_of  # noqa: E402
+from repro.aggregate import DEFAULT_KEYS, lookup, pr_reference, select, values_of  # noqa: E402
 from repro.atomic import atomic_path  # noqa: E402
 from repro.claims import table1_configs  # noqa: E402
 from repro.report import METRIC_LABELS, SAMPLER_LABELS, objective_label  # noqa: E402
@@ -54,7 +54,7 @@ def _objectives(frame: pd.DataFrame, include_pr: bool = False) -> list[str]:
 def series(agg: pd.DataFrame, metric: str, x: str, **sel: Any) -> pd.DataFrame:
     """Rows of ``agg`` for ``metric`` matching ``sel``, as columns x, mean, lo, hi (sorted by x)."""
     sub = agg[agg["metric"] == metric]
-    sub = sub[select(sub, {"psi": np.nan, **sel}) & (sub["n"] > 0)]
+    sub = sub[select(sub, {**DEFAULT_KEYS, **sel}) & (sub["n"] > 0)]
     out = sub[[x, "mean", "lo", "hi"]].rename(columns={x: "x"}).sort_values("x")
     return out.reset_index(drop=True)
 
@@ -179,7 +179,7 @@ def mean_curve(curves: list[np.ndarray], confidence: float = 0.95) -> tuple[np.n
 
 def _ok_rows(frame: pd.DataFrame, **sel: Any) -> pd.DataFrame:
     sub = frame[(frame["status"] == "ok")]
-    return sub[select(sub, {"psi": np.nan, **sel})]
+    return sub[select(sub, {**DEFAULT_KEYS, **sel})]
 
 
 def load_prd(study_dir: Path, cell_ids: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:

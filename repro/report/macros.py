@@ -101,6 +101,7 @@ def _study_macros(put: Put, agg: pd.DataFrame, frame: pd.DataFrame, context: dic
     put("NumCellsNotRun", counts["missing"] + counts["stale"] + counts["outdated"])
     put("NumTrainRuns", frame["train_id"].nunique())
     put("NumConfigs", agg[(agg["metric"] == "precision") & (agg["objective"] != CEILING)].shape[0])
+    put("ShowAblation", int(any(v for v in values_of(frame, "variant") if isinstance(v, str))))
     objs = [o for o in OBJECTIVES if o in set(frame["objective"])]
     put("ObjectiveList", ", ".join(objective_label(o, frame) for o in objs))
     put("NumObjectives", len(objs))

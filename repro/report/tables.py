@@ -419,6 +419,30 @@ def build_beyond(agg: pd.DataFrame) -> Table:
                  "ll" + "r" * len(BEYOND_METRICS), rows, _note(cells))
 
 
+ABLATION_METRICS = ("train_fid_ratio", "fid", "precision", "recall", "class_kl")
+
+
+def build_ablation(agg: pd.DataFrame) -> Table:
+    """(8) the recipes of the objectives a study trains in several variants (the stabilisers of
+    the seed report's §3.2), plain sampler at σ = 1, the default recipe first."""
+    specs = []
+    for obj in F_GAN:
+        variants = values_of(agg, "variant", objective=obj)
+        if variants == [""] or not variants:
+            continue
+        for k, v in enumerate(sorted(variants, key=lambda x: (x != "", x))):
+            specs.append(([_obj(obj, agg) if k == 0 else "", latex_escape(v or "default recipe")],
+                          {"objective": obj, "variant": v, "sampler": "none", "sigma": 1.0}, k == 0))
+    metrics = [m for m in ABLATION_METRICS if any(lookup(agg, m, **sel) is not None for _, sel, _ in specs)]
+    rows, cells = _metric_rows(agg, specs, metrics)
+    caption = ("The seed report's stabilisers (its \\S3.2: clamping the critic's output, two generator steps "
+               "per discriminator step, a smaller discriminator learning rate) one at a time against each "
+               "objective's default recipe (Section~\\ref{sec:setup}), plain sampler, $\\sigma = 1$; FID last/first: "
+               "of the training curve. " + describe_ci(cells) + "; best per column in bold.")
+    return Table("ablation", caption, ["Objective", "Recipe"] + [metric_header(m) for m in metrics],
+                 "ll" + "r" * len(metrics), rows, _note(cells))
+
+
 def build_budget(agg: pd.DataFrame) -> Table:
     """(4) the OBRS budget sweep per objective."""
     return _sweep(agg, "budget_sweep", "obrs", "budget", "$K$",
@@ -452,7 +476,8 @@ def build_claims(verdicts: list[Verdict]) -> Table:
 
 def build_all(agg: pd.DataFrame, verdicts: list[Verdict]) -> list[Table]:
     return [build_models(agg), build_objective_sampler(agg), build_lambda(agg), build_gamma(agg),
-            build_rejection(agg), build_budget(agg), build_published(agg), build_beyond(agg), build_claims(verdicts)]
+            build_rejection(agg), build_budget(agg), build_published(agg), build_beyond(agg),
+            build_ablation(agg), build_claims(verdicts)]
 
 
 def write_tables(tables: list[Table], out_dir: str | Path) -> list[Path]:
