@@ -437,7 +437,8 @@ def fig_equal_cost(agg: pd.DataFrame, **_: Any) -> plt.Figure | None:
         return None
     fig, axes = plt.subplots(len(objs), 3, figsize=(WIDTH, 2.0 * len(objs) + 0.4), squeeze=False,
                              constrained_layout=True)
-    palette = dict(zip(FAMILY_MARKERS, sns.color_palette("colorblind", len(FAMILY_MARKERS))))
+    colours = sns.color_palette("colorblind", 10)  # distinct hues: no two families share a pink
+    palette = dict(zip(FAMILY_MARKERS, (colours[i] for i in (0, 1, 2, 3, 4, 7, 5))))
     for i, obj in enumerate(objs):
         configs = equal_cost_configs(agg, obj)
         for j, metric in enumerate(("precision", "recall", "fid")):
