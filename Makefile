@@ -54,9 +54,13 @@ study: $(STAMP)
 
 # Aggregate a study's results, render tables/, figures/, the macros, and build paper/main.pdf
 # (installing LaTeX first where it is missing and the machine allows it).
+# A study on another data set gets a section of the paper: by default the Fashion-MNIST study
+# when its results exist (make study STUDY=study/fashion.toml) and STUDY is not that study.
+COMPANION ?= $(if $(and $(wildcard runs/fashion/results.csv),$(filter-out %fashion.toml %fashion-smoke.toml,$(STUDY))),study/fashion.toml,)
+
 paper: $(STAMP)
 	scripts/install-latex.sh
-	$(PY) -m repro paper --study $(STUDY)
+	$(PY) -m repro paper --study $(STUDY) $(if $(COMPANION),--companion $(COMPANION))
 
 clean-venv:
 	rm -rf $(VENV)

@@ -107,6 +107,7 @@ def make_synthetic_study(
     failures: bool = True,
     missing: bool = True,
     grids: bool = True,
+    dataset: str = "mnist",
 ) -> Path:
     """Write a synthetic study folder under ``root`` and return its path ``root/<study>``.
 
@@ -181,7 +182,7 @@ def make_synthetic_study(
                 "gamma": gamma, "budget": budget, "eval_seed": seed, "chain": chain, "variant": variant}
         cid = _hash(cell)
         row = {
-            "study": study, "dataset": "mnist", "cell_id": cid, "train_id": tid,
+            "study": study, "dataset": dataset, "cell_id": cid, "train_id": tid,
             "objective": objective, "lam": lam, "aux": "chi2" if objective == "pr" else "",
             "gen_form": "minmax" if objective in ("js", "kl") else "nonsat",
             "train_seed": seed, "eval_seed": seed, "sigma": sigma, "psi": np.nan,
@@ -249,7 +250,7 @@ def make_synthetic_study(
     out.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out / "results.csv", index=False)
     # the real-versus-real ceiling, one row per evaluation seed (what Store.ceiling writes)
-    ceiling = [{"study": study, "cell_id": _hash({"ceiling": seed}), "dataset": "mnist", "eval_seed": seed,
+    ceiling = [{"study": study, "cell_id": _hash({"ceiling": seed}), "dataset": dataset, "eval_seed": seed,
                 "status": "ok", **{k: v for k, v in _metrics(rng, 0.76, 0.76, 2.0, np.nan).items()
                                    if k != "acceptance_rate"}, "classes_covered": 10.0, "class_kl": 0.001}
                for seed in range(seeds)]

@@ -159,11 +159,13 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The synthetic study rendered into a tmp project: tables/, figures/, paper/generated/."""
     root = tmp_path_factory.mktemp("report")
     study = make_synthetic_study(root / "runs", seeds=3)
+    # a companion study on another data set: its section of the paper
+    fashion = make_synthetic_study(root / "runs", seeds=3, study="fashion", rng_seed=1, dataset="fashion-mnist")
     out = root / "project"
     (out / "paper").mkdir(parents=True)
     shutil.copy(ROOT / "paper" / "main.tex", out / "paper" / "main.tex")
     summary = paper.build(study, out, pdf=False, git={"commit": "f" * 40, "dirty": True},
-                          rebuild="make paper STUDY=study/synthetic.toml")
+                          rebuild="make paper STUDY=study/synthetic.toml", companion=fashion)
     return {"study": study, "out": out, "summary": summary}
 
 
@@ -214,6 +216,9 @@ def test_macros_cover_the_paper(rendered: dict) -> None:
     assert "\\newcommand{\\NumSeeds}{3}" in text
     assert re.search(r"\\newcommand{\\CeilingPrec}{0\.7[5-7]\d}", text)
     assert "\\newcommand{\\ShowAblation}{1}" in text
+    assert "\\newcommand{\\ShowCompanion}{1}" in text and "\\newcommand{\\CompanionDataset}{Fashion-MNIST}" in text
+    companion = (out / "tables" / "companion_models.tex").read_text()
+    assert companion.count("Fashion-MNIST: Each objective") == 1 and "tab:companion_models" in companion
     # every macro the paper uses is defined (or is LaTeX's own / defined in main.tex)
     main = (out / "paper" / "main.tex").read_text()
     used = set(re.findall(r"\\([A-Z][A-Za-z]+)", main))

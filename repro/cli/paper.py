@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "71 %%), below that the t interval is used and the tables say so")
     p.add_argument("--confidence", type=float, default=0.95)
     p.add_argument("--resamples", type=int, default=9999, help="bootstrap resamples")
+    p.add_argument("--companion", default=None, metavar="SPEC_OR_DIR",
+                   help="a second study, on another data set (e.g. study/fashion.toml): the paper gets a section "
+                        "with its models table and its ledger's verdicts")
     p.add_argument("--no-pdf", action="store_true", help="render only; do not run latexmk")
     p.add_argument("--force", action="store_true",
                    help="read the store even though another spec file with the same [study].name wrote it")
@@ -78,11 +81,13 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.confidence < 1:
         raise ConfigError(f"--confidence must lie in (0, 1), got {args.confidence}")
     study_dir = resolve_study(args.study, args.root, args.force)
+    companion = resolve_study(args.companion, args.root, args.force) if args.companion else None
     out = Path(args.out) if args.out else paper.PROJECT_ROOT
+    rebuild = f"make paper STUDY={args.study}" + (f" COMPANION={args.companion}" if companion else "")
     try:
         summary = paper.build(study_dir, out, pdf=not args.no_pdf, method=args.ci,
                               confidence=args.confidence, n_resamples=args.resamples,
-                              rebuild=f"make paper STUDY={args.study}")
+                              rebuild=rebuild, companion=companion)
     except paper.LatexError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3

@@ -186,6 +186,33 @@ def _table1_section_macros(put: Put, agg: pd.DataFrame) -> None:
     put("BestFidValue", fmt_value(best[2], "fid") if best else "--")
 
 
+DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+
+
+def companion_macros(second: tuple[str, pd.DataFrame, pd.DataFrame, list[Verdict]] | None) -> dict[str, str]:
+    """The companion study's section (``ShowCompanion`` 0 without one): its name, data set, seeds,
+    verdict counts, and the verdicts of the λ-PR trade-off and of the objectives' statements."""
+    m: dict[str, str] = {}
+
+    def put(name: str, value: Any) -> None:
+        m[name] = r"\mbox{--}" if value == "--" else latex_escape(value)
+
+    put("ShowCompanion", int(second is not None))
+    name, frame, agg, verdicts = second if second is not None else ("--", None, None, [])
+    put("CompanionStudy", name)
+    datasets = sorted(set(frame["dataset"].astype(str))) if frame is not None else []
+    put("CompanionDataset", ", ".join(DATASET_NAMES.get(d, d) for d in datasets) or "--")
+    put("CompanionNumSeeds", int(frame["train_seed"].nunique()) if frame is not None else "--")
+    for verdict in VERDICTS:
+        put(macro_name("CompanionNumClaims", verdict), sum(v.verdict == verdict for v in verdicts))
+    by_key = {v.key: v for v in verdicts}
+    for key in ("LambdaTradeoff", "BCERealistic", "FGANTheory", "SoftTruncation"):
+        v = by_key.get(key)
+        put(macro_name("Companion", key, "Verdict"), v.verdict if v else "--")
+        put(macro_name("Companion", key, "Evidence"), v.evidence if v else "--")
+    return m
+
+
 def _ceiling_macros(put: Put, agg: pd.DataFrame) -> None:
     """The real-versus-real ceiling (mean over evaluation seeds), "--" for a study without it."""
     for metric in ("fid", "precision", "recall", "density", "coverage"):

@@ -86,14 +86,25 @@ def build(
     seed: int = 0,
     rebuild: str | None = None,
     git: dict[str, Any] | None = None,
+    companion: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Aggregate the study, render everything, build the PDF; returns a summary."""
+    """Aggregate the study, render everything, build the PDF; returns a summary. ``companion``:
+    a second study (another data set) whose models table and verdicts get a section."""
     study_dir, out_root = Path(study_dir), Path(out_root)
     frame, agg, paired = aggregate_study(study_dir, method, confidence, n_resamples, seed)
     verdicts = check_all(agg, paired)
     atomic_write_json(study_dir / "claims.json", [v.as_dict() for v in verdicts])
+    second = None
+    if companion is not None:
+        c_frame, c_agg, c_paired = aggregate_study(Path(companion), method, confidence, n_resamples, seed)
+        c_verdicts = check_all(c_agg, c_paired)
+        atomic_write_json(Path(companion) / "claims.json", [v.as_dict() for v in c_verdicts])
+        second = (Path(companion).name, c_frame, c_agg, c_verdicts)
 
-    table_paths = tables.write_tables(tables.build_all(agg, verdicts), out_root / "tables")
+    built = tables.build_all(agg, verdicts)
+    if second is not None:
+        built.append(tables.build_companion(second[2]))
+    table_paths = tables.write_tables(built, out_root / "tables")
     figs = figures.write_figures(agg, frame, study_dir, out_root / "figures")
 
     prov_path = study_dir / "provenance.json"
@@ -107,8 +118,10 @@ def build(
         "paper_dirty": git.get("dirty"),
         "rebuild": rebuild or f"make paper STUDY={study_dir}",
     }
+    all_macros = macros.build_macros(agg, frame, verdicts, provenance, context)
+    all_macros.update(macros.companion_macros(second))
     macro_path = macros.write_macros(
-        macros.build_macros(agg, frame, verdicts, provenance, context),
+        all_macros,
         out_root / "paper" / "generated" / "macros.tex")
 
     summary: dict[str, Any] = {

@@ -443,6 +443,14 @@ def build_ablation(agg: pd.DataFrame) -> Table:
                  "ll" + "r" * len(metrics), rows, _note(cells))
 
 
+def build_companion(agg: pd.DataFrame) -> Table:
+    """(9) the models table of a companion study (another data set), for its section."""
+    t = build_models(agg)
+    names = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+    dataset = ", ".join(names.get(d, d) for d in sorted({d for d in agg["dataset"].astype(str) if d}))
+    return dataclasses.replace(t, name="companion_models", caption=f"{latex_escape(dataset)}: " + t.caption)
+
+
 def build_budget(agg: pd.DataFrame) -> Table:
     """(4) the OBRS budget sweep per objective."""
     return _sweep(agg, "budget_sweep", "obrs", "budget", "$K$",
