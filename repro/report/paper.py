@@ -91,15 +91,10 @@ def build(
     """Aggregate the study, render everything, build the PDF; returns a summary. ``companion``:
     a second study (another data set) whose models table and verdicts get a section."""
     study_dir, out_root = Path(study_dir), Path(out_root)
-    frame, agg, paired = aggregate_study(study_dir, method, confidence, n_resamples, seed)
-    verdicts = check_all(agg, paired)
-    atomic_write_json(study_dir / "claims.json", [v.as_dict() for v in verdicts])
+    frame, agg, verdicts = _checked(study_dir, method, confidence, n_resamples, seed)
     second = None
     if companion is not None:
-        c_frame, c_agg, c_paired = aggregate_study(Path(companion), method, confidence, n_resamples, seed)
-        c_verdicts = check_all(c_agg, c_paired)
-        atomic_write_json(Path(companion) / "claims.json", [v.as_dict() for v in c_verdicts])
-        second = (Path(companion).name, c_frame, c_agg, c_verdicts)
+        second = (Path(companion).name, *_checked(Path(companion), method, confidence, n_resamples, seed))
 
     built = tables.build_all(agg, verdicts)
     if second is not None:
@@ -138,6 +133,15 @@ def build(
         "pdf_status": "skipped",
     }
     return _compile(summary, out_root / "paper") if pdf else summary
+
+
+def _checked(study_dir: Path, method: str, confidence: float, n_resamples: int, seed: int
+             ) -> tuple[Any, Any, list[Any]]:
+    """(results, aggregate, verdicts) of a study; aggregate.csv, paired.csv and claims.json written."""
+    frame, agg, paired = aggregate_study(study_dir, method, confidence, n_resamples, seed)
+    verdicts = check_all(agg, paired)
+    atomic_write_json(study_dir / "claims.json", [v.as_dict() for v in verdicts])
+    return frame, agg, verdicts
 
 
 def _compile(summary: dict[str, Any], paper_dir: Path) -> dict[str, Any]:
