@@ -19,20 +19,14 @@ from repro import adaptive, cost, mcmc
 from repro.acceptance import obrs_acceptance, obrs_constant
 from repro.errors import ConfigError, ReproError
 
-def _seeds(seed: int) -> tuple[torch.Generator, np.random.Generator, int]:
-    latent_ss, uniform_ss, other_ss = np.random.SeedSequence(seed).spawn(3)
-    gen = torch.Generator()
-    gen.manual_seed(int(latent_ss.generate_state(1, np.uint64)[0]))
-    return gen, np.random.default_rng(uniform_ss), int(other_ss.generate_state(1)[0])
 
-
-def run_mh(src: Any, n: int, p: Any, seed: int, batch_size: int, real: torch.Tensor | None) -> tuple[torch.Tensor, dict]:
+def run_mh(src: Any, n: int, p: Any, rng: np.random.Generator, batch_size: int,
+           real: torch.Tensor | None) -> tuple[torch.Tensor, dict]:
     """n samples, each the end state of an independent MH chain of ``p.chain_length`` proposals
-    started at a real image drawn (with replacement) from ``real``."""
+    started at a real image drawn (with replacement) from ``real``; ``rng`` draws the starts and
+    the uniforms, ``src`` the proposals."""
     if real is None or len(real) == 0:
         raise ConfigError("method 'mh' starts each chain at a real image: it needs real samples (real=…)")
-    gen, rng, _ = _seeds(seed)
-    src.gen = gen
     k, chains = p.chain_length, max(1, batch_size // 2)
     out, restarts, moves = [], 0, 0
     for start in range(0, n, chains):
@@ -56,18 +50,16 @@ def run_mh(src: Any, n: int, p: Any, seed: int, batch_size: int, real: torch.Ten
     return images, stats
 
 
-def run_langevin(src: Any, n: int, p: Any, seed: int, batch_size: int) -> tuple[torch.Tensor, dict]:
+def run_langevin(src: Any, n: int, p: Any, batch_size: int) -> tuple[torch.Tensor, dict]:
     """n samples G(z_S): z₀ from the (truncated) prior, then ``p.steps`` Langevin steps on
-    E(z) = ½‖z‖² − log r(G(z)) (``mcmc.langevin``)."""
-    gen, _, _ = _seeds(seed)
-    src.gen = gen
+    E(z) = ½‖z‖² − log r(G(z)) (``mcmc.langevin``); the latents and the noise from ``src.gen``."""
     out, lr_gain = [], 0.0
     with torch.inference_mode(False):
         for start in range(0, n, batch_size):
             b = min(batch_size, n - start)
             z0 = src.latents(b).clone()  # a normal tensor: autograd refuses inference tensors
             z, _ = mcmc.langevin(z0, src.generator, src.log_ratio_tensor, p.steps, p.step_size, p.langevin_noise,
-                                 gen)
+                                 src.gen)
             with torch.no_grad():
                 x = src.generator(z)
                 out.append(x.cpu())
@@ -80,11 +72,10 @@ def run_langevin(src: Any, n: int, p: Any, seed: int, batch_size: int) -> tuple[
     return images, stats
 
 
-def run_adaptive(src: Any, n: int, p: Any, seed: int, batch_size: int) -> tuple[torch.Tensor, dict]:
-    """n samples G(z), z from a Gaussian mixture fitted to the latents OBRS at budget
-    ``p.budget`` accepts among ``p.burn_in`` proposals (``repro.adaptive``)."""
-    gen, rng, fit_seed = _seeds(seed)
-    src.gen = gen
+def run_adaptive(src: Any, n: int, p: Any, rng: np.random.Generator, fit_seed: int,
+                 batch_size: int) -> tuple[torch.Tensor, dict]:
+    """n samples G(z), z from a Gaussian mixture fitted (seed ``fit_seed``) to the latents OBRS at
+    budget ``p.budget`` accepts among ``p.burn_in`` proposals (``repro.adaptive``)."""
     zs, lrs = [], []
     for start in range(0, p.burn_in, batch_size):
         z = src.latents(min(batch_size, p.burn_in - start))

@@ -602,8 +602,13 @@ def _refine(models: _Models, n: int, p: SamplingParams, seed: int, batch_size: i
     with the same latent tuning, calibration and statistics as ``_sample``."""
     from repro import refinement  # noqa: PLC0415 - it imports this module's helpers
 
+    # the latent stream (on the models' device), the chains' uniforms and the mixture's seed
+    latent_ss, uniform_ss, fit_ss = np.random.SeedSequence(seed).spawn(3)
+    gen = torch.Generator(device=models.device)
+    gen.manual_seed(_torch_seed(latent_ss))
+    rng, fit_seed = np.random.default_rng(uniform_ss), int(fit_ss.generate_state(1)[0])
     src = _Proposals(models.generator, models.discriminator, p, models.ratio_divergence, models.z_dim,
-                     models.device, torch.Generator(device=models.device).manual_seed(seed))
+                     models.device, gen)
     stats = _initial_stats(p, n, seed, batch_size, models, True)
     real_t = None
     if real is not None:
@@ -612,15 +617,16 @@ def _refine(models: _Models, n: int, p: SamplingParams, seed: int, batch_size: i
         a, b = src.calibrate(real_t, batch_size)
         stats.update(calibrated=True, calibration_a=a, calibration_b=b)
     if p.method == "mh":
-        shape = tuple(src.images(1).shape[1:])
+        with torch.no_grad():  # the sample shape, without a draw from the latent stream
+            shape = tuple(models.generator(torch.zeros(1, models.z_dim, device=models.device)).shape[1:])
         if real_t is not None and real_t[0].numel() != math.prod(shape):
             raise ConfigError(f"real samples of shape {tuple(real_t.shape[1:])} do not match generated {shape}")
-        images, extra = refinement.run_mh(src, n, p, seed, batch_size,
+        images, extra = refinement.run_mh(src, n, p, rng, batch_size,
                                           None if real_t is None else real_t.reshape(len(real_t), *shape))
     elif p.method == "langevin":
-        images, extra = refinement.run_langevin(src, n, p, seed, batch_size)
+        images, extra = refinement.run_langevin(src, n, p, batch_size)
     else:
-        images, extra = refinement.run_adaptive(src, n, p, seed, batch_size)
+        images, extra = refinement.run_adaptive(src, n, p, rng, fit_seed, batch_size)
     stats.update(extra, burn_in=p.burn_in if p.method == "adaptive" else 0, proposals=None, accepted=n)
     return images, stats
 
