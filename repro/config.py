@@ -27,7 +27,6 @@ from typing import Any, TypeVar
 from repro.errors import ConfigError
 
 T = TypeVar("T")
-_MISSING = dataclasses.MISSING
 
 
 def option(default: Any, *, choices: tuple[str, ...] | None = None, help: str = "") -> Any:  # noqa: A002

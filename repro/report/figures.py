@@ -209,13 +209,11 @@ def fig_prd(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: Any
         for obj, sampler, sel in configs:
             if obj != o:
                 continue
-            curves = load_prd(study_dir, _ok_rows(frame, objective=o, **sel)["cell_id"].tolist())
-            curves = [c for c in curves if len(c[0]) == len(curves[0][0])] if curves else []
-            if not curves:
+            curve = _prd_mean(study_dir, _ok_rows(frame, objective=o, **sel))
+            if curve is None:
                 continue
             drew = True
-            r_m, _, _ = mean_curve([c[0] for c in curves])
-            p_m, p_lo, p_hi = mean_curve([c[1] for c in curves])
+            r_m, p_m, p_lo, p_hi = curve
             label = SAMPLER_LABELS[sampler]
             ax.plot(r_m, p_m, color=COLOURS[o], linestyle=SAMPLER_STYLE[sampler], label=label)
             if np.isfinite(p_lo).any():
@@ -390,13 +388,11 @@ def fig_sigma_prd(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: 
     drew = False
     for k, sigma in enumerate(sigmas):
         rows = _ok_rows(frame, objective=obj, sampler="none", sigma=sigma).sort_values("train_seed")
-        curves = load_prd(study_dir, rows["cell_id"].tolist())
-        curves = [c for c in curves if len(c[0]) == len(curves[0][0])] if curves else []
+        curve = _prd_mean(study_dir, rows)
         colour = cmap(k / max(len(sigmas) - 1, 1))
-        if curves:
+        if curve is not None:
             drew = True
-            ax.plot(mean_curve([c[0] for c in curves])[0], mean_curve([c[1] for c in curves])[0], color=colour,
-                    label=rf"$\sigma$={sigma:g}")
+            ax.plot(curve[0], curve[1], color=colour, label=rf"$\sigma$={sigma:g}")
         cell = fig.add_subplot(grid[:, 2 + k])
         cell.set_xticks([])
         cell.set_yticks([])

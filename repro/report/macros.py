@@ -22,7 +22,7 @@ from repro.claims import HIGH_ACCEPTANCE, RECALL_TOLERANCE, VERDICTS, Verdict, t
 from repro.claims.published import REPORT_BEST_FID, REPORT_TABLE_1
 from repro.errors import ConfigError
 from repro.vocab import CEILING, F_GAN_OBJECTIVES, OBJECTIVES, REJECTION_SAMPLERS
-from repro.report import SAMPLER_LABELS, latex_escape, objective_label
+from repro.report import DATASET_LABELS, SAMPLER_LABELS, latex_escape, objective_label
 from repro.report.tables import digits_of, scale_of
 
 _DIGITS = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
@@ -186,9 +186,6 @@ def _table1_section_macros(put: Put, agg: pd.DataFrame) -> None:
     put("BestFidValue", fmt_value(best[2], "fid") if best else "--")
 
 
-DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
-
-
 def companion_macros(second: tuple[str, pd.DataFrame, pd.DataFrame, list[Verdict]] | None) -> dict[str, str]:
     """The companion study's section (``ShowCompanion`` 0 without one): its name, data set, seeds,
     verdict counts, and the verdicts of the λ-PR trade-off and of the objectives' statements."""
@@ -201,7 +198,7 @@ def companion_macros(second: tuple[str, pd.DataFrame, pd.DataFrame, list[Verdict
     name, frame, agg, verdicts = second if second is not None else ("--", None, None, [])
     put("CompanionStudy", name)
     datasets = sorted(set(frame["dataset"].astype(str))) if frame is not None else []
-    put("CompanionDataset", ", ".join(DATASET_NAMES.get(d, d) for d in datasets) or "--")
+    put("CompanionDataset", ", ".join(DATASET_LABELS.get(d, d) for d in datasets) or "--")
     put("CompanionNumSeeds", int(frame["train_seed"].nunique()) if frame is not None else "--")
     for verdict in VERDICTS:
         put(macro_name("CompanionNumClaims", verdict), sum(v.verdict == verdict for v in verdicts))

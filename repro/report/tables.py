@@ -22,8 +22,8 @@ from repro.claims import Verdict, drs_selector, table1_configs
 from repro.claims.beyond import equal_cost_configs
 from repro.claims.core import SHORT_NAMES, describe
 from repro.claims.published import PUBLISHED, PublishedRow
-from repro.report import (LOWER_IS_BETTER, METRIC_LABELS, OBJECTIVE_LABELS, SAMPLER_LABELS, latex_escape,
-                          objective_label)
+from repro.report import (DATASET_LABELS, LOWER_IS_BETTER, METRIC_LABELS, OBJECTIVE_LABELS, SAMPLER_LABELS,
+                          latex_escape, objective_label)
 from repro.vocab import CEILING, CHAIN_SAMPLERS, DISCRIMINATORS, F_GAN_OBJECTIVES
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -446,8 +446,7 @@ def build_ablation(agg: pd.DataFrame) -> Table:
 def build_companion(agg: pd.DataFrame) -> Table:
     """(9) the models table of a companion study (another data set), for its section."""
     t = build_models(agg)
-    names = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
-    dataset = ", ".join(names.get(d, d) for d in sorted({d for d in agg["dataset"].astype(str) if d}))
+    dataset = ", ".join(DATASET_LABELS.get(d, d) for d in sorted({d for d in agg["dataset"].astype(str) if d}))
     return dataclasses.replace(t, name="companion_models", caption=f"{latex_escape(dataset)}: " + t.caption)
 
 
