@@ -31,6 +31,17 @@ def test_claims_json_record_has_the_ledger_fields() -> None:
     assert set(record["source"]) == {"document", "file", "where", "quote"}
 
 
+def test_statements_this_setting_cannot_decide_stay_untestable_with_their_reason() -> None:
+    """The untestable() entries answer 'untestable' with a reason even on a study with every cell
+    kind, so a reader finds the sentence answered rather than dropped (docs/maths.md §9.2)."""
+    frames_all = objectives_frames()
+    fixed = [s for s in C.STATEMENTS if s.test.startswith("none: untestable")]
+    assert {s.key for s in fixed} >= {"UnstableFGANs", "DRSSoftTruncationAcceptance", "LambdaFromScratch"}
+    for s in fixed:
+        outcome = s.check(*frames_all)
+        assert outcome.verdict == C.UNTESTABLE and len(outcome.evidence) > 40
+
+
 # ---------------------------------------------------------------- objectives
 
 FGANS = {"js": (0.80, 0.70), "kl": (0.78, 0.80), "rkl": (0.85, 0.55)}

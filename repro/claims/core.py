@@ -115,6 +115,15 @@ class Verdict:
         return out
 
 
+def untestable(reason: str) -> Check:
+    """The check of a statement this setting cannot decide whatever the cells hold (an input of
+    the study rather than an outcome, no reference for a vague word, data the study does not
+    have): always ``untestable`` with the reason, so the statement stays in the ledger."""
+    def check(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
+        return Outcome(UNTESTABLE, reason)
+    return check
+
+
 def combine(unit_verdicts: list[str]) -> str:
     """Contradicted if any unit is, supported if all units with data are (≥ 1), else inconclusive."""
     if CONTRADICTED in unit_verdicts:
