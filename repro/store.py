@@ -155,12 +155,13 @@ class Store:
 
     def train_summary(self, train_id: str) -> dict[str, Any]:
         """The columns a trained model contributes to each of its evaluation rows: training time
-        (this run only; a fine-tune's excludes its source's), epochs, and the first and last
-        validation FID of its training curve (the first is the untrained G, or the source model
-        when fine-tuning)."""
+        (this run only; a fine-tune's excludes its source's), epochs, the networks' architecture,
+        and the first and last validation FID of its training curve (the first is the untrained G,
+        or the source model when fine-tuning)."""
         res = self.result(train_id) or {}
         final = res.get("final") or {}
         return {"train_seconds": res.get("seconds"), "train_epochs": res.get("epochs_done"),
+                "train_arch": (res.get("config") or {}).get("arch"),
                 "train_fid_first": res.get("initial_fid"), "train_fid_last": final.get("fid")}
 
     def tidy(self, cells: list[Cell], states: dict[str, str] | None = None) -> pd.DataFrame:

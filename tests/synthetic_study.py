@@ -27,7 +27,7 @@ COLUMNS = [
     "train_seed", "eval_seed", "sigma", "psi", "sampler", "gamma", "gamma_convention",
     "budget", "status", "fid", "precision", "recall", "density", "coverage", "f8", "f1_8",
     "inception_score", "acceptance_rate", "proposals", "n_samples", "wall_seconds",
-    "train_seconds", "train_epochs", "train_fid_first", "train_fid_last",
+    "train_seconds", "train_epochs", "train_arch", "train_fid_first", "train_fid_last",
     "chain_length", "steps", "step_size", "langevin_noise", "components", "cost_per_sample", "variant",
 ]
 CHAINS = (5, 20)  # MH chain lengths and Langevin step counts of the samplers beyond rejection
@@ -197,7 +197,7 @@ def make_synthetic_study(
             "proposals": int(10_000 / acc), "n_samples": 10_000,
             "wall_seconds": float(rng.uniform(20, 60)),
             # the trained model's summary (Store.train_summary): the same on all its rows
-            "train_seconds": 240.0 + int(tid[:4], 16) % 60, "train_epochs": 8,
+            "train_seconds": 240.0 + int(tid[:4], 16) % 60, "train_epochs": 8, "train_arch": "mlp",
             "train_fid_first": 8000.0, "train_fid_last": 300.0 + int(tid[4:8], 16) % 100,
         }
         if status == "ok":

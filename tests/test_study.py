@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from repro import study
+from repro import nets, study
 from repro.spec import load_spec
 
 MICRO = """
@@ -99,6 +99,7 @@ def test_run_completes_every_cell_and_writes_the_tidy_table(reference: Path, spe
     # every row carries its trained model's summary, the same for rows of one model
     full = pd.read_csv(reference / "micro" / "results.csv")
     assert (full["train_seconds"] > 0).all() and (full["train_epochs"] >= 1).all()
+    assert set(full["train_arch"]) <= set(nets.ARCHS) and full["train_arch"].notna().all()
     assert (full.groupby("train_id")["train_seconds"].nunique() == 1).all()
     cell = reference / "micro" / "cells" / full["cell_id"].iloc[0]  # a model's evaluation (ceilings have no grid)
     assert (cell / "prd.npz").is_file()

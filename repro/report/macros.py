@@ -22,7 +22,7 @@ from repro.claims import HIGH_ACCEPTANCE, RECALL_TOLERANCE, VERDICTS, Verdict, t
 from repro.claims.published import REPORT_BEST_FID, REPORT_TABLE_1
 from repro.errors import ConfigError
 from repro.vocab import CEILING, F_GAN_OBJECTIVES, OBJECTIVES, REJECTION_SAMPLERS
-from repro.report import DATASET_LABELS, SAMPLER_LABELS, latex_escape, objective_label
+from repro.report import ARCH_LABELS, DATASET_LABELS, SAMPLER_LABELS, latex_escape, objective_label
 from repro.report.tables import digits_of, scale_of
 
 _DIGITS = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
@@ -89,7 +89,8 @@ def _study_macros(put: Put, agg: pd.DataFrame, frame: pd.DataFrame, context: dic
     ok = frame[frame["status"] == "ok"]
     counts = status_counts(frame)
     put("StudyName", context.get("study", ""))
-    put("DatasetName", ", ".join(sorted(set(frame["dataset"]))).upper())
+    put("DatasetName", ", ".join(DATASET_LABELS.get(d, d) for d in sorted(set(frame["dataset"]))))
+    put("Arch", arch_label(frame))
     seeds = sorted(int(s) for s in ok["train_seed"].dropna().unique())
     put("NumSeeds", len(seeds))
     put("SeedList", ", ".join(str(s) for s in seeds) or "--")
@@ -186,6 +187,12 @@ def _table1_section_macros(put: Put, agg: pd.DataFrame) -> None:
     put("BestFidValue", fmt_value(best[2], "fid") if best else "--")
 
 
+def arch_label(frame: pd.DataFrame) -> str:
+    """The networks the study trained, in words ("--" for a store from before the column)."""
+    archs = sorted(set(frame["train_arch"].dropna().astype(str))) if "train_arch" in frame else []
+    return " and ".join(ARCH_LABELS.get(a, a) for a in archs) or "--"
+
+
 def companion_macros(second: tuple[str, pd.DataFrame, pd.DataFrame, list[Verdict]] | None) -> dict[str, str]:
     """The companion study's section (``ShowCompanion`` 0 without one): its name, data set, seeds,
     verdict counts, and the verdicts of the λ-PR trade-off and of the objectives' statements."""
@@ -200,6 +207,7 @@ def companion_macros(second: tuple[str, pd.DataFrame, pd.DataFrame, list[Verdict
     datasets = sorted(set(frame["dataset"].astype(str))) if frame is not None else []
     put("CompanionDataset", ", ".join(DATASET_LABELS.get(d, d) for d in datasets) or "--")
     put("CompanionNumSeeds", int(frame["train_seed"].nunique()) if frame is not None else "--")
+    put("CompanionArch", arch_label(frame) if frame is not None else "--")
     for verdict in VERDICTS:
         put(macro_name("CompanionNumClaims", verdict), sum(v.verdict == verdict for v in verdicts))
     by_key = {v.key: v for v in verdicts}
