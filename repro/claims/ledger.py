@@ -52,7 +52,7 @@ STATEMENTS: tuple[Statement, ...] = (
         Source("slides", "f-GAN slide", "Kullback-Leibler: Focuses on full coverage of real data distribution"),
         f"coverage (Naeem et al.) of KL minus JS's and RKL's, {PLAIN} (Welch, Holm)", objectives.kl_full_coverage),
     Statement(
-        "RKLModeCollapse", "RKL drops the most modes (digit classes) of the f-GANs",
+        "RKLModeCollapse", "RKL drops the most modes (the data set's classes) of the f-GANs",
         Source("slides", "f-GAN slide", "Reverse KL: [...] Prone to mode collapse."),
         f"class KL (real against generated histogram of predicted classes) of RKL minus JS's and KL's, {PLAIN} "
         "(Welch, Holm); coverage where the study has no class KL", objectives.rkl_mode_collapse),
