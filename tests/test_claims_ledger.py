@@ -12,6 +12,7 @@ import pytest
 
 from repro import claims as C
 from repro.claims.lambda_pr import recall_at
+from repro.vocab import CEILING
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_claims import JITTER, NOISE, frames, model  # noqa: E402
@@ -132,6 +133,12 @@ def test_drs_selective_regime() -> None:
     v = C.drs_selective_best_fid(*selective(0.0, 0.0, kl_fid=35.0))
     assert v.verdict == C.CONTRADICTED and "objective=bce" in v.evidence
     assert C.drs_selective_stable(*objectives_frames()).verdict == C.UNTESTABLE
+    # the real-versus-real ceiling (FID near 0) calibrates; it is not a configuration to beat
+    drs = dict(sampler="drs", gamma_convention="acceptance", target_acceptance=0.06, discriminator="refit")
+    with_ceiling = frames(model("kl", 0.8, 0.7, fid=40.0) + model("bce", 0.8, 0.7, fid=30.0)
+                          + model("kl", 0.8, 0.7, fid=20.0, **drs) + model(CEILING, 0.86, 0.85, fid=5.0))
+    v = C.drs_selective_best_fid(*with_ceiling)
+    assert v.verdict == C.SUPPORTED and "objective=bce" in v.evidence
 
 
 def test_drs_with_soft_truncation() -> None:
