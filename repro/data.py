@@ -33,7 +33,7 @@ import numpy as np
 from repro.atomic import atomic_path
 from repro.errors import DataError
 from repro.runtime import file_sha256, home_dir, stable_hash
-from repro.vocab import DATASETS
+from repro.vocab import DATASETS, NUM_CLASSES
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,6 @@ IDX_FILES = {
 }
 SPLIT_SIZES = {"train": 50_000, "val": 10_000, "test": 10_000}
 IMAGE_SHAPE = (28, 28)
-NUM_CLASSES = 10
 # IDX element type codes (LeCun's format description); the data sets here use ubyte.
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 

@@ -51,6 +51,7 @@ class Divergence:
     conjugate_of_activation: Fn  # f*(g_f(v)), finite for every finite v (float32 included)
     ratio_from_T: Fn           # r = (f*)'(T) at the optimum of the dual bound
     log_ratio: Fn              # log r from the raw score v, stably (rejection sampling, §6)
+    score_from_log_ratio: Fn   # the inverse of log_ratio: the raw score v whose ratio is exp(log r)
     slope_at_inf: float        # lim_{u→∞} f(u)/u: the weight of P's mass where q = 0
     f_at_zero: float           # lim_{u→0} f(u): the weight of Q's mass where p = 0
 
@@ -69,25 +70,28 @@ REGISTRY: dict[str, Divergence] = {d.name: d for d in (
     Divergence("kl", f=lambda u: torch.xlogy(u, u), f2=lambda u: 1 / u,
                f_star=lambda t: torch.exp(t - 1), activation=_identity,
                conjugate_of_activation=lambda v: torch.exp(v - 1), ratio_from_T=lambda t: torch.exp(t - 1),
-               log_ratio=lambda v: v - 1, slope_at_inf=math.inf, f_at_zero=0.0),
+               log_ratio=lambda v: v - 1, score_from_log_ratio=lambda lr: lr + 1, slope_at_inf=math.inf,
+               f_at_zero=0.0),
     Divergence("rkl", f=lambda u: -torch.log(u), f2=lambda u: 1 / u**2,
                f_star=lambda t: -1 - torch.log(-t), activation=lambda v: -torch.exp(-v),
                conjugate_of_activation=lambda v: v - 1,  # −1 − log(exp(−v))
-               ratio_from_T=lambda t: -1 / t, log_ratio=_identity, slope_at_inf=0.0, f_at_zero=math.inf),
+               ratio_from_T=lambda t: -1 / t, log_ratio=_identity, score_from_log_ratio=_identity, slope_at_inf=0.0,
+               f_at_zero=math.inf),
     Divergence("chi2", f=lambda u: (u - 1) ** 2, f2=lambda u: torch.full_like(u, 2.0),
                f_star=lambda t: t**2 / 4 + t, activation=_identity,
                conjugate_of_activation=lambda v: v**2 / 4 + v, ratio_from_T=lambda t: t / 2 + 1,
-               log_ratio=_chi2_log_ratio, slope_at_inf=math.inf, f_at_zero=1.0),
+               log_ratio=_chi2_log_ratio, score_from_log_ratio=lambda lr: 2 * torch.expm1(lr), slope_at_inf=math.inf,
+               f_at_zero=1.0),
     Divergence("js", f=lambda u: torch.xlogy(u, u) - (u + 1) * torch.log((u + 1) / 2), f2=lambda u: 1 / u - 1 / (u + 1),
                f_star=lambda t: -torch.log(2 - torch.exp(t)), activation=lambda v: LOG2 - F.softplus(-v),
                conjugate_of_activation=lambda v: F.softplus(v) - LOG2,  # −log(2 − 2σ(v))
                ratio_from_T=lambda t: torch.exp(t) / (2 - torch.exp(t)), log_ratio=_identity,
-               slope_at_inf=LOG2, f_at_zero=LOG2),
+               score_from_log_ratio=_identity, slope_at_inf=LOG2, f_at_zero=LOG2),
     Divergence("bce", f=lambda u: torch.xlogy(u, u) - (u + 1) * torch.log(u + 1), f2=lambda u: 1 / u - 1 / (u + 1),
                f_star=lambda t: -torch.log1p(-torch.exp(t)), activation=lambda v: -F.softplus(-v),  # log σ(v)
                conjugate_of_activation=lambda v: F.softplus(v),  # −log(1 − σ(v))
                ratio_from_T=lambda t: torch.exp(t) / (1 - torch.exp(t)), log_ratio=_identity,
-               slope_at_inf=0.0, f_at_zero=0.0),
+               score_from_log_ratio=_identity, slope_at_inf=0.0, f_at_zero=0.0),
 )}
 assert set(REGISTRY) == set(DIVERGENCES), "repro.vocab.DIVERGENCES and the registry must list the same names"
 
@@ -153,25 +157,53 @@ def ratio(v: torch.Tensor, name: str) -> torch.Tensor:
 def discriminator_loss(v_real: torch.Tensor, v_fake: torch.Tensor, name: str) -> torch.Tensor:
     """−(E_P[g_f(v)] − E_Q[f*(g_f(v))]): minus the dual lower bound (Nowozin et al., eq. 6).
 
+    Scores (…, B) → losses (…): the expectations are means over the last axis, so a stack of
+    seeds (S, B) gets one loss per seed (every loss of this module reduces the same way).
+
     For bce this is the binary cross-entropy of a sigmoid discriminator; for js it is the
     same loss minus log 4 (docs/maths.md §3).
     """
-    return -activation(v_real, name).mean() + conjugate_of_activation(v_fake, name).mean()
+    return -activation(v_real, name).mean(-1) + conjugate_of_activation(v_fake, name).mean(-1)
+
+
+def generator_loss_terms(v_fake: torch.Tensor, name: str, form: str = "minimax") -> torch.Tensor:
+    """The generator's per-sample loss (B,) on the scores of its samples; ``generator_loss`` is its mean.
+
+    ``minimax``: −f*(g_f(v)), the saddle-point objective of the seed report's eq. (1)–(4).
+    ``nonsaturating``: −g_f(v) (Nowozin et al., §3.2; for bce the standard non-saturating GAN,
+    −log σ(v)). With this form js and bce are the same loss up to a constant, hence identical
+    training runs.
+    """
+    if form == "minimax":
+        return -conjugate_of_activation(v_fake, name)
+    if form == "nonsaturating":
+        return -activation(v_fake, name)
+    raise ValueError(f"unknown generator form {form!r}; expected one of {', '.join(GENERATOR_FORMS)}")
 
 
 def generator_loss(v_fake: torch.Tensor, name: str, form: str = "minimax") -> torch.Tensor:
-    """The generator's loss on the scores of its samples.
+    """The generator's loss E_Q[ℓ(v)] on the scores (…, B) of its samples (``generator_loss_terms``)."""
+    return generator_loss_terms(v_fake, name, form).mean(-1)
 
-    ``minimax``: E_Q[−f*(g_f(v))], the saddle-point objective of the seed report's eq. (1)–(4).
-    ``nonsaturating``: −E_Q[g_f(v)] (Nowozin et al., §3.2; for bce the standard
-    non-saturating GAN, −E log σ(v)). With this form js and bce are the same loss up to a
-    constant, hence identical training runs.
+
+def ratio_generator_loss(log_r: torch.Tensor, name: str, form: str = "minimax",
+                         weights: torch.Tensor | None = None) -> torch.Tensor:
+    """The generator loss of divergence ``name`` against a critic that estimates log r = log p/q
+    directly (a logistic-loss discriminator: its logit; docs/maths.md §3.4).
+
+    The estimate is put where the f-GAN critic would be at its optimum, T = f′(r)
+    (``score_from_log_ratio``), and the f-GAN generator loss of ``form`` is taken there, so the
+    fixed-critic gradient is the one of §3.3: min–max descends D_f(P‖Q) itself. For kl the min–max
+    loss E_Q[−r] is taken self-normalised, −log E_Q[r]: at the exact ratio E_Q[r] = 1, so the
+    gradient is the same there, and with an estimate each batch's gradient is divided by its mean
+    r̂ (which otherwise swings over orders of magnitude while D separates the two sets).
+    ``weights`` (…, B), summing to 1, replaces the batch mean by a weighted one (the tests take the
+    expectation over a finite support this way).
     """
-    if form == "minimax":
-        return -conjugate_of_activation(v_fake, name).mean()
-    if form == "nonsaturating":
-        return -activation(v_fake, name).mean()
-    raise ValueError(f"unknown generator form {form!r}; expected one of {', '.join(GENERATOR_FORMS)}")
+    w = torch.full_like(log_r, 1.0 / log_r.shape[-1]) if weights is None else weights
+    if name == "kl" and form == "minimax":
+        return -torch.logsumexp(log_r + torch.log(w), -1)
+    return (w * generator_loss_terms(get(name).score_from_log_ratio(log_r), name, form)).sum(-1)
 
 
 def dual_objective(v_real: torch.Tensor, v_fake: torch.Tensor, name: str) -> torch.Tensor:
@@ -187,7 +219,7 @@ def pr_generator_loss(v_fake: torch.Tensor, lam: float, aux: str = "chi2") -> to
     λ r ≥ 1 receive no gradient (see ``repro.train`` for how training copes with that).
     """
     r = ratio(v_fake, aux)
-    return -torch.clamp(lam * r, max=1.0).mean()
+    return -torch.clamp(lam * r, max=1.0).mean(-1)
 
 
 # --------------------------------------------------------------------------- on histograms
@@ -243,4 +275,4 @@ def pr_generator_loss_log(v_fake: torch.Tensor, lam: float, aux: str = "kl") -> 
     if aux == "chi2":
         raise ValueError("the log form of the λ-PR generator loss needs a positive ratio estimate; "
                          "use aux kl or rkl, or the primal form with chi2")
-    return -torch.clamp(log_ratio(v_fake, aux) + math.log(lam), max=0.0).mean()
+    return -torch.clamp(log_ratio(v_fake, aux) + math.log(lam), max=0.0).mean(-1)

@@ -11,13 +11,15 @@ One run = one ``TrainConfig`` trained into one folder::
 Objectives (``repro.divergences``; docs/maths.md §3–4):
 
 - ``bce``: the non-saturating GAN, −E_Q log σ(v).
-- ``js``, ``kl``, ``rkl``: f-GANs. D minimises −E_P[g_f(v)] + E_Q[f*(g_f(v))]; G minimises the
-  min–max loss E_Q[−f*(g_f(v))] or the non-saturating −E_Q[g_f(v)] (``gen_form``). Defaults:
-  js → minimax (non-saturating JS *is* BCE up to a constant, identical runs: tested),
-  kl → minimax (the non-saturating form descends the *reverse* KL, docs/maths.md §3.3; it stays
-  selectable and is then labelled "KL critic, reverse-KL generator"), rkl → minimax (its loss
-  E_Q[1 − v] has a constant gradient; the non-saturating E_Q exp(−v) explodes where D is
-  confident).
+- ``js``, ``kl``, ``rkl``: f-GANs. With ``critic = "dual"`` D minimises −E_P[g_f(v)] +
+  E_Q[f*(g_f(v))] (its divergence's dual bound); with ``critic = "logistic"`` D is a ratio
+  estimator trained with the logistic loss (its logit estimates log p/q) and G's loss is taken at
+  T = f′(r) (docs/maths.md §3.4). G minimises the min–max loss E_Q[−f*(T)] or the non-saturating
+  −E_Q[T] (``gen_form``). Defaults: js → minimax with its own critic (non-saturating JS *is* BCE
+  up to a constant, identical runs: tested; its critic is the logistic one up to a constant);
+  kl and rkl → minimax against the logistic critic, the forms that descend KL(P‖Q) and KL(Q‖P)
+  (the non-saturating KL descends the *reverse* KL, docs/maths.md §3.3; it stays selectable and
+  is then labelled "KL critic, reverse-KL generator").
 - ``pr``: the λ-PR GAN (Verine et al. 2023). D is trained on the auxiliary divergence ``aux``;
   G minimises −E_Q[min(λ r(G(z)), 1)] with r the auxiliary ratio estimate (``gen_form``
   primal, the default: the loss of Verine et al.'s code), or the surrogate
@@ -33,14 +35,16 @@ Objectives (``repro.divergences``; docs/maths.md §3–4):
 
 Defaults (``OBJECTIVE_DEFAULTS``), chosen by measurement on MNIST with the seed report's MLP,
 batch 64, dropout 0.3 in D, EMA 0.999 of G, Adam (0.5, 0.999); P/R: 5000 samples vs 5000 test
-images, k = 3, classifier features; seed 0 unless said; the closing note of issue 4 has 3 seeds.
+images, k = 3, classifier features; seed 0 unless said. BCE, JS, KL and RKL share one recipe
+and differ in G's loss only; docs/training.md has the measurements (and the training bar).
 
 - two time-scales at twice the usual rates, G 4e-4 and D 8e-4: BCE after 8 epochs (~5 CPU
   minutes) P 0.63 / R 0.43, against P 0.71 / R 0.26 after 10 epochs at (2e-4, 4e-4) and R 0.06 at
   (2e-4, 2e-4). The EMA is what makes the MLP usable: the raw G of that run gave P 0.33 / R 0.12.
   JS: 0.05x of its initial FID in 6 epochs (0.18x in 5 at (2e-4, 4e-4)).
-- kl and rkl do not take the doubled rates (FID 0.56x and 0.94x of initial); kl needs spectral
-  normalisation of D (without it G collapsed to one blob, 0.77x, at every rate tried).
+- kl and rkl with their own f-GAN critics collapsed on this budget (recall 0.00 with spectral
+  norm, clamping and slower D rates); against the logistic critic, with the shared recipe, both
+  pass the training bar from 9 epochs (docs/training.md).
 - a small DCGAN (C = 32, 8 epochs) had more recall (0.62) but less precision (0.34): malformed
   strokes in the grids; spectral normalisation on the BCE MLP killed recall (0.00 after 4 epochs).
 
@@ -67,12 +71,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from repro import CODE_VERSION, divergences, nets
+from repro import CODE_VERSION, divergences, nets, seedstack
 from repro.atomic import atomic_path, atomic_write_bytes, atomic_write_json
 from repro.config import check_choices, load, option
 from repro.errors import ConfigError, DataError, ReproError
 from repro.runtime import provenance, resolve_device, stable_hash
-from repro.vocab import AUX_DIVERGENCES, DATASETS, OBJECTIVES
+from repro.vocab import AUX_DIVERGENCES, CRITICS, DATASETS, OBJECTIVES
 
 log = logging.getLogger(__name__)
 
@@ -81,35 +85,27 @@ CHECKPOINT = "checkpoint.pt"
 CURVE = "curve.csv"
 RESULT = "result.json"
 CONFIG = "config.json"
-CURVE_COLUMNS = ("epoch", "g_steps", "epoch_seconds", "epoch_cpu_seconds", "total_seconds", "loss_d", "loss_g",
+CURVE_COLUMNS = ("epoch", "g_steps", "epoch_seconds", "epoch_cpu_seconds", "seeds_in_stack", "total_seconds",
+                 "loss_d", "loss_g",
                  "fid", "precision", "recall", "density", "coverage", "eval_seconds")
 
 # Per-objective defaults for the fields left at None (the evidence is in the module docstring
 # and in the report of issue 4). One table feeds the API, the CLI and the checkpoints.
 OBJECTIVE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "bce": {"gen_form": "nonsaturating", "d_steps": 1, "g_steps": 1, "clamp": 0.0},
-    "js": {"gen_form": "minimax", "d_steps": 1, "g_steps": 1, "clamp": 0.0},
-    # kl: the min–max form E_Q[−exp(T − 1)], the one that descends the forward KL(P‖Q) (the
-    # non-saturating −E_Q[T] descends the reverse KL: docs/maths.md §3.3), with spectral
-    # normalisation of D and a smaller D rate (the seed report's stabilisers, its §3.2, and SN).
-    # FID over the untrained G's (seed 0 | seed 2):
-    #   SN, (2e-4, 2e-4), 1 G step: E_Q exp(v − 1) ran to ~1e3 in the first epoch, stopped;
-    #   SN, (2e-4, 1e-4), 2 G steps: 0.38x | – at epoch 4, 0.25x | 0.45x at 6 (seed 2 missed ⅓);
-    #   SN, (2e-4, 1e-4), 1 G step (default): 0.25x | 0.23x at epoch 4, 0.19x | 0.22x at 6,
-    #     P 0.50 | 0.26, R 0.00, and 30 % less time per epoch;
-    #   the smooth bound 5·tanh(v/5) instead of SN: 0.30x at epoch 4, then D won (E_Q exp(v − 1)
-    #     → 0.01, G's gradient vanished) and FID rose to 0.44x.
-    # Without SN the non-saturating KL collapsed to one blob.
-    "kl": {"gen_form": "minimax", "d_steps": 1, "g_steps": 1, "clamp": 20.0, "d_spectral_norm": True,
-           "lr_g": 2e-4, "lr_d": 1e-4},
-    # rkl: the doubled rates sent FID up (0.94x of initial after 3 epochs); (2e-4, 4e-4): 0.28x in 5
-    "rkl": {"gen_form": "minimax", "d_steps": 1, "g_steps": 1, "clamp": 20.0, "lr_g": 2e-4, "lr_d": 4e-4},
+    "bce": {"gen_form": "nonsaturating", "critic": "dual", "d_steps": 1, "g_steps": 1, "clamp": 0.0},
+    "js": {"gen_form": "minimax", "critic": "dual", "d_steps": 1, "g_steps": 1, "clamp": 0.0},
+    # kl, rkl: the min–max forms (they descend KL(P‖Q) and KL(Q‖P)) against a logistic-loss
+    # ratio estimator, with the shared recipe: both pass the training bar from 9 epochs (seed 0),
+    # where with their own critics (spectral norm, clamping, slower D) both collapsed to recall
+    # 0.00 (docs/training.md)
+    "kl": {"gen_form": "minimax", "critic": "logistic", "d_steps": 1, "g_steps": 1, "clamp": 0.0},
+    "rkl": {"gen_form": "minimax", "critic": "logistic", "d_steps": 1, "g_steps": 1, "clamp": 0.0},
     # pr: the fine-tuning recipe of Verine et al. (small rates, 2 D steps per G step) applied to
     # a trained BCE model (--init-from). aux rkl by default: its log r = v is the BCE logit, so D
     # starts right, and fine-tuning at λ = 0.1, 1, 10 gave P 0.57, 0.59, 0.62 and R 0.37, 0.35,
     # 0.33; χ² (their default) gave P 0.57, 0.58, 0.60 but R 0.42, 0.41, 0.42 (no trend) with its
     # D loss growing (−1.9 → −6.4 in 2 epochs at λ = 10), and from scratch it blew up (seed 0)
-    "pr": {"gen_form": "primal", "d_steps": 2, "g_steps": 1, "clamp": 0.0, "lr_g": 1e-4, "lr_d": 1e-4,
+    "pr": {"gen_form": "primal", "critic": "dual", "d_steps": 2, "g_steps": 1, "clamp": 0.0, "lr_g": 1e-4, "lr_d": 1e-4,
            "ema": 0.995},
 }
 # Two time-scales at twice the usual Adam rates: BCE after 8 epochs P 0.63 / R 0.43 (5000 vs
@@ -135,6 +131,9 @@ class TrainConfig:
     loss: str = option("bce", choices=LOSSES, help="training objective")
     gen_form: str | None = option(None, help="generator loss form: minimax | nonsaturating (f-GANs), primal | log "
                                              "(pr); default per objective")
+    critic: str | None = option(None, choices=CRITICS,
+                                help="D's loss: dual (the objective's own f-GAN bound) or logistic (a log-ratio "
+                                     "estimator; G takes the objective's loss at T = f'(r)); default per objective")
     lam: float = option(1.0, help="λ of the λ-PR GAN (loss pr)")
     aux: str = option("rkl", choices=AUX_DIVERGENCES,
                       help="the λ-PR discriminator's auxiliary divergence (see OBJECTIVE_DEFAULTS)")
@@ -190,6 +189,9 @@ class TrainConfig:
             raise bad("d_dropout", "a probability in [0, 1)")
         if self.ema is not None and not 0.0 <= self.ema < 1.0:
             raise bad("ema", "a decay in [0, 1) (0: off)")
+        if self.loss == "pr" and self.critic == "logistic":
+            raise ConfigError("the λ-PR discriminator is trained on its auxiliary divergence (aux); critic applies "
+                              "to bce, js, kl and rkl", field="critic")
         if self.loss == "pr" and self.gen_form == "log" and self.aux == "chi2":
             raise ConfigError("gen_form='log' needs aux kl or rkl (χ²'s ratio v/2 + 1 can be ≤ 0)", field="gen_form")
         for name, value in dataclasses.asdict(self).items():  # nan and inf pass every comparison below
@@ -214,8 +216,11 @@ class TrainConfig:
 
     @property
     def ratio_divergence(self) -> str:
-        """The divergence whose ``log_ratio(v, ·)`` turns D's raw output into log r."""
-        return self.aux if self.loss == "pr" else self.loss
+        """The divergence whose ``log_ratio(v, ·)`` turns D's raw output into log r (and whose dual
+        bound D is trained on): λ-PR's auxiliary, the logistic loss's bce, or the objective's own."""
+        if self.loss == "pr":
+            return self.aux
+        return "bce" if self.critic == "logistic" else self.loss
 
     def key(self) -> str:
         return stable_hash({"config": asdict(self.resolve()), "code": CODE_VERSION})
@@ -255,81 +260,93 @@ def g_loss(v_fake: torch.Tensor, cfg: TrainConfig, epoch: int) -> torch.Tensor:
         return divergences.pr_generator_loss(v, pr_lambda(cfg, epoch), cfg.aux)
     if cfg.loss == "bce":
         return divergences.generator_loss(v, "bce", cfg.gen_form or "nonsaturating")
+    if cfg.critic == "logistic":
+        return divergences.ratio_generator_loss(divergences.log_ratio(v, "bce"), cfg.loss, cfg.gen_form or "minimax")
     return divergences.generator_loss(v, cfg.loss, cfg.gen_form or "minimax")
 
 
-# --------------------------------------------------------------------------- state
+# --------------------------------------------------------------------------- one seed's run
 
 
 class Diverged(Exception):
-    """Raised inside the loop; ``train`` turns it into status ``diverged``."""
+    """Raised by the checks; the run that raised it ends with status ``diverged``."""
 
 
 @dataclass
-class _State:
-    G: torch.nn.Module
-    D: torch.nn.Module
-    G_ema: torch.nn.Module | None
-    opt_g: torch.optim.Optimizer
-    opt_d: torch.optim.Optimizer
-    gens: dict[str, torch.Generator]
+class _Run:
+    """One seed's training run between epochs: everything its checkpoint holds (its networks as
+    one-seed stacks, ``repro.nets``), and where it goes."""
+
+    cfg: TrainConfig
+    out: Path
+    init_from: str | None
+    weights: dict[str, dict[str, torch.Tensor] | None]  # generator, discriminator, generator_ema
+    opt: dict[str, dict[str, Any]]  # opt_g, opt_d: torch optimiser state dicts
+    rng: dict[str, torch.Tensor]  # z, shuffle, dropout: the states of the run's own generators
     epoch: int = 0  # epochs completed
     g_updates: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall time of the epochs (of the stack the run trained in)
     curve: list[dict[str, Any]] = field(default_factory=list)
     ema_warmup: bool = True  # False when fine-tuning: the inherited EMA is already a good average
     saved_epoch: int = 0  # the epoch of the last checkpoint written (a divergence rolls back to it)
+    status: str = "ok"
+    reason: str | None = None
+    evaluator: Any = None  # the curve's _Evaluator, made when first needed
 
 
-def _networks(cfg: TrainConfig) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """(G, D) of a resolved config (parameters from the global RNG)."""
-    return nets.build(cfg.arch, cfg.z_dim, cfg.g_widths, cfg.d_widths, cfg.d_dropout, cfg.conv_channels,
-                      d_spectral_norm=cfg.d_spectral_norm, d_bound=cfg.d_bound)
+RNG_STREAMS = ("z", "shuffle", "dropout")
 
 
-def _build(cfg: TrainConfig, device: torch.device) -> _State:
+def _networks(cfg: TrainConfig, seeds: int = 1) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """(G, D) of a resolved config stacked over ``seeds`` (parameters from the global RNG)."""
+    return nets.build_stacked(cfg.arch, cfg.z_dim, cfg.g_widths, cfg.d_widths, cfg.d_dropout, cfg.conv_channels,
+                              d_spectral_norm=cfg.d_spectral_norm, d_bound=cfg.d_bound, seeds=seeds)
+
+
+def _fresh(cfg: TrainConfig, out: Path, device: torch.device) -> _Run:
+    """A run from scratch: parameters initialised from the seed (inside ``fork_rng``: the global
+    RNG is neither read nor changed), three random streams of its own."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)  # parameter initialisation reads the global RNG
         G, D = _networks(cfg)
-    G, D = G.to(device), D.to(device)
-    G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema > 0 else None
-    # foreach: one kernel per op over all tensors (the CPU default is a Python loop per tensor)
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=cfg.betas_g, foreach=True)
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=cfg.betas_d, foreach=True)
-    seeds = np.random.SeedSequence([cfg.seed, 4]).generate_state(3)
-    gens = {name: torch.Generator().manual_seed(int(s)) for name, s in zip(("z", "shuffle", "dropout"), seeds, strict=True)}
-    return _State(G, D, G_ema, opt_g, opt_d, gens)
+    g = {k: v.to(device) for k, v in G.state_dict().items()}
+    weights = {"generator": g, "discriminator": {k: v.to(device) for k, v in D.state_dict().items()},
+               "generator_ema": {k: v.clone() for k, v in g.items()} if cfg.ema > 0 else None}
+    seeds = np.random.SeedSequence([cfg.seed, 4]).generate_state(len(RNG_STREAMS))
+    rng = {name: torch.Generator().manual_seed(int(s)).get_state() for name, s in zip(RNG_STREAMS, seeds, strict=True)}
+    return _Run(cfg, out, None, weights, {"opt_g": {"state": {}}, "opt_d": {"state": {}}}, rng)
 
 
-def _state_dict(st: _State, cfg: TrainConfig, init_from: str | None) -> dict[str, Any]:
-    return {
-        "config": asdict(cfg),
-        "code_version": CODE_VERSION,
-        "epoch": st.epoch,
-        "g_updates": st.g_updates,
-        "seconds": st.seconds,
-        "generator": st.G.state_dict(),
-        "discriminator": st.D.state_dict(),
-        "generator_ema": st.G_ema.state_dict() if st.G_ema is not None else None,
-        "opt_g": st.opt_g.state_dict(),
-        "opt_d": st.opt_d.state_dict(),
-        "rng": {k: g.get_state() for k, g in st.gens.items()},
-        "curve": st.curve,
-        "init_from": init_from,
-    }
+def _checkpoint(run: _Run) -> dict[str, Any]:
+    return {"config": asdict(run.cfg), "code_version": CODE_VERSION, "epoch": run.epoch, "g_updates": run.g_updates,
+            "seconds": run.seconds, **run.weights, **run.opt, "rng": run.rng, "curve": run.curve,
+            "init_from": run.init_from}
 
 
-def _load_state(st: _State, blob: dict[str, Any]) -> None:
-    st.G.load_state_dict(blob["generator"])
-    st.D.load_state_dict(blob["discriminator"])
-    if st.G_ema is not None:
-        st.G_ema.load_state_dict(blob["generator_ema"])
-    st.opt_g.load_state_dict(blob["opt_g"])
-    st.opt_d.load_state_dict(blob["opt_d"])
-    for k, g in st.gens.items():
-        g.set_state(blob["rng"][k])
-    st.epoch, st.g_updates, st.seconds = blob["epoch"], blob["g_updates"], blob["seconds"]
-    st.curve = list(blob["curve"])
+def _resume(run: _Run, blob: dict[str, Any]) -> None:
+    _check_fits(run.cfg, blob, blob.get("generator_ema") if run.cfg.ema > 0 else None, Path(run.out) / CHECKPOINT)
+    run.weights = {"generator": blob["generator"], "discriminator": blob["discriminator"],
+                   "generator_ema": blob["generator_ema"] if run.cfg.ema > 0 else None}
+    run.opt = {"opt_g": blob["opt_g"], "opt_d": blob["opt_d"]}
+    run.rng = dict(blob["rng"])
+    run.epoch, run.g_updates, run.seconds = blob["epoch"], blob["g_updates"], blob["seconds"]
+    run.curve = list(blob["curve"])
+    run.init_from = blob.get("init_from")
+    run.ema_warmup = run.init_from is None
+
+
+def _check_fits(cfg: TrainConfig, blob: dict[str, Any], generator_ema: Any, where: Path) -> None:
+    """The weights in ``blob`` are those of ``cfg``'s networks (DataError naming the file otherwise)."""
+    with torch.random.fork_rng(devices=[]):
+        G, D = _networks(cfg)
+    try:
+        G.load_state_dict(blob["generator"])
+        D.load_state_dict(blob["discriminator"])
+        if generator_ema is not None:
+            G.load_state_dict(generator_ema)
+    except (RuntimeError, KeyError, TypeError) as exc:
+        raise DataError(f"{where}: its weights do not fit the configuration it records "
+                        f"({str(exc).splitlines()[0][:200]})") from None
 
 
 def _read_checkpoint(run_dir: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
@@ -348,28 +365,30 @@ def _read_checkpoint(run_dir: Path, device: torch.device | str = "cpu") -> dict[
     return blob
 
 
-def _init_from(st: _State, source: Path) -> None:
+def _init_from(run: _Run, source: Path) -> None:
     """Start from another run's trained generator and its discriminator; optimisers and RNG
     start fresh. The trained generator is the source's EMA when it kept one: that is the model
     whose samples were evaluated (the raw MLP weights are much worse: P 0.36 / R 0.05 against
-    0.71 / 0.26 for the EMA of the BCE run of issue 4), so both G and its EMA start from it."""
+    0.71 / 0.26 for the EMA of a BCE run), so both G and its EMA start from it."""
     blob = _read_checkpoint(source)
-    trained = blob["generator_ema"] or blob["generator"]
+    trained = blob.get("generator_ema") or blob["generator"]
     try:
-        st.G.load_state_dict(trained)
-        st.D.load_state_dict(blob["discriminator"])
-        if st.G_ema is not None:
-            st.G_ema.load_state_dict(trained)
-    except RuntimeError as exc:
-        raise ConfigError(f"--init-from {source}: its networks do not match this configuration: {exc}") from exc
+        _check_fits(run.cfg, {"generator": trained, "discriminator": blob["discriminator"]}, None, source)
+    except DataError as exc:
+        raise ConfigError(f"--init-from {source}: its networks do not match this configuration: {exc}") from None
+    dev = next(iter(run.weights["generator"].values())).device
+    g = {k: v.to(dev) for k, v in trained.items()}
+    run.weights = {"generator": g, "discriminator": {k: v.to(dev) for k, v in blob["discriminator"].items()},
+                   "generator_ema": {k: v.clone() for k, v in g.items()} if run.cfg.ema > 0 else None}
+    run.ema_warmup = False
 
 
-def _save(st: _State, cfg: TrainConfig, out: Path, init_from: str | None) -> None:
-    for name, module in (("generator", st.G), ("discriminator", st.D)):
-        if not all(bool(torch.isfinite(p).all()) for p in module.parameters()):
-            raise Diverged(f"non-finite {name} weights at the end of epoch {st.epoch}")
-    with atomic_path(out / CHECKPOINT) as tmp:
-        torch.save(_state_dict(st, cfg, init_from), tmp)
+def _save(run: _Run) -> None:
+    for name in ("generator", "discriminator"):
+        if not all(bool(torch.isfinite(v).all()) for v in run.weights[name].values() if v.is_floating_point()):
+            raise Diverged(f"non-finite {name} weights at the end of epoch {run.epoch}")
+    with atomic_path(run.out / CHECKPOINT) as tmp:
+        torch.save(_checkpoint(run), tmp)
 
 
 def _write_curve(rows: list[dict[str, Any]], out: Path) -> None:
@@ -420,11 +439,86 @@ class _Evaluator:
         return out
 
 
+def _single_generator(cfg: TrainConfig, state: dict[str, torch.Tensor]) -> nets.Single:
+    """The evaluated generator of a one-seed state (the EMA when kept), with the usual interface."""
+    with torch.random.fork_rng(devices=[]):
+        G, _ = _networks(cfg)
+    G.load_state_dict(state)
+    return nets.Single(G.to(next(iter(state.values())).device)).eval().requires_grad_(False)
+
+
+def _evaluate(run: _Run, device: torch.device) -> dict[str, float]:
+    run.evaluator = run.evaluator or _Evaluator(run.cfg, device)
+    return run.evaluator(_single_generator(run.cfg, run.weights["generator_ema"] or run.weights["generator"]))
+
+
+# --------------------------------------------------------------------------- a stack of runs
+
+
+def _adam(params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+    """Adam, fused where the device has the kernel (one pass over each tensor for the whole update;
+    ~10 % of a CPU step against the foreach form's ~16 %), else foreach. Elementwise either way,
+    so a stack's update is each seed's."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+    except (RuntimeError, ValueError):  # no fused kernel for this device or dtype
+        return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
+
+
+@dataclass
+class _Stack:
+    """The runs of one epoch as one stacked model: seed i of every tensor is ``runs[i]``'s."""
+
+    runs: list[_Run]
+    G: torch.nn.Module
+    D: torch.nn.Module
+    G_ema: torch.nn.Module | None
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    gens: dict[str, list[torch.Generator]]  # stream → one generator per seed
+    g_updates: int
+    ema_warmup: bool
+
+
+def _stack(runs: list[_Run], cfg: TrainConfig, device: torch.device) -> _Stack:
+    with torch.random.fork_rng(devices=[]):
+        G, D = _networks(cfg, seeds=len(runs))
+    G.load_state_dict(seedstack.stack_states([r.weights["generator"] for r in runs]))
+    D.load_state_dict(seedstack.stack_states([r.weights["discriminator"] for r in runs]))
+    G, D = G.to(device), D.to(device)
+    G_ema = None
+    if cfg.ema > 0:
+        G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+        G_ema.load_state_dict(seedstack.stack_states([r.weights["generator_ema"] for r in runs]))
+    opt_g, opt_d = _adam(G.parameters(), cfg.lr_g, cfg.betas_g), _adam(D.parameters(), cfg.lr_d, cfg.betas_d)
+    for opt, name in ((opt_g, "opt_g"), (opt_d, "opt_d")):
+        state = seedstack.stack_optimizer([r.opt[name] for r in runs])
+        if state is not None:
+            opt.load_state_dict(state)
+    gens = {k: [torch.Generator().set_state(r.rng[k]) for r in runs] for k in RNG_STREAMS}
+    if len({(r.g_updates, r.ema_warmup) for r in runs}) != 1:
+        raise ValueError("a stack trains runs at the same step of one recipe")
+    return _Stack(runs, G, D, G_ema, opt_g, opt_d, gens, runs[0].g_updates, runs[0].ema_warmup)
+
+
+def _unstack(st: _Stack) -> None:
+    """Write the stack's state back into its runs (those still training: a diverged run keeps the
+    state of its last good epoch)."""
+    g, d = st.G.state_dict(), st.D.state_dict()
+    e = st.G_ema.state_dict() if st.G_ema is not None else None
+    og, od = st.opt_g.state_dict(), st.opt_d.state_dict()
+    for i, run in enumerate(st.runs):
+        if run.status != "ok":
+            continue
+        run.weights = {"generator": seedstack.unstack_state(g, i), "discriminator": seedstack.unstack_state(d, i),
+                       "generator_ema": seedstack.unstack_state(e, i) if e is not None else None}
+        run.opt = {"opt_g": seedstack.unstack_optimizer(og, i), "opt_d": seedstack.unstack_optimizer(od, i)}
+        run.rng = {k: st.gens[k][i].get_state() for k in RNG_STREAMS}
+        run.g_updates = st.g_updates
+
+
 # --------------------------------------------------------------------------- the loop
-
-
-def _eval_generator(st: _State) -> torch.nn.Module:
-    return st.G_ema if st.G_ema is not None else st.G
 
 
 def _ema_update(G_ema: torch.nn.Module, G: torch.nn.Module, decay: float, t: int | None) -> None:
@@ -441,8 +535,8 @@ def _ema_update(G_ema: torch.nn.Module, G: torch.nn.Module, decay: float, t: int
 def _check(loss_d: float | torch.Tensor, loss_g: float | torch.Tensor, v_real: torch.Tensor, v_fake: torch.Tensor,
            cfg: TrainConfig, where: str) -> None:
     """Raise ``Diverged`` on a non-finite or exploded mean loss, or a collapsed/exploded
-    discriminator. A loss beyond ``max_abs_score`` catches the χ² dual running away (3e4 in
-    its first epoch from scratch) while its scores stayed below the bound."""
+    discriminator (one seed's numbers). A loss beyond ``max_abs_score`` catches the χ² dual
+    running away (3e4 in its first epoch from scratch) while its scores stayed below the bound."""
     ld, lg = float(loss_d), float(loss_g)
     if not (math.isfinite(ld) and math.isfinite(lg)):
         raise Diverged(f"non-finite loss ({where}): D {ld}, G {lg}")
@@ -456,34 +550,47 @@ def _check(loss_d: float | torch.Tensor, loss_g: float | torch.Tensor, v_real: t
         raise Diverged(f"discriminator collapsed to a constant output ({where}): v = {float(v.mean()):.4g}")
 
 
-def _train_epoch(st: _State, cfg: TrainConfig, x_train: torch.Tensor, device: torch.device, progress: bool) -> dict[str, float]:
-    """One pass over the training set; returns the epoch's mean losses."""
-    G, D, B = st.G, st.D, cfg.batch_size
-    gz, gdrop = st.gens["z"], st.gens["dropout"]
+def _latents(st: _Stack, cfg: TrainConfig, device: torch.device) -> torch.Tensor:
+    """z (S, B, z_dim), seed i's from its own stream."""
+    return torch.stack([torch.randn(cfg.batch_size, cfg.z_dim, generator=g) for g in st.gens["z"]]).to(device)
+
+
+def _step_optimiser(opt: torch.optim.Optimizer, params: Any, loss: torch.Tensor, grad_clip: float) -> None:
+    """One update of every seed: the sum of the seeds' losses has each seed's gradient on its slice."""
+    opt.zero_grad(set_to_none=True)
+    loss.sum().backward()
+    if grad_clip > 0:
+        seedstack.clip_grad_norm_per_seed(list(params), grad_clip)
+    opt.step()
+
+
+def _train_epoch(st: _Stack, cfg: TrainConfig, x_train: torch.Tensor, device: torch.device,
+                 progress: bool) -> list[dict[str, float]]:
+    """One pass of every seed of the stack over the training set (each in its own order); returns
+    each seed's mean losses. A seed that fails a check is marked diverged and rides along (its
+    slice touches no other seed's); its state is not written back (``_unstack``)."""
+    G, D, B, S = st.G, st.D, cfg.batch_size, len(st.runs)
     steps = len(x_train) // B
-    order = torch.randperm(len(x_train), generator=st.gens["shuffle"])
-    sum_d = torch.zeros((), device=device)
-    sum_g = torch.zeros((), device=device)
+    orders = torch.stack([torch.randperm(len(x_train), generator=g) for g in st.gens["shuffle"]]).to(x_train.device)
+    sum_d = torch.zeros(S, device=device)
+    sum_g = torch.zeros(S, device=device)
     n_g = 0
     G.train()
     D.train()
-    bar = tqdm(range(steps), desc=f"{cfg.loss} epoch {st.epoch + 1}/{cfg.epochs}", disable=True if not progress else None,
-               leave=False)  # None: quiet when stderr is not a terminal
+    epoch = st.runs[0].epoch
+    bar = tqdm(range(steps), desc=f"{cfg.loss} epoch {epoch + 1}/{cfg.epochs} ({S} seed{'s' if S > 1 else ''})",
+               disable=True if not progress else None, leave=False)  # None: quiet when stderr is not a terminal
     for i in bar:
         g_follows = (i + 1) % cfg.d_steps == 0
-        # discriminator step on a real batch and a fresh fake batch (one forward of 2B images);
-        # the fake batch keeps its graph when a G step follows, which reuses it (one G forward saved)
-        xb = x_train[order[i * B : (i + 1) * B]].to(device)  # (B, 1, 28, 28)
+        # discriminator step on a real batch and a fresh fake batch (one forward of 2B images per
+        # seed); the fake batch keeps its graph when a G step follows, which reuses it
+        xb = x_train[orders[:, i * B : (i + 1) * B]].to(device)  # (S, B, 1, 28, 28)
         with torch.set_grad_enabled(g_follows):
-            fake = G(torch.randn(B, cfg.z_dim, generator=gz).to(device))  # (B, 1, 28, 28)
-        v = D(torch.cat([xb, fake.detach()]), gdrop)  # (2B,)
-        v_real, v_fake = v[:B], v[B:]
-        loss_d = d_loss(v_real, v_fake, cfg)
-        st.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(D.parameters(), cfg.grad_clip)
-        st.opt_d.step()
+            fake = G(_latents(st, cfg, device))  # (S, B, 1, 28, 28)
+        v = D(torch.cat([xb, fake.detach()], 1), st.gens["dropout"])  # (S, 2B)
+        v_real, v_fake = v[:, :B], v[:, B:]
+        loss_d = d_loss(v_real, v_fake, cfg)  # (S,)
+        _step_optimiser(st.opt_d, D.parameters(), loss_d, cfg.grad_clip)
         sum_d += loss_d.detach()
 
         # generator step(s) after every d_steps discriminator steps (D frozen)
@@ -491,13 +598,9 @@ def _train_epoch(st: _State, cfg: TrainConfig, x_train: torch.Tensor, device: to
             D.requires_grad_(False)
             for j in range(cfg.g_steps):
                 if j > 0:
-                    fake = G(torch.randn(B, cfg.z_dim, generator=gz).to(device))
-                loss_g = g_loss(D(fake, gdrop), cfg, st.epoch)
-                st.opt_g.zero_grad(set_to_none=True)
-                loss_g.backward()
-                if cfg.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(G.parameters(), cfg.grad_clip)
-                st.opt_g.step()
+                    fake = G(_latents(st, cfg, device))
+                loss_g = g_loss(D(fake, st.gens["dropout"]), cfg, epoch)  # (S,)
+                _step_optimiser(st.opt_g, G.parameters(), loss_g, cfg.grad_clip)
                 if st.G_ema is not None:
                     _ema_update(st.G_ema, G, cfg.ema, st.g_updates if st.ema_warmup else None)
                 st.g_updates += 1
@@ -507,12 +610,17 @@ def _train_epoch(st: _State, cfg: TrainConfig, x_train: torch.Tensor, device: to
 
         # divergence checks every check_every steps (the only host syncs in the loop)
         if (i + 1) % cfg.check_every == 0 or i + 1 == steps:
-            mean_d, mean_g = float(sum_d) / (i + 1), float(sum_g) / max(n_g, 1)
-            _check(mean_d, mean_g, v_real, v_fake, cfg, f"epoch {st.epoch + 1}, step {i + 1}")
+            mean_d, mean_g = (sum_d / (i + 1)).tolist(), (sum_g / max(n_g, 1)).tolist()
+            for s, run in enumerate(st.runs):
+                if run.status == "ok":
+                    try:
+                        _check(mean_d[s], mean_g[s], v_real[s], v_fake[s], cfg, f"epoch {epoch + 1}, step {i + 1}")
+                    except Diverged as exc:
+                        run.status, run.reason = "diverged", str(exc)
             if progress:
-                bar.set_postfix(loss_d=f"{mean_d:.3f}", loss_g=f"{mean_g:.3f}")
+                bar.set_postfix(loss_d=f"{mean_d[0]:.3f}", loss_g=f"{mean_g[0]:.3f}")
     bar.close()
-    return {"loss_d": float(sum_d) / max(steps, 1), "loss_g": float(sum_g) / max(n_g, 1)}
+    return [{"loss_d": float(sum_d[s]) / max(steps, 1), "loss_g": float(sum_g[s]) / max(n_g, 1)} for s in range(S)]
 
 
 def _load_train_images(cfg: TrainConfig) -> torch.Tensor:
@@ -541,102 +649,165 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, init_from: str | Path | None
     "seconds", "final": {fid, precision, recall, density, coverage}, "initial_fid", …}``.
     Divergence (non-finite loss, collapsed or exploded D) ends the run with the last good
     checkpoint kept; it raises nothing. A mismatched checkpoint or bad config raises ConfigError.
+    One seed is a stack of one (``train_group``): the same numbers as in any stack.
     """
-    cfg = cfg.resolve()
-    out = Path(out_dir)
-    dev = resolve_device(device)
-    out.mkdir(parents=True, exist_ok=True)
-    st = _build(cfg, dev)
-    init_str = _start(st, cfg, out, dev, init_from)
-    result: dict[str, Any] = {"status": "ok", "reason": None, "run_dir": str(out), "key": cfg.key(),
-                              "init_from": init_str}
-    st.saved_epoch = st.epoch
-    try:
-        _run_epochs(st, cfg, out, dev, progress, init_str)
-    except Diverged as exc:
-        log.warning("%s: diverged: %s", out, exc)
-        result.update(status="diverged", reason=str(exc))
-        saved_epoch = st.saved_epoch
-        st.curve = [r for r in st.curve if r["epoch"] <= saved_epoch]
-        st.epoch = saved_epoch
-        st.curve.append({"epoch": saved_epoch + 1, "g_steps": st.g_updates})  # the failed epoch, no metrics
-        _write_curve(st.curve, out)
-    ckpt = out / CHECKPOINT
-    evaluated = [r for r in st.curve if "fid" in r]
-    result.update(
-        epochs_done=st.epoch,  # = the checkpoint's epoch when diverged
-        seconds=st.seconds,
-        g_steps=st.g_updates,
-        final={k: evaluated[-1][k] for k in ("fid", "precision", "recall", "density", "coverage")} if evaluated else {},
-        initial_fid=evaluated[0]["fid"] if evaluated else None,
-        checkpoint=str(ckpt) if ckpt.is_file() else None,
-        config=asdict(cfg),
-    )
-    atomic_write_json(out / RESULT, result)
+    result = train_group([cfg], [out_dir], init_froms=[init_from], progress=progress, device=device)[0]
+    assert isinstance(result, dict)  # noqa: S101 - isolate=False raises instead of returning an error
     return result
 
 
-def _start(st: _State, cfg: TrainConfig, out: Path, dev: torch.device, init_from: str | Path | None) -> str | None:
+def train_group(cfgs: list[TrainConfig], out_dirs: list[str | Path], *,
+                init_froms: list[str | Path | None] | None = None, progress: bool = True,
+                device: str | torch.device | None = "cpu", isolate: bool = False) -> list[dict[str, Any] | Exception]:
+    """Train several seeds of one configuration together, as one stacked model, each into its own
+    folder (``out_dirs[i]``, fine-tuning ``init_froms[i]`` if given), with ``train``'s results.
+
+    Each seed keeps its own initialisation, data order, latents, dropout masks, optimiser state,
+    EMA, checkpoint, curve and result, and its numbers do not depend on the other seeds of the
+    group. Runs that resume at different epochs train apart until they meet. With ``isolate``, a
+    run that cannot start (a foreign or unreadable checkpoint) gets its exception in the returned
+    list and the others train; without it, the exception is raised before anything trains.
+    """
+    dev = resolve_device(device)
+    resolved = _group_configs(cfgs, out_dirs)
+    runs: list[_Run] = []
+    results: list[dict[str, Any] | Exception] = []
+    for cfg, out, init in zip(resolved, out_dirs, init_froms or [None] * len(cfgs), strict=True):
+        try:
+            runs.append(_start(cfg, Path(out), dev, init))
+            results.append({})
+        except ReproError as exc:
+            if not isolate:
+                raise
+            results.append(exc)
+    if runs:
+        _run_epochs(runs, resolved[0], dev, progress)
+    done, seeds = iter(runs), [r.cfg.seed for r in runs]
+    return [_finish(next(done), seeds) if isinstance(r, dict) else r for r in results]
+
+
+def _group_configs(cfgs: list[TrainConfig], out_dirs: list[str | Path]) -> list[TrainConfig]:
+    """The resolved configurations of a group: one recipe, distinct seeds and folders."""
+    if not cfgs or len(cfgs) != len(out_dirs):
+        raise ConfigError("a training group needs one output folder per configuration (and at least one)")
+    resolved = [c.resolve() for c in cfgs]
+    base = dataclasses.replace(resolved[0], seed=0)
+    for c in resolved[1:]:
+        other = dataclasses.replace(c, seed=0)
+        if other != base:
+            diff = next(k for k in asdict(base) if getattr(base, k) != getattr(other, k))
+            raise ConfigError(f"a training group trains seeds of one configuration; these differ in {diff!r}")
+    if len({c.seed for c in resolved}) != len(resolved) or len({str(Path(o).resolve()) for o in out_dirs}) != len(out_dirs):
+        raise ConfigError("a training group needs distinct seeds and distinct output folders")
+    return resolved
+
+
+def _start(cfg: TrainConfig, out: Path, dev: torch.device, init_from: str | Path | None) -> _Run:
     """Resume from ``out``'s checkpoint, or start from ``init_from``'s weights, or from scratch;
-    write config.json. Returns the run this one fine-tunes (None: from scratch)."""
-    init_str = str(init_from) if init_from is not None else None
+    write config.json."""
+    out.mkdir(parents=True, exist_ok=True)
+    run = _fresh(cfg, out, dev)
+    run.init_from = str(init_from) if init_from is not None else None
     ckpt = out / CHECKPOINT
     if ckpt.is_file():
-        blob = torch.load(ckpt, map_location=dev, weights_only=True)
+        blob = _read_checkpoint(out, dev)
         if not _same_run(blob["config"], cfg):
             raise ConfigError(f"{out} holds a checkpoint of another configuration; use another --out "
                               f"(saved key {TrainConfig.from_dict(blob['config']).key()}, this {cfg.key()})")
         if blob["epoch"] > cfg.epochs:
             raise ConfigError(f"{out} holds a run of {blob['epoch']} epochs, more than the {cfg.epochs} asked for")
-        _load_state(st, blob)
-        init_str = blob.get("init_from")
-        st.ema_warmup = init_str is None
-        log.info("resuming %s at epoch %d", out, st.epoch)
+        _resume(run, blob)
+        log.info("resuming %s at epoch %d", out, run.epoch)
     elif init_from is not None:
-        _init_from(st, Path(init_from))
-        st.ema_warmup = False
+        _init_from(run, Path(init_from))
     elif cfg.loss == "pr":
         log.warning("λ-PR from scratch: its defaults are a fine-tuning recipe (pass init_from, a trained "
                     "BCE run); from scratch G gets no gradient while r ≈ 1 at λ ≥ 1 (docs/maths.md §4)")
-    atomic_write_json(out / CONFIG, {"config": asdict(cfg), "key": cfg.key(), "init_from": init_str,
+    run.saved_epoch = run.epoch
+    atomic_write_json(out / CONFIG, {"config": asdict(cfg), "key": cfg.key(), "init_from": run.init_from,
                                      "provenance": provenance(dev)})
-    return init_str
+    return run
 
 
-def _run_epochs(st: _State, cfg: TrainConfig, out: Path, dev: torch.device, progress: bool,
-                init_str: str | None) -> None:
-    """The curve's epoch 0, then each epoch: train, evaluate every ``eval_every``, checkpoint every
-    ``checkpoint_every`` (``st.saved_epoch``: where a divergence rolls back to)."""
-    evaluator = None
-    if cfg.eval_every and not st.curve:
-        evaluator = _Evaluator(cfg, dev)
-        st.curve.append({"epoch": 0, "g_steps": 0, "epoch_seconds": 0.0, "total_seconds": st.seconds,
-                         **evaluator(_eval_generator(st))})
-        _write_curve(st.curve, out)
-    x_train = _load_train_images(cfg)
+def _run_epochs(runs: list[_Run], cfg: TrainConfig, dev: torch.device, progress: bool) -> None:
+    """Each run's curve at epoch 0, then epochs until every run is done or diverged: the runs at
+    the lowest epoch train one epoch as one stack (all of them, unless they resumed apart)."""
+    for run in runs:
+        if cfg.eval_every and not run.curve:
+            run.curve.append({"epoch": 0, "g_steps": 0, "epoch_seconds": 0.0, "total_seconds": run.seconds,
+                              **_evaluate(run, dev)})
+            _write_curve(run.curve, run.out)
+    x_train = _load_train_images(cfg).to(dev)
     if len(x_train) < cfg.batch_size:
         raise ConfigError(f"train_size {len(x_train)} is smaller than batch_size {cfg.batch_size}")
-    if not (out / CHECKPOINT).is_file():  # epoch 0: a run that diverges in its first epoch still has a checkpoint
-        _save(st, cfg, out, init_str)
-    while st.epoch < cfg.epochs:
-        start, cpu_start = time.perf_counter(), time.process_time()
-        losses = _train_epoch(st, cfg, x_train, dev, progress)
-        st.epoch += 1
-        epoch_seconds = time.perf_counter() - start
-        st.seconds += epoch_seconds
-        row: dict[str, Any] = {"epoch": st.epoch, "g_steps": st.g_updates, "epoch_seconds": epoch_seconds,
-                               "epoch_cpu_seconds": time.process_time() - cpu_start,
-                               "total_seconds": st.seconds, **losses}
-        if cfg.eval_every and (st.epoch % cfg.eval_every == 0 or st.epoch == cfg.epochs):
-            evaluator = evaluator or _Evaluator(cfg, dev)
-            row.update(evaluator(_eval_generator(st)))
-        log.info("%s epoch %d: %s", out.name, st.epoch,
-                 {k: round(v, 4) for k, v in row.items() if isinstance(v, float)})
-        st.curve.append(row)
-        if st.epoch % cfg.checkpoint_every == 0 or st.epoch == cfg.epochs:
-            _save(st, cfg, out, init_str)
-            st.saved_epoch = st.epoch
-            _write_curve(st.curve, out)
+    for run in runs:
+        if not (run.out / CHECKPOINT).is_file():  # epoch 0: a run that diverges in its first epoch still has one
+            _save(run)
+    while active := [r for r in runs if r.status == "ok" and r.epoch < cfg.epochs]:
+        epoch = min(r.epoch for r in active)
+        _run_epoch([r for r in active if r.epoch == epoch], cfg, x_train, dev, progress)
+
+
+def _run_epoch(runs: list[_Run], cfg: TrainConfig, x_train: torch.Tensor, dev: torch.device, progress: bool) -> None:
+    """One epoch of ``runs`` as one stack; then, per run, its curve row, evaluation every
+    ``eval_every`` and checkpoint every ``checkpoint_every`` (or its roll-back if it diverged)."""
+    st = _stack(runs, cfg, dev)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    losses = _train_epoch(st, cfg, x_train, dev, progress)
+    _unstack(st)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    for run, loss in zip(runs, losses, strict=True):
+        if run.status == "ok":
+            run.epoch += 1
+            run.seconds += wall
+            row: dict[str, Any] = {"epoch": run.epoch, "g_steps": run.g_updates, "epoch_seconds": wall,
+                                   "epoch_cpu_seconds": cpu, "seeds_in_stack": len(runs),
+                                   "total_seconds": run.seconds, **loss}
+            if cfg.eval_every and (run.epoch % cfg.eval_every == 0 or run.epoch == cfg.epochs):
+                row.update(_evaluate(run, dev))
+            log.info("%s epoch %d: %s", run.out.name, run.epoch,
+                     {k: round(v, 4) for k, v in row.items() if isinstance(v, float)})
+            run.curve.append(row)
+            if run.epoch % cfg.checkpoint_every == 0 or run.epoch == cfg.epochs:
+                try:
+                    _save(run)
+                except Diverged as exc:
+                    run.status, run.reason = "diverged", str(exc)
+        if run.status == "ok":
+            if run.epoch % cfg.checkpoint_every == 0 or run.epoch == cfg.epochs:
+                run.saved_epoch = run.epoch
+                _write_curve(run.curve, run.out)
+        else:
+            _roll_back(run)
+
+
+def _roll_back(run: _Run) -> None:
+    """A diverged run ends at its last checkpoint; its curve gets the failed epoch without metrics."""
+    log.warning("%s: diverged: %s", run.out, run.reason)
+    run.curve = [r for r in run.curve if r["epoch"] <= run.saved_epoch]
+    run.epoch = run.saved_epoch
+    run.curve.append({"epoch": run.saved_epoch + 1, "g_steps": run.g_updates})  # the failed epoch, no metrics
+    _write_curve(run.curve, run.out)
+
+
+def _finish(run: _Run, stack: list[int]) -> dict[str, Any]:
+    """The run's result, written to result.json (``stack``: the seeds it trained with)."""
+    ckpt = run.out / CHECKPOINT
+    evaluated = [r for r in run.curve if "fid" in r]
+    result: dict[str, Any] = {
+        "status": run.status, "reason": run.reason, "run_dir": str(run.out), "key": run.cfg.key(),
+        "init_from": run.init_from,
+        "epochs_done": run.epoch,  # = the checkpoint's epoch when diverged
+        "seconds": run.seconds,
+        "g_steps": run.g_updates,
+        "final": {k: evaluated[-1][k] for k in ("fid", "precision", "recall", "density", "coverage")} if evaluated else {},
+        "initial_fid": evaluated[0]["fid"] if evaluated else None,
+        "checkpoint": str(ckpt) if ckpt.is_file() else None,
+        "config": asdict(run.cfg),
+        "stack": stack,
+    }
+    atomic_write_json(run.out / RESULT, result)
+    return result
 
 
 # --------------------------------------------------------------------------- loading
@@ -644,7 +815,8 @@ def _run_epochs(st: _State, cfg: TrainConfig, out: Path, dev: torch.device, prog
 
 @dataclass
 class TrainedModel:
-    """A trained run ready for sampling: G in eval mode (EMA weights when EMA was on)."""
+    """A trained run ready for sampling: G in eval mode (EMA weights when EMA was on), both networks
+    with the usual one-seed interface (``nets.Single``; their weights are ``.stacked``'s)."""
 
     generator: torch.nn.Module
     discriminator: torch.nn.Module
@@ -680,9 +852,9 @@ def load_trained(run_dir: str | Path, device: str | torch.device | None = None) 
     except (RuntimeError, KeyError, TypeError) as exc:
         raise DataError(f"{Path(run_dir) / CHECKPOINT}: its weights do not fit the configuration it records "
                         f"({str(exc).splitlines()[0][:200]})") from None
-    return TrainedModel(G.to(dev).eval().requires_grad_(False), D.to(dev).eval().requires_grad_(False),
-                        cfg, cfg.z_dim, cfg.ratio_divergence, int(blob["epoch"]), Path(run_dir))
+    G, D = (nets.Single(m.to(dev)).eval().requires_grad_(False) for m in (G, D))
+    return TrainedModel(G, D, cfg, cfg.z_dim, cfg.ratio_divergence, int(blob["epoch"]), Path(run_dir))
 
 
-__all__ = ["TrainConfig", "TrainedModel", "train", "load_trained", "d_loss", "g_loss", "generate",
+__all__ = ["TrainConfig", "TrainedModel", "train", "train_group", "load_trained", "d_loss", "g_loss", "generate",
            "OBJECTIVE_DEFAULTS", "LOSSES", "ReproError"]

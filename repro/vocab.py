@@ -11,6 +11,7 @@ from typing import Final
 
 # data
 DATASETS: Final = ("mnist", "fashion-mnist")
+NUM_CLASSES: Final = 10  # both data sets: ten classes (digits, garment types)
 SPLITS: Final = ("val", "test")  # the reference split an evaluation compares against
 
 # objectives (docs/maths.md §3–4)
@@ -21,6 +22,7 @@ DIVERGENCES: Final = ("bce", "js", "kl", "rkl", "chi2")  # a critic's divergence
 AUX_DIVERGENCES: Final = ("chi2", "kl", "rkl")  # the λ-PR discriminator's
 GENERATOR_FORMS: Final = ("minimax", "nonsaturating")  # f-GAN generator losses (docs/maths.md §3.3)
 PR_GENERATOR_FORMS: Final = ("primal", "log")  # λ-PR generator losses
+CRITICS: Final = ("dual", "logistic")  # D's loss: its divergence's dual bound, or the logistic loss (docs/maths.md §3.4)
 
 # sampling (docs/maths.md §5–6)
 REJECTION_SAMPLERS: Final = ("none", "drs", "obrs")  # one acceptance rule per proposal (sampling.RULES)
@@ -33,4 +35,5 @@ PREFERRED_DISCRIMINATOR: Final = "refit"  # the method; a table or claim shows i
 
 # the study
 STAGES: Final = ("features", "train", "evaluate")
+STACK_SEEDS: Final = ("auto", "always", "never")  # train a configuration's seeds as one stacked model (repro.study)
 EXECUTORS: Final = ("inprocess", "local", "slurm")

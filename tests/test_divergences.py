@@ -245,7 +245,7 @@ def test_a_new_divergence_is_one_registry_entry(monkeypatch) -> None:
         "hellinger", f=lambda u: (torch.sqrt(u) - 1) ** 2, f2=lambda u: 0.5 * u ** -1.5,
         f_star=lambda t: t / (1 - t), activation=lambda v: 1 - torch.exp(-v),  # Nowozin et al., Table 2
         conjugate_of_activation=lambda v: torch.expm1(v), ratio_from_T=lambda t: (1 - t) ** -2,
-        log_ratio=lambda v: 2 * v, slope_at_inf=1.0, f_at_zero=1.0)
+        log_ratio=lambda v: 2 * v, score_from_log_ratio=lambda lr: lr / 2, slope_at_inf=1.0, f_at_zero=1.0)
     monkeypatch.setitem(dv.REGISTRY, "hellinger", hellinger)
     p, q = np.array([0.5, 0.3, 0.2, 0.0]), np.array([0.25, 0.25, 0.25, 0.25])
     exact = float(((np.sqrt(p) - np.sqrt(q)) ** 2).sum())
@@ -264,3 +264,7 @@ def test_a_new_divergence_is_one_registry_entry(monkeypatch) -> None:
     assert float(dv.generator_loss(v, "hellinger", "minimax")) == pytest.approx(-float(torch.expm1(v).mean()))
     assert float(dv.pr_generator_loss(v, 1.0, "hellinger")) == pytest.approx(
         -float(torch.clamp(torch.exp(2 * v), max=1).mean()))
+    # against a logistic critic's log-ratio, its min-max loss at T = f'(r): −E_Q[f*(f'(r))] = −E_Q[√r − 1]
+    log_r = torch.tensor([-1.0, 0.0, 2.0], **T64)
+    assert float(dv.ratio_generator_loss(log_r, "hellinger")) == pytest.approx(
+        -float(torch.expm1(log_r / 2).mean()))

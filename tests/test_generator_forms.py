@@ -1,4 +1,4 @@
-"""Which divergence each generator loss descends at the optimal critic (docs/maths.md §3.3).
+"""Which divergence each generator loss descends at the optimal critic (docs/maths.md §3.3–3.4).
 
 On a finite support, Q_θ = softmax(θ) and a fixed P. The critic is held at its optimum for the
 current Q (T* = f′(p/q), i.e. the raw score v* whose log-ratio is log p/q) and detached, as in
@@ -13,6 +13,9 @@ weighted by q. Its gradient in θ must equal the gradient of the divergence the 
 | bce / js  | nonsaturating | KL(Q‖P) − 2 JS(P, Q) (Arjovsky & Bottou 2017)      |
 | pr        | primal        | D_g, g(u) = (λu log λu − λu + 1) on λu < 1, else 0 |
 | pr        | log           | D_g, g(u) = (λu − 1 − log λu) on λu < 1, else 0    |
+
+Against a logistic-loss critic (log r = its logit; the default of kl and rkl), min–max kl, rkl
+and js descend the same divergences, and non-saturating kl KL(Q‖P) (``LOGISTIC_EXPECTED``).
 
 (The λ-PR rows: with the critic held fixed, neither form descends D_λ itself, whose gradient
 weighs every sample with λr < 1 equally; the primal form weighs it by 1 − λr, a truncated
@@ -34,15 +37,6 @@ from repro import divergences as dv
 from repro import train
 
 pytestmark = pytest.mark.property
-
-
-def optimal_scores(log_r: torch.Tensor, name: str) -> torch.Tensor:
-    """The raw score v* with log_ratio(v*, name) = log r: the critic at the optimum."""
-    if name == "kl":
-        return log_r + 1
-    if name == "chi2":
-        return 2 * (torch.exp(log_r) - 1)
-    return log_r  # bce, js, rkl: log r is the raw score
 
 
 def kl(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -84,8 +78,9 @@ def gradients(p: np.ndarray, theta: np.ndarray, loss: str, form: str, lam: float
     th = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
     q = torch.softmax(th, 0)
     name = aux if loss == "pr" else loss
-    v = optimal_scores(torch.log(p_t / q).detach(), name)
-    cfg = train.TrainConfig(loss=loss, gen_form=form, lam=lam, aux=aux, clamp=0.0).resolve()
+    v = dv.get(name).score_from_log_ratio(torch.log(p_t / q).detach())  # the critic at its optimum
+    critic = None if loss == "pr" else "dual"  # the objective's own critic (the logistic one: below)
+    cfg = train.TrainConfig(loss=loss, gen_form=form, lam=lam, aux=aux, clamp=0.0, critic=critic).resolve()
     per_point = torch.stack([train.g_loss(v[i:i + 1], cfg, epoch=0) for i in range(len(p))])
     (g_loss,) = torch.autograd.grad((q * per_point).sum(), th)
     th2 = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
@@ -144,3 +139,47 @@ def test_pr_primal_is_not_d_lambda():
     (g_dlam,) = torch.autograd.grad(torch.maximum(0.5 * p_t, torch.softmax(th, 0)).sum(), th)
     cos = float(g_primal @ g_dlam.numpy() / (np.linalg.norm(g_primal) * np.linalg.norm(g_dlam.numpy())))
     assert math.isfinite(cos) and cos < 0.999, cos
+
+
+# (objective, generator form) against a logistic critic (log r = its logit) → the divergence
+LOGISTIC_EXPECTED = {
+    ("kl", "minimax"): lambda p, q: f_div(p, q, "kl"),  # the forward KL(P‖Q), self-normalised
+    ("rkl", "minimax"): lambda p, q: f_div(p, q, "rkl"),  # KL(Q‖P)
+    ("js", "minimax"): lambda p, q: f_div(p, q, "js"),
+    ("kl", "nonsaturating"): lambda p, q: kl(q, p),
+}
+
+
+@pytest.mark.parametrize("loss,form", list(LOGISTIC_EXPECTED))
+@given(pq=families())
+def test_logistic_critic_generator_descends_the_labelled_divergence(loss, form, pq):
+    """With a ratio estimator fitted by the logistic loss (its logit is log p/q at the optimum),
+    G's loss at T = f′(r) descends the divergence named, as with the objective's own critic
+    (docs/maths.md §3.4); for kl the self-normalised −log E_Q[r] has the same gradient since
+    E_Q[r] = 1 at the exact ratio."""
+    p, theta = pq
+    p_t = torch.as_tensor(p, dtype=torch.float64)
+    th = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
+    q = torch.softmax(th, 0)
+    log_r = torch.log(p_t / q).detach()  # the logistic critic's optimal logit
+    (g_loss,) = torch.autograd.grad(dv.ratio_generator_loss(log_r, loss, form, weights=q), th)
+    th2 = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
+    (g_div,) = torch.autograd.grad(LOGISTIC_EXPECTED[(loss, form)](p_t, torch.softmax(th2, 0)), th2)
+    assume(np.linalg.norm(g_div.numpy()) > 1e-6)
+    np.testing.assert_allclose(g_loss.numpy(), g_div.numpy(), rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("loss", ["js", "kl", "rkl"])
+def test_training_uses_the_logistic_critics_loss(loss):
+    """train.g_loss with critic = logistic is ratio_generator_loss of D's logit, per seed of a stack."""
+    cfg = train.TrainConfig(loss=loss, critic="logistic").resolve()
+    assert cfg.ratio_divergence == "bce"
+    v = torch.randn(3, 16, dtype=torch.float64)
+    expected = torch.stack([dv.ratio_generator_loss(v[s], loss, "minimax") for s in range(3)])
+    torch.testing.assert_close(train.g_loss(v, cfg, epoch=0), expected, rtol=0, atol=0)
+
+
+def test_score_from_log_ratio_inverts_log_ratio():
+    lr = torch.linspace(-5, 5, 11, dtype=torch.float64)
+    for name in dv.DIVERGENCES:
+        torch.testing.assert_close(dv.log_ratio(dv.get(name).score_from_log_ratio(lr), name), lr)
