@@ -130,6 +130,31 @@ def load_ceiling(study_dir: str | Path) -> pd.DataFrame:
     return tidy(rows)
 
 
+def load_quality(study_dir: str | Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """``<study_dir>/quality.csv`` (each trained model against the study's training bar, written by
+    the study run); where it is absent (an older store), the models of ``frame`` (tidy results)
+    are judged by their data set's default bar (``repro.quality``) and the table is written."""
+    from repro import quality  # noqa: PLC0415 - quality imports this module's neighbours only
+
+    path = Path(study_dir) / quality.QUALITY_CSV
+    try:
+        table = pd.read_csv(path, dtype={"objective": "string", "variant": "string", "init_from": "string",
+                                          "reason": "string", "train_status": "string"})
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        dataset = str(frame["dataset"].iloc[0]) if len(frame) else "mnist"
+        bar = quality.DEFAULT_BARS.get(dataset, quality.QualityBar())
+        table = quality.with_bar(quality.assess(frame, load_ceiling(study_dir), bar), bar)
+        write_csv(table, path)
+        return table
+    except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
+        raise DataError(f"{path} is not a quality table ({type(exc).__name__}); rebuild it with "
+                        "`repro paper --study <spec>.toml` or `repro study run <spec>`") from None
+    for col in ("objective", "variant", "init_from", "reason", "train_status"):
+        table[col] = table[col].fillna("").astype(str)
+    table["passes"] = table["passes"].astype(bool)
+    return table
+
+
 def tidy(frame: pd.DataFrame) -> pd.DataFrame:
     """Check the schema and normalise types: text keys as str ('' for missing), numbers float."""
     missing = [c for c in REQUIRED if c not in frame.columns]

@@ -50,8 +50,9 @@ from repro.data import DATASETS
 from repro import config
 from repro.errors import ConfigError
 from repro.features import ClassifierConfig
+from repro.quality import QualityBar, bar_for
 from repro.runtime import stable_hash
-from repro.vocab import DISCRIMINATORS, EXECUTORS, GAMMA_CONVENTIONS, SAMPLERS, SPLITS, STAGES
+from repro.vocab import DISCRIMINATORS, EXECUTORS, GAMMA_CONVENTIONS, SAMPLERS, SPLITS, STACK_SEEDS, STAGES
 
 
 class SpecError(ConfigError):
@@ -219,6 +220,8 @@ class Spec:
     slurm: SlurmSettings
     description: str = ""
     digest: str = ""  # of the parsed document: tells this spec from another with the same name
+    stack_seeds: str = "auto"  # a configuration's seeds as one training task (repro.study.stacks_seeds)
+    quality: QualityBar = QualityBar()  # the training bar ([quality]; repro.quality)
 
 
 _BLOCK_AXES = {  # key → (check, allowed, type) for list-valued grid axes
@@ -271,7 +274,7 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "s
     ``max_cells`` cells is refused before anything is expanded (counted, not listed). One reader
     per table: [study], [train] with [[objectives]], [evaluate] with its blocks, [executor]."""
     top = _Table(raw, "")
-    name, dataset, seeds_raw, executor, threads, description = _read_study(top, name_default)
+    name, dataset, seeds_raw, executor, threads, description, stack_seeds = _read_study(top, name_default)
     train, objectives = _read_objectives(top, dataset)
     settings, blocks = _read_evaluate(top, [o.loss for o in objectives], max_cells)
     n_train = sum(len(o.lams) for o in objectives) * len(seeds_raw)
@@ -286,13 +289,14 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "s
     n_ceiling = len(seeds_raw) * settings.eval_seeds  # one real-versus-real cell per evaluation seed
     _check_size(1 + n_train + n_eval + n_ceiling, max_cells, "study")
     workers, slurm = _read_executor(top)
+    quality = _read_quality(top, dataset)
     top.done()
     return Spec(path, name, dataset, tuple(seeds_raw), executor, threads, train, tuple(objectives), settings,
-                tuple(blocks), workers, slurm, description, stable_hash(raw))
+                tuple(blocks), workers, slurm, description, stable_hash(raw), stack_seeds, quality)
 
 
-def _read_study(top: _Table, name_default: str) -> tuple[str, str, list[int], str, int, str]:
-    """[study]: name, dataset, seeds, executor, threads per cell, description."""
+def _read_study(top: _Table, name_default: str) -> tuple[str, str, list[int], str, int, str, str]:
+    """[study]: name, dataset, seeds, executor, threads per cell, description, seed stacking."""
     study = top.table("study")
     name = study.str("name", name_default)
     if not STUDY_NAME.fullmatch(name):
@@ -311,9 +315,9 @@ def _read_study(top: _Table, name_default: str) -> tuple[str, str, list[int], st
     executor = study.str("executor", "local", EXECUTORS)
     threads = study.int("threads_per_cell", 1, minimum=1)
     description = study.str("description", "")
+    stack_seeds = study.str("stack_seeds", "auto", STACK_SEEDS)
     study.done()
-
-    return name, dataset, seeds_raw, executor, threads, description
+    return name, dataset, seeds_raw, executor, threads, description, stack_seeds
 
 
 def _read_objectives(top: _Table, dataset: str) -> tuple[dict[str, Any], list[Objective]]:
@@ -471,6 +475,16 @@ def _read_block(b: _Table, losses: list[str], max_cells: int) -> EvalBlock:
     _check_size(math.prod(len(v) for v in axes.values()), max_cells, b.path)  # before grid() lists it
     _validate_sampling(block, b.path)
     return block
+
+
+def _read_quality(top: _Table, dataset: str) -> QualityBar:
+    """[quality]: the training bar, the data set's default with this table's fields over it."""
+    q = top.table("quality", {})
+    q.seen.update(q.raw)
+    try:
+        return bar_for(dataset, q.raw, "quality")
+    except ConfigError as exc:
+        raise SpecError(str(exc)) from None
 
 
 def _read_executor(top: _Table) -> tuple[int, SlurmSettings]:

@@ -160,7 +160,8 @@ class Store:
         or the source model when fine-tuning)."""
         res = self.result(train_id) or {}
         final = res.get("final") or {}
-        return {"train_seconds": res.get("seconds"), "train_epochs": res.get("epochs_done"),
+        return {"train_status": res.get("status"), "train_seconds": res.get("seconds"),
+                "train_epochs": res.get("epochs_done"),
                 "train_arch": (res.get("config") or {}).get("arch"),
                 "train_fid_first": res.get("initial_fid"), "train_fid_last": final.get("fid")}
 

@@ -3,7 +3,8 @@
 ``plan`` says what would run and why (missing, failed, stale); ``run`` runs every cell without
 a result as soon as the cells it depends on are done (features → train → evaluate per model,
 ``schedule`` decides which ready cell goes first), and records each failure without stopping the
-study; ``execute_cell`` is what a worker runs for one cell.
+study; ``execute_cells`` is what a worker runs for one unit of work (a cell, or the train cells of
+one configuration's seeds trained as one stack: ``training_units``).
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from repro import evaluation
+from repro import evaluation, quality
 from repro.aggregate import CEILING_CSV
 from repro.atomic import atomic_path, atomic_write_json
 from repro.config import load
 from repro.executors import Task, make_executor
-from repro.runtime import PROJECT_ROOT, provenance
+from repro.runtime import PROJECT_ROOT, provenance, stable_hash
 from repro.spec import STAGES, Cell, Spec, SpecError, expand, is_ceiling
 from repro.store import Store
 
@@ -89,11 +90,21 @@ class UpstreamError(RuntimeError):
 
 def execute_cell(root: str, study: str, cell: Cell, threads: int) -> str:
     """Run one cell and record its outcome in the store; never raises. Returns the state."""
+    return execute_cells(root, study, (cell,), threads)[0]
+
+
+def execute_cells(root: str, study: str, cells: tuple[Cell, ...], threads: int) -> list[str]:
+    """What a worker runs: one cell, or the train cells of one configuration's seeds trained
+    together as one stack (``training_units``). Records every cell's outcome in the store; never
+    raises. Returns the cells' states."""
     import torch  # noqa: PLC0415
 
     torch.set_num_threads(threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     store = Store(root, study)
+    if len(cells) > 1:
+        return _execute_stack(store, cells)
+    cell = cells[0]
     cell_dir = store.prepare(cell)
     start = time.perf_counter()
     state, result, error = "done", None, None
@@ -107,11 +118,52 @@ def execute_cell(root: str, study: str, cell: Cell, threads: int) -> str:
         else:
             result = _run_evaluate(store, cell, cell_dir)
     except Exception as exc:  # noqa: BLE001 - a failing cell is recorded; the study goes on
-        state, error = "failed", f"{type(exc).__name__}: {exc}"
-        log.debug("cell %s failed:\n%s", cell.id, traceback.format_exc())
-        atomic_write_json(cell_dir / "traceback.json", {"traceback": traceback.format_exc()})
+        state, error = _failure(exc, cell_dir)
     store.record(cell, state, result, error, time.perf_counter() - start, provenance())
-    return state
+    return [state]
+
+
+def _failure(exc: BaseException, cell_dir: Path) -> tuple[str, str]:
+    log.debug("cell %s failed:\n%s", cell_dir.name, "".join(traceback.format_exception(exc)))
+    atomic_write_json(cell_dir / "traceback.json", {"traceback": "".join(traceback.format_exception(exc))})
+    return "failed", f"{type(exc).__name__}: {exc}"
+
+
+def _execute_stack(store: Store, cells: tuple[Cell, ...]) -> list[str]:
+    """Train cells that differ only in the seed as one stack (``repro.train.train_group``); each
+    cell records its own result, and one that cannot start fails alone."""
+    from repro import train  # noqa: PLC0415
+
+    start = time.perf_counter()
+    dirs = [store.prepare(c) for c in cells]
+    outcome: dict[int, tuple[str, dict[str, Any] | None, str | None]] = {}  # state, result, error
+    ready: list[int] = []
+    for i, (cell, cell_dir) in enumerate(zip(cells, dirs, strict=True)):
+        try:
+            _check_parent(store, cell)
+            ready.append(i)
+        except Exception as exc:  # noqa: BLE001 - this seed fails; its stack trains on
+            state, error = _failure(exc, cell_dir)
+            outcome[i] = (state, None, error)
+    if ready:
+        try:
+            results = train.train_group([train.TrainConfig.from_dict(cells[i].config["train"]) for i in ready],
+                                        [dirs[i] for i in ready], init_froms=[_parent_dir(store, cells[i]) for i in ready],
+                                        progress=False, isolate=True, device=None)
+        except Exception as exc:  # noqa: BLE001 - the stack itself could not run: every seed of it failed
+            results = [exc] * len(ready)
+        for i, res in zip(ready, results, strict=True):
+            if isinstance(res, BaseException):
+                state, error = _failure(res, dirs[i])
+                outcome[i] = (state, None, error)
+            elif res.get("status") == "diverged":
+                outcome[i] = ("diverged", res, res.get("reason"))
+            else:
+                outcome[i] = ("done", res, None)
+    seconds = time.perf_counter() - start  # the stack's: its seeds trained in the same wall time
+    for i, cell in enumerate(cells):
+        store.record(cell, *outcome[i], seconds, provenance())
+    return [outcome[i][0] for i in range(len(cells))]
 
 
 def _run_features(cell: Cell) -> dict[str, Any]:
@@ -122,16 +174,26 @@ def _run_features(cell: Cell) -> dict[str, Any]:
     return {k: fs.info.get(k) for k in ("test_accuracy", "val_accuracy", "dead_units_test", "train_seconds")}
 
 
-def _run_train(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
-    from repro import train  # noqa: PLC0415
-
+def _check_parent(store: Store, cell: Cell) -> None:
+    """A fine-tune's parent model has a usable result (UpstreamError otherwise)."""
     init = cell.config.get("init_from")
     if init is not None:
         state, why = store.check(init)
         if state != "done":
             raise UpstreamError(f"the model to fine-tune from ({init}) has no usable result: {state or 'missing'} {why}")
+
+
+def _parent_dir(store: Store, cell: Cell) -> Path | None:
+    init = cell.config.get("init_from")
+    return store.cell_dir(init) if init else None
+
+
+def _run_train(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
+    from repro import train  # noqa: PLC0415
+
+    _check_parent(store, cell)
     cfg = train.TrainConfig.from_dict(cell.config["train"])
-    return train.train(cfg, cell_dir, init_from=store.cell_dir(init) if init else None, progress=False)
+    return train.train(cfg, cell_dir, init_from=_parent_dir(store, cell), progress=False, device=None)
 
 
 def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
@@ -239,6 +301,44 @@ def schedule(cells: list[Cell]) -> list[Cell]:
     return sorted(cells, key=lambda c: (-path[c.id], position[c.id]))
 
 
+def stacks_seeds(spec: Spec, executor: str) -> bool:
+    """Whether a configuration's seeds train as one stacked model (one task) or apart (a task
+    each): ``[study].stack_seeds``; "auto" stacks where the training runs on a GPU (one batched
+    product for all seeds) and not on the CPU, where a stack computes one product per seed and
+    trains no faster per core (``bench/train.py``) while apart two cores train two seeds at once.
+    The numbers are the same either way on the CPU (``repro.seedstack``)."""
+    if spec.stack_seeds != "auto":
+        return spec.stack_seeds == "always"
+    if executor == "slurm":
+        return spec.slurm.resources["train"].gpus_per_task > 0
+    import torch  # noqa: PLC0415
+
+    return torch.cuda.is_available()
+
+
+def training_units(cells: list[Cell], stack: bool) -> list[tuple[Cell, ...]]:
+    """The units of work, in the order of ``cells``: one per cell, except that with ``stack`` the
+    train cells of one configuration (differing only in the seed, and in the parent model of a
+    fine-tune) form one unit, placed where its first cell is."""
+    def key(c: Cell) -> str:
+        return stable_hash({"train": {k: v for k, v in c.config["train"].items() if k != "seed"},
+                            "parent": c.labels.get("init_from"), "variant": c.labels.get("variant")})
+
+    groups: dict[str, list[Cell]] = {}
+    for c in cells:
+        if stack and c.stage == "train":
+            groups.setdefault(key(c), []).append(c)
+    units: list[tuple[Cell, ...]] = []
+    placed: set[str] = set()
+    for c in cells:
+        if not (stack and c.stage == "train"):
+            units.append((c,))
+        elif key(c) not in placed:
+            placed.add(key(c))
+            units.append(tuple(groups[key(c)]))
+    return units
+
+
 def run(spec: Spec, root: str | Path = DEFAULT_ROOT, *, executor: str | None = None, retry_failed: bool = False,
         force: bool = False, progress: bool = True) -> RunReport:
     """Run every cell without a result, each after the cells it depends on; record failures and go
@@ -316,10 +416,11 @@ def _run(spec: Spec, store: Store, root: str | Path, executor: str | None, retry
         if p.will_run or force or (retry_failed and p.state == "failed"):
             store.clear_status(p.cell.id)  # a retried training run resumes from its checkpoint
             todo.append(p.cell)
-    todo = schedule(todo)
-    index = {c.id: i for i, c in enumerate(todo)}
-    tasks = [Task((str(store.root), spec.name, c, spec.threads_per_cell), c.stage,
-                  tuple(index[d] for d in c.deps if d in index)) for c in todo]
+    units = training_units(schedule(todo), stacks_seeds(spec, name))
+    index = {c.id: i for i, unit in enumerate(units) for c in unit}
+    tasks = [Task((str(store.root), spec.name, unit, spec.threads_per_cell), unit[0].stage,
+                  tuple(sorted({index[d] for c in unit for d in c.deps if d in index} - {i})))
+             for i, unit in enumerate(units)]
     totals = {stage: sum(c.stage == stage for c in todo) for stage in STAGES}
     ended = dict.fromkeys(STAGES, 0)
     counts = {"done": 0, "failed": 0, "diverged": 0}
@@ -327,17 +428,19 @@ def _run(spec: Spec, store: Store, root: str | Path, executor: str | None, retry
     bar = tqdm(total=len(todo), desc=f"{spec.name}", unit="cell", disable=True if not progress or not todo else None)
 
     def on_done(i: int, value: Any) -> None:
-        cell = todo[i]
         if isinstance(value, BaseException):  # the worker itself died: record it here
-            store.record(cell, "failed", None, f"worker failed: {type(value).__name__}: {value}", 0.0, provenance())
-            value = "failed"
-        counts[value] = counts.get(value, 0) + 1
-        ended[cell.stage] += 1
+            for cell in units[i]:
+                store.record(cell, "failed", None, f"worker failed: {type(value).__name__}: {value}", 0.0,
+                             provenance())
+            value = ["failed"] * len(units[i])
+        for cell, state in zip(units[i], value, strict=True):
+            counts[state] = counts.get(state, 0) + 1
+            ended[cell.stage] += 1
         stages = {s: f"{ended[s]}/{totals[s]}" for s in STAGES if totals[s]}
         bar.set_postfix(**stages, **{k: v for k, v in counts.items() if v or k == "failed"}, refresh=False)
-        bar.update()
+        bar.update(len(units[i]))
 
-    ex.run_graph(execute_cell, tasks, on_done)
+    ex.run_graph(execute_cells, tasks, on_done)
     bar.close()
     ran = len(todo)
     final = plan(spec, root)
@@ -348,7 +451,8 @@ def _run(spec: Spec, store: Store, root: str | Path, executor: str | None, retry
 
 
 def write_tables(spec: Spec, store: Store, planned: list[PlannedCell]) -> None:
-    """results.csv and ceiling.csv from the verified cells of ``planned`` (a fresh ``plan``), and provenance.json."""
+    """results.csv, ceiling.csv and quality.csv (each trained model against the training bar,
+    ``repro.quality``) from the verified cells of ``planned`` (a fresh ``plan``), and provenance.json."""
     frame = store.tidy([p.cell for p in planned], {p.cell.id: p.state for p in planned})
     if not frame.empty:
         frame.insert(0, "study", spec.name)
@@ -359,4 +463,7 @@ def write_tables(spec: Spec, store: Store, planned: list[PlannedCell]) -> None:
         ceiling.insert(0, "study", spec.name)
     with atomic_path(store.dir / CEILING_CSV) as tmp:
         ceiling.to_csv(tmp, index=False)
+    judged = quality.assess(frame, ceiling, spec.quality)
+    with atomic_path(store.dir / quality.QUALITY_CSV) as tmp:
+        quality.with_bar(judged, spec.quality).to_csv(tmp, index=False)
     atomic_write_json(store.dir / "provenance.json", {**provenance(), "spec": spec.path})

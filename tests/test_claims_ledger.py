@@ -34,7 +34,7 @@ def test_claims_json_record_has_the_ledger_fields() -> None:
 
 def test_statements_this_setting_cannot_decide_stay_untestable_with_their_reason() -> None:
     """The untestable() entries answer 'untestable' with a reason even on a study with every cell
-    kind, so a reader finds the sentence answered rather than dropped (docs/maths.md §9.2)."""
+    kind, so a reader finds the sentence answered rather than dropped (docs/maths.md §9.3)."""
     frames_all = objectives_frames()
     fixed = [s for s in C.STATEMENTS if s.test.startswith("none: untestable")]
     assert {s.key for s in fixed} >= {"UnstableFGANs", "DRSSoftTruncationAcceptance", "LambdaFromScratch"}

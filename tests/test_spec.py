@@ -323,15 +323,15 @@ def test_blocks_of_the_samplers_beyond_rejection_expand_with_their_labels() -> N
 
 def test_variants_of_a_recipe_are_distinct_models_labelled_by_name() -> None:
     raw = _raw()
-    raw["objectives"] += [{"loss": "kl"}, {"loss": "kl", "variant": "no clamp", "train": {"clamp": 0.0}},
+    raw["objectives"] += [{"loss": "kl"}, {"loss": "kl", "variant": "clamp", "train": {"clamp": 20.0}},
                           {"loss": "kl", "variant": "2 G steps", "train": {"g_steps": 2}}]
     with pytest.raises(SpecError, match=r"objectives\[3\].variant: no \[\[evaluate.blocks\]\] evaluates"):
         parse_spec(raw, "t.toml")
     raw["evaluate"]["blocks"].append({"sampler": "none", "sigma": [1.0], "variants": True})
     all_cells = expand(parse_spec(raw, "t.toml"))
     cells = [c for c in all_cells if c.stage == "train" and c.labels["objective"] == "kl"]
-    assert sorted({c.labels["variant"] for c in cells}) == ["", "2 G steps", "no clamp"] and len(cells) == 3 * 2
-    assert {c.config["train"]["clamp"] for c in cells if c.labels["variant"] == "no clamp"} == {0.0}
+    assert sorted({c.labels["variant"] for c in cells}) == ["", "2 G steps", "clamp"] and len(cells) == 3 * 2
+    assert {c.config["train"]["clamp"] for c in cells if c.labels["variant"] == "clamp"} == {20.0}
     # the variants get the variants block only (σ = 1 plain); the default recipe every block
     evals = [c for c in all_cells if c.labels.get("sampler") and c.labels["objective"] == "kl"]
     assert {c.labels["sigma"] for c in evals if c.labels["variant"]} == {1.0}
@@ -343,7 +343,7 @@ def test_variants_of_a_recipe_are_distinct_models_labelled_by_name() -> None:
 @pytest.mark.parametrize(("extra", "message"), [
     ([{"loss": "kl"}, {"loss": "kl"}], "loss 'kl' is listed twice; list each objective once"),
     ([{"loss": "kl", "variant": "a", "train": {"clamp": 0.0}}], "'kl' has variants but no default recipe"),
-    ([{"loss": "kl"}, {"loss": "kl", "variant": "same", "train": {"clamp": 20.0}}],
+    ([{"loss": "kl"}, {"loss": "kl", "variant": "same", "train": {"clamp": 0.0}}],
      "the same training configuration as objectives[2]"),
     ([{"loss": "js", "init_from": "bce"}, {"loss": "bce", "variant": "x", "train": {"g_steps": 2}}],
      "'bce' is fine-tuned from, so its variants"),

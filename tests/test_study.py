@@ -142,6 +142,23 @@ def test_inprocess_executor_gives_the_same_numbers(reference: Path, spec_path: P
     pd.testing.assert_frame_equal(_metrics(tmp_path), _metrics(reference))
 
 
+def test_seeds_trained_as_one_stack_give_the_same_numbers(reference: Path, spec_path: Path, tmp_path: Path) -> None:
+    """stack_seeds = "always": each configuration's two seeds are one unit of work (one process
+    trains them as one stacked model), each still its own cell with its own result; on the CPU the
+    numbers are those of the seeds trained apart, bitwise, and the result says what it trained with."""
+    stacked = spec_path.parent / "micro_stacked.toml"
+    stacked.write_text(MICRO.replace('threads_per_cell = 1', 'threads_per_cell = 1\nstack_seeds = "always"'))
+    spec = load_spec(stacked)
+    assert study.stacks_seeds(spec, "local") and not study.stacks_seeds(load_spec(spec_path), "local")
+    units = study.training_units(study.schedule(study.expand(spec)), stack=True)
+    assert sorted(len(u) for u in units if u[0].stage == "train") == [2, 2]
+    report = study.run(spec, tmp_path, executor="local", progress=False)
+    assert report.ok
+    pd.testing.assert_frame_equal(_metrics(tmp_path), _metrics(reference))
+    results = [json.loads(p.read_text()) for p in (tmp_path / "micro" / "cells").glob("*/result.json")]
+    assert sorted(r["stack"] for r in results if "stack" in r) == [[0, 1]] * 4
+
+
 def test_failed_cell_is_recorded_and_retried(reference: Path, spec_path: Path, tmp_path: Path) -> None:
     hooks = str(Path(__file__).parent / "hooks")  # sitecustomize: the failure injection, in every process
     proc = _cli("run", str(spec_path), "--root", str(tmp_path), "--no-progress",

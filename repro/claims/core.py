@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from repro.aggregate import DEFAULT_KEYS, holm, lookup, prefer_refit, select, welch
+from repro.quality import model_name
 from repro.vocab import F_GAN_OBJECTIVES
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
@@ -95,6 +96,7 @@ class Statement:
     source: Source
     test: str
     check: Check
+    needs: tuple[str, ...] = ()  # the objectives whose models the claim is about (the training bar's gate)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,10 +108,11 @@ class Verdict:
     verdict: str        # one of VERDICTS
     evidence: str
     units: tuple[dict[str, Any], ...] = ()
+    gated: bool = False  # untestable because a model it needs is below the training bar
 
     def as_dict(self) -> dict[str, Any]:
         """The record of ``claims.json``: key, claim, source (document, file, where, quote), test,
-        verdict, evidence, units."""
+        verdict, evidence, units, gated."""
         out = dataclasses.asdict(self)
         out["source"] = self.source.as_dict()
         return out
@@ -122,6 +125,19 @@ def untestable(reason: str) -> Check:
     def check(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
         return Outcome(UNTESTABLE, reason)
     return check
+
+
+def gate(quality: pd.DataFrame | None, needs: tuple[str, ...], variant: str = "") -> str | None:
+    """Why a claim about the models of ``needs`` (the ``variant`` recipe) cannot be tested: the
+    models among them below the training bar (``repro.quality``), each with the figures that
+    failed ("kl seed 1: recall 0.000 < 0.35"); None when every one passes or nothing is known."""
+    if quality is None or quality.empty or not needs:
+        return None
+    variants = quality["variant"].fillna("").astype(str)
+    failed = quality[quality["objective"].isin(needs) & (variants == variant) & ~quality["passes"].astype(bool)]
+    if failed.empty:
+        return None
+    return "below the training bar (" + "; ".join(f"{model_name(r)}: {r['reason']}" for _, r in failed.iterrows()) + ")"
 
 
 def combine(unit_verdicts: list[str]) -> str:

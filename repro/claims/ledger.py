@@ -11,12 +11,13 @@ from __future__ import annotations
 import pandas as pd
 
 from repro.claims import beyond, lambda_pr, objectives, rejection, truncation
-from repro.claims.core import Source, Statement, Verdict, untestable
+from repro.claims.core import UNTESTABLE, Outcome, Source, Statement, Verdict, gate, untestable
 from repro.claims.rejection import HIGH_ACCEPTANCE, RECALL_TOLERANCE, STABLE_MARGIN
 
 PLAIN = "the plain sampler at σ = 1"
+FGANS = ("bce", "js", "kl", "rkl")  # the objectives trained from scratch; ``needs``: the models a claim is about
 TABLE1 = "DRS at the report's Table 1 operating point (target acceptance 88 %)"
-# Why the statements at the end of each section cannot be decided here (docs/maths.md §9.2).
+# Why the statements at the end of each section cannot be decided here (docs/maths.md §9.3).
 STABILITY = ("every objective trains with the stabilisers its recipe needs, chosen for training quality before any "
              "result; a failed run is recorded, but a rate of failure of the unstabilised forms needs many more "
              "seeds than three. paper.toml's ablation (no clamp, two G steps, D rate) reports the variants' "
@@ -30,48 +31,48 @@ STATEMENTS: tuple[Statement, ...] = (
         "BCERealistic", "BCE has the highest precision of the four objectives and less recall than the best f-GAN",
         Source("report", "§3.3", "the baseline BCE produces the most realistic digits, but lacks diversity"),
         f"precision of BCE minus each f-GAN's, and recall of the f-GAN with most recall minus BCE's, {PLAIN} "
-        "(Welch, Holm)", objectives.bce_realistic),
+        "(Welch, Holm)", objectives.bce_realistic, needs=FGANS),
     Statement(
         "KLBestPRD", "On the PR curve, KL has the best precision and the best recall of the three f-GANs",
         Source("report", "§3.3", "According to the PR curve, KL achieves both the best precision and best recall "
                "[...] among the three f-GANs."),
         f"PRD summaries F1/8 (precision end) and F8 (recall end) of KL minus JS's and RKL's, {PLAIN} (Welch, Holm)",
-        objectives.kl_best_prd),
+        objectives.kl_best_prd, needs=("js", "kl", "rkl")),
     Statement(
         "FGANTheory", "Recall orders KL > JS > RKL and precision RKL > JS > KL",
         Source("report", "§3.3", "the theory states that KL should induce more diversity, RKL more precision, and JS "
                "find a balance between the two"),
-        f"k-NN recall KL − JS, JS − RKL; precision RKL − JS, JS − KL, {PLAIN} (Welch, Holm)", objectives.fgan_theory),
+        f"k-NN recall KL − JS, JS − RKL; precision RKL − JS, JS − KL, {PLAIN} (Welch, Holm)", objectives.fgan_theory, needs=("js", "kl", "rkl")),
     Statement(
         "RKLvsKL", "RKL favours precision and KL recall",
         Source("report", "§3.1", "KL penalizes missing modes, promoting broader coverage of the data. [...] RKL "
                "focuses on high-probability regions of the real data, favoring precision over recall."),
-        f"precision RKL − KL and recall KL − RKL, {PLAIN} (Welch, Holm)", objectives.rkl_vs_kl),
+        f"precision RKL − KL and recall KL − RKL, {PLAIN} (Welch, Holm)", objectives.rkl_vs_kl, needs=("kl", "rkl")),
     Statement(
         "KLCoverage", "KL covers the real distribution best of the three f-GANs",
         Source("slides", "f-GAN slide", "Kullback-Leibler: Focuses on full coverage of real data distribution"),
-        f"coverage (Naeem et al.) of KL minus JS's and RKL's, {PLAIN} (Welch, Holm)", objectives.kl_full_coverage),
+        f"coverage (Naeem et al.) of KL minus JS's and RKL's, {PLAIN} (Welch, Holm)", objectives.kl_full_coverage, needs=("js", "kl", "rkl")),
     Statement(
         "RKLModeCollapse", "RKL drops the most modes (the data set's classes) of the f-GANs",
         Source("slides", "f-GAN slide", "Reverse KL: [...] Prone to mode collapse."),
         f"class KL (real against generated histogram of predicted classes) of RKL minus JS's and KL's, {PLAIN} "
-        "(Welch, Holm); coverage where the study has no class KL", objectives.rkl_mode_collapse),
+        "(Welch, Holm); coverage where the study has no class KL", objectives.rkl_mode_collapse, needs=("js", "kl", "rkl")),
     Statement(
         "RKLLowestRecall", "With DRS, RKL has the lowest recall of the four objectives",
         Source("report", "§5.3", "RKL favours high-density regions and therefore reaches high precision but the "
                "lowest recall, consistent with its mode-seeking behaviour."),
-        f"recall of BCE, JS and KL minus RKL's, {TABLE1} (Welch, Holm)", objectives.rkl_lowest_recall_drs),
+        f"recall of BCE, JS and KL minus RKL's, {TABLE1} (Welch, Holm)", objectives.rkl_lowest_recall_drs, needs=FGANS),
     Statement(
         "BCEJSBetween", "With DRS, BCE and JS have a higher FID and a lower recall than KL",
         Source("report", "§5.3", "BCE and JS lie in between: both exhibit solid precision but higher FID and "
                "slightly lower recall than KL."),
         f"FID of BCE and JS minus KL's, recall of KL minus BCE's and JS's, {TABLE1} (Welch, Holm)",
-        objectives.bce_js_between_drs),
+        objectives.bce_js_between_drs, needs=("bce", "js", "kl")),
     Statement(
         "KLDRSBestFID", "KL with DRS gives the best FID of Table 1's configurations",
         Source("report", "§5.3", "The KL-trained generator combined with DRS achieves the best FID (≈ 24)"),
         "FID of the best other (objective × plain, DRS, OBRS) configuration minus KL + DRS's (Welch)",
-        objectives.kl_drs_best_fid),
+        objectives.kl_drs_best_fid, needs=FGANS),
     Statement(
         "UnstableFGANs", "KL and RKL train less stably than BCE and JS, and the report's stabilisers help",
         Source("report", "§3.2", "During training, we observed that KL and RKL objectives are more prone to "
@@ -95,51 +96,51 @@ STATEMENTS: tuple[Statement, ...] = (
         "SoftTruncation", "Soft truncation trades precision for recall: σ < 1 raises precision, σ > 1 raises recall",
         Source("report", "§4", "a higher variance helps more diversity, while a lower one helps quality"),
         "precision and recall at the smallest and largest σ minus σ = 1, each model (paired by seed, Holm)",
-        truncation.soft_truncation),
+        truncation.soft_truncation, needs=FGANS),
     Statement(
         "SoftTruncationNeverBoth", "Soft truncation never improves precision and recall simultaneously",
         Source("report", "§4", "we can see that it is never improving precision and recall simultaneously"),
         "every σ ≠ 1 of every model: a significant rise of both precision and recall contradicts "
         "(paired by seed, Holm); no equivalence margin, so at best not contradicted",
-        truncation.soft_truncation_never_both),
+        truncation.soft_truncation_never_both, needs=FGANS),
     Statement(
         "PRDMissesSigma", "The PR curve does not show the σ trend that k-NN precision and recall show (KL model)",
         Source("report", "§4, Figure 4", "we would expect the precision to decrease and the recall to increase as "
                "the soft truncation variance σ increases. But the PR curves are not really acknowledging this "
                "expectation"),
         "PRD ends F1/8 and F8 at each σ ≠ 1 minus σ = 1, KL (paired, Holm): all four moving the expected way "
-        "contradicts, one moving the wrong way supports", truncation.prd_misses_sigma_trend),
+        "contradicts, one moving the wrong way supports", truncation.prd_misses_sigma_trend, needs=("kl",)),
     # ------------------------------------------------------------------ DRS
     Statement(
         "DRSPrecision", f"DRS raises precision while keeping a high acceptance rate (≥ {HIGH_ACCEPTANCE:.0%})",
         Source("report", "§5.3.2", "post-hoc rejection sampling offers a simple and robust way to sharpen samples "
                "without retraining"),
         f"precision minus the plain sampler's, {TABLE1}, each f-GAN (paired by seed, Holm); acceptance interval "
-        f"above {HIGH_ACCEPTANCE:.0%}", rejection.drs_precision),
+        f"above {HIGH_ACCEPTANCE:.0%}", rejection.drs_precision, needs=FGANS),
     Statement(
         "DRSGammaAcceptance", "Table 1's γ = 2 (γ = max ℓ + 2, accept with σ(ℓ − γ)) gives 86–90 % acceptance",
         Source("report", "§5.2–5.3", "where the offset tunes the aggressiveness of DRS. [...] Table 1 reports "
                "precision, recall, FID, and acceptance for [...] Across divergences, DRS maintains high acceptance "
                "rates (typically 86–90%)"),
         "the report's rule accepts with σ(ℓ − γ), γ = max ℓ + 2: the bound σ(−2) on every acceptance probability",
-        rejection.drs_gamma_acceptance),
+        rejection.drs_gamma_acceptance, needs=FGANS),
     Statement(
         "DRSSelectiveStable", f"At 6 % acceptance, DRS leaves KL's precision and recall within ±{STABLE_MARGIN:g}",
         Source("report", "§5.2", "Negative values make the sampler highly selective (acceptance as low as 6%), while "
                "precision and recall remain stable."),
         f"precision and recall at DRS 6 % minus the plain sampler's, KL (paired): both intervals inside "
-        f"±{STABLE_MARGIN:g} supports, either outside contradicts", rejection.drs_selective_stable),
+        f"±{STABLE_MARGIN:g} supports, either outside contradicts", rejection.drs_selective_stable, needs=("kl",)),
     Statement(
         "DRSSelectiveBestFID", "KL with DRS at 6 % acceptance has the best FID of the study",
         Source("report", "§5.2", "This selective regime yields the best FID across all experiments"),
         "FID of the lowest other configuration of the study minus KL + DRS 6 %'s (Welch)",
-        rejection.drs_selective_best_fid),
+        rejection.drs_selective_best_fid, needs=(*FGANS, "pr")),
     Statement(
         "DRSSoftTruncation", "DRS with soft truncation raises precision, lowers recall and worsens FID (JS, BCE)",
         Source("report", "§5.3.1", "For JS, this slightly increases precision (from 0.93 to 0.94) but reduces recall "
                "(from 0.83 to 0.80) and worsens FID (from ≈ 50.8 to ≈ 62.6). BCE shows a similar pattern"),
         "precision, recall and FID of DRS at the smallest σ < 1 minus DRS at σ = 1 (same target acceptance), "
-        "JS and BCE (Welch, Holm)", rejection.drs_soft_truncation(("js", "bce"))),
+        "JS and BCE (Welch, Holm)", rejection.drs_soft_truncation(("js", "bce")), needs=("bce", "js")),
     Statement(
         "DRSSoftTruncationAcceptance", "Adding soft truncation leaves DRS's acceptance rate unchanged",
         Source("report", "§5.3.1", "The acceptance rate remains nearly unchanged"),
@@ -154,41 +155,41 @@ STATEMENTS: tuple[Statement, ...] = (
         "SlidesDRSSoftTruncation", "DRS with soft truncation raises precision, lowers recall and raises FID (JS)",
         Source("slides", "DRS results", "DRS /w Soft-Truncation increases precision but reduces recall [...] and "
                "higher FID"),
-        "as the previous row, JS only", rejection.drs_soft_truncation(("js",))),
+        "as the previous row, JS only", rejection.drs_soft_truncation(("js",)), needs=("js",)),
     # ------------------------------------------------------------------ OBRS
     Statement(
         "OBRSBudget", f"OBRS raises precision at nearly fixed recall (drop ≤ {RECALL_TOLERANCE:g}) as the budget K grows",
         Source("lecture2025", "Proposition 3.3", "For any (α, β) ∈ PRD(P, P̂) we have (α′, β) ∈ PRD(P, P̃) with "
                "α′ = min{1, Kα}."),
         f"k-NN precision and recall at the largest K minus the plain sampler's (paired, Holm over objectives); "
-        f"recall interval above −{RECALL_TOLERANCE:g}", rejection.obrs_budget),
+        f"recall interval above −{RECALL_TOLERANCE:g}", rejection.obrs_budget, needs=FGANS),
     Statement(
         "OBRSPRCurve", "OBRS raises the precision end of the PR curve and keeps its recall end",
         Source("lecture2025", "Proposition 3.3", "For any (α, β) ∈ PRD(P, P̂) we have (α′, β) ∈ PRD(P, P̃) with "
                "α′ = min{1, Kα}."),
         f"PRD F1/8 and F8 at the largest K minus the plain sampler's (paired; Holm over objectives); F8 interval "
-        f"above −{RECALL_TOLERANCE:g}", rejection.obrs_prd),
+        f"above −{RECALL_TOLERANCE:g}", rejection.obrs_prd, needs=FGANS),
     Statement(
         "OBRSFidByBudget", "OBRS lowers FID as the budget K grows",
         Source("lecture2025", "OBRS in practice (table)", "1/K 0.25 → 1: FID 1.57, 1.58, 1.77, 1.97"),
-        "FID at the largest K minus the plain sampler's (K = 1), each f-GAN (paired, Holm)", rejection.obrs_fid),
+        "FID at the largest K minus the plain sampler's (K = 1), each f-GAN (paired, Holm)", rejection.obrs_fid, needs=FGANS),
     # ------------------------------------------------------------------ λ-PR
     Statement(
         "LambdaTradeoff", "For λ-PR, precision rises and recall falls as λ grows",
         Source("lecture2025", "fine-tuning GANs (table)", "When λ increases, Precision ↑ Recall ↓"),
         "precision and recall at the largest λ minus the smallest (paired by seed: the fine-tunes share a parent; "
-        "Holm)", lambda_pr.lambda_tradeoff),
+        "Holm)", lambda_pr.lambda_tradeoff, needs=("bce", "pr")),
     Statement(
         "LambdaMNIST", "On MNIST and Fashion-MNIST, recall falls as precision rises for λ from 0.1 to 10",
         Source("lecture2023", "λ-PR samples (figure)", "Samples from a models trained on MNIST and FashionMNIST. "
                "Recall decreases as the precision increases for [...] between 0.1 and 10."),
-        "as the previous row, on this study's models (its data set) with λ in [0.1, 10]", lambda_pr.lambda_tradeoff),
+        "as the previous row, on this study's models (its data set) with λ in [0.1, 10]", lambda_pr.lambda_tradeoff, needs=("bce", "pr")),
     Statement(
         "LambdaBeatsTruncation", "λ-PR fine-tuning gives more recall than truncating its parent to the same precision",
         Source("lecture2025", "fine-tuning GANs (table)", "When λ increases, Precision ↑ Recall ↓ with better "
                "performances than truncation."),
         "recall of each λ model minus the recall of its BCE parent's σ (and ψ) truncation curve at the same "
-        "precision (linear between points; Welch, Holm)", lambda_pr.lambda_beats_truncation),
+        "precision (linear between points; Welch, Holm)", lambda_pr.lambda_beats_truncation, needs=("bce", "pr")),
     Statement(
         "LambdaFromScratch", "λ-PR GANs trained from scratch: small λ gives the best FID and recall",
         Source("lecture2025", "training GANs (table)", "CIFAR-10 32 × 32 [...] FID P R [...] λ = 0.1 11.62 "
@@ -203,21 +204,25 @@ STATEMENTS: tuple[Statement, ...] = (
         Source("turner2019", "abstract", "It uses the discriminator from GAN training to build a wrapper around "
                "the generator for improved sampling."),
         "Inception-style score in the feature classifier at the longest MH chain minus the plain sampler's, "
-        "each f-GAN (paired, Holm)", beyond.mh_improves),
+        "each f-GAN (paired, Holm)", beyond.mh_improves, needs=("bce", "js")),
     Statement(
         "LangevinImproves", "Langevin in latent space raises the Inception-style score over the plain sampler",
         Source("che2020", "abstract", "We show that DDLS is highly efficient compared to previous methods which "
                "work in the high-dimensional pixel space and can be applied to improve on previously trained GANs "
                "of many types."),
         "Inception-style score after the most Langevin steps minus the plain sampler's, each f-GAN "
-        "(paired, Holm)", beyond.ddls_improves),
+        "(paired, Holm)", beyond.ddls_improves, needs=("bce", "js")),
 )
 
 
-def check_all(agg: pd.DataFrame, paired: pd.DataFrame) -> list[Verdict]:
-    """Every statement of the ledger checked against the study, in the order of the claims table."""
+def check_all(agg: pd.DataFrame, paired: pd.DataFrame, quality: pd.DataFrame | None = None) -> list[Verdict]:
+    """Every statement of the ledger checked against the study, in the order of the claims table.
+    With ``quality`` (``repro.quality.assess``), a statement that needs a model below the training
+    bar is ``untestable`` with that model and figure as the reason (``core.gate``), whatever its
+    cells say."""
     out = []
     for s in STATEMENTS:
-        o = s.check(agg, paired)
-        out.append(Verdict(s.key, s.claim, s.source, s.test, o.verdict, o.evidence, o.units))
+        reason = gate(quality, s.needs)
+        o = Outcome(UNTESTABLE, reason) if reason else s.check(agg, paired)
+        out.append(Verdict(s.key, s.claim, s.source, s.test, o.verdict, o.evidence, o.units, gated=bool(reason)))
     return out

@@ -502,7 +502,43 @@ def fig_lambda_vs_truncation(agg: pd.DataFrame, **_: Any) -> plt.Figure | None:
     return fig
 
 
+def fig_below_bar(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, judged: pd.DataFrame | None = None,
+                  **_: Any) -> plt.Figure | None:
+    """The samples (plain sampler, σ = 1) of every trained model below the training bar, each
+    titled with the figures that failed: a failed model is shown, not hidden. A one-line figure
+    when every model passes; None when the models were not judged."""
+    if judged is None or judged.empty:
+        return None
+    failed = judged[~judged["passes"].astype(bool)]
+    if failed.empty:
+        fig, ax = plt.subplots(figsize=(WIDTH * 0.5, 0.5))
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"every one of the {len(judged)} trained models passes the training bar", ha="center",
+                va="center", fontsize=8)
+        return fig
+    from repro.quality import model_name  # noqa: PLC0415
+
+    cols = min(4, len(failed))
+    rows = -(-len(failed) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 2.1 * rows), constrained_layout=True, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    plain = (frame["sampler"] == "none") & np.isclose(frame["sigma"].astype(float), 1.0) & frame["psi"].isna()
+    for ax, (_, model) in zip(axes.flat, failed.iterrows()):
+        cells = frame.loc[plain & (frame["train_id"] == model["train_id"]), "cell_id"]
+        path = next((study_dir / "cells" / str(c) / "grid.png" for c in cells
+                     if (study_dir / "cells" / str(c) / "grid.png").is_file()), None)
+        if path is not None:
+            ax.imshow(plt.imread(path), cmap="gray", interpolation="nearest")
+        else:
+            ax.text(0.5, 0.5, "no grid", ha="center", va="center", transform=ax.transAxes, fontsize=7)
+        reason = "\n".join(str(model["reason"]).split("; ")[:3])
+        ax.set_title(f"{model_name(model)}\n{reason}", fontsize=6)
+    return fig
+
+
 FIGURES: dict[str, Callable[..., plt.Figure | None]] = {
+    "below_bar": fig_below_bar,
     "sigma_prd": fig_sigma_prd,
     "equal_cost": fig_equal_cost,
     "lambda_vs_truncation": fig_lambda_vs_truncation,
@@ -525,13 +561,14 @@ def placeholder(name: str) -> plt.Figure:
 
 
 def write_figures(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: str | Path,
-                  out_dir: str | Path) -> dict[str, dict[str, Any]]:
-    """Draw every figure, save ``<name>.pdf`` and ``<name>.png``; returns name → {paths, empty}."""
+                  out_dir: str | Path, judged: pd.DataFrame | None = None) -> dict[str, dict[str, Any]]:
+    """Draw every figure, save ``<name>.pdf`` and ``<name>.png``; returns name → {paths, empty}.
+    ``judged``: the trained models against the training bar (``repro.quality``)."""
     style()
     study_dir, out_dir = Path(study_dir), Path(out_dir)
     out: dict[str, dict[str, Any]] = {}
     for name, draw in FIGURES.items():
-        fig = draw(agg=agg, frame=frame, study_dir=study_dir)
+        fig = draw(agg=agg, frame=frame, study_dir=study_dir, judged=judged)
         empty = fig is None
         if empty:
             log.info("figure %s: no data in this study; writing a placeholder", name)

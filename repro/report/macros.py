@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from repro import quality
 from repro.aggregate import BOOTSTRAP_MIN_N, lookup, pr_reference, status_counts, values_of
 from repro.atomic import atomic_write_bytes
 from repro.claims import HIGH_ACCEPTANCE, RECALL_TOLERANCE, VERDICTS, Verdict, table1_configs
@@ -61,9 +62,11 @@ def _grid(values: Iterable[float]) -> str:
 
 
 def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict],
-                 provenance: dict[str, Any], context: dict[str, Any]) -> dict[str, str]:
+                 provenance: dict[str, Any], context: dict[str, Any],
+                 judged: pd.DataFrame | None = None) -> dict[str, str]:
     """All macros, name → LaTeX (already escaped). ``context``: study, study_dir, spec,
-    method, confidence, resamples, paper_commit, paper_dirty, rebuild command."""
+    method, confidence, resamples, paper_commit, paper_dirty, rebuild command; ``judged``: the
+    trained models against the training bar (``repro.quality``)."""
     m: dict[str, str] = {}
 
     def put(name: str, value: Any, escape: bool = True) -> None:
@@ -79,6 +82,7 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
     _lambda_macros(put, agg)
     _ceiling_macros(put, agg)
     _claim_macros(put, verdicts)
+    _quality_macros(put, judged)
     _seed_macros(put)
     _provenance_macros(put, provenance, context)
     return m
@@ -245,9 +249,24 @@ def _claim_macros(put: Put, verdicts: list[Verdict]) -> None:
     for v in verdicts:
         put(macro_name("Claim", v.key, "Verdict"), v.verdict)
         put(macro_name("Claim", v.key, "Evidence"), v.evidence)
+    # the counts are over the claims the training bar let through; the gated ones apart
     for verdict in VERDICTS:
-        put(macro_name("NumClaims", verdict), sum(v.verdict == verdict for v in verdicts))
+        put(macro_name("NumClaims", verdict), sum(v.verdict == verdict and not v.gated for v in verdicts))
     put("NumClaims", len(verdicts))
+    put("NumClaimsGated", sum(v.gated for v in verdicts))
+    put("NumClaimsThrough", sum(not v.gated for v in verdicts))
+
+
+def _quality_macros(put: Put, judged: pd.DataFrame | None) -> None:
+    """The training bar, and how many trained models fail it (which, and why)."""
+    judged = judged if judged is not None else pd.DataFrame(columns=quality.QUALITY_COLUMNS)
+    bar = quality.bar_of(judged) if {"min_recall"} <= set(judged.columns) else None
+    put("QualityBar", bar.describe() if bar is not None else "--")
+    put("QualityMinRecall", f"{bar.min_recall:g}" if bar is not None else "--")
+    put("NumModels", len(judged))
+    failed = judged[~judged["passes"].astype(bool)] if len(judged) else judged
+    put("NumModelsFailed", len(failed))
+    put("ModelsFailed", "; ".join(f"{quality.model_name(r)} ({r['reason']})" for _, r in failed.iterrows()) or "none")
 
 
 def _seed_macros(put: Put) -> None:

@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from repro.aggregate import aggregate_study, status_counts
+from repro.aggregate import aggregate_study, load_quality, status_counts
 from repro.atomic import atomic_path, atomic_write_json
 from repro.claims import check_all
 from repro.errors import ReproError
@@ -91,16 +91,16 @@ def build(
     """Aggregate the study, render everything, build the PDF; returns a summary. ``companion``:
     a second study (another data set) whose models table and verdicts get a section."""
     study_dir, out_root = Path(study_dir), Path(out_root)
-    frame, agg, verdicts = _checked(study_dir, method, confidence, n_resamples, seed)
+    frame, agg, verdicts, judged = _checked(study_dir, method, confidence, n_resamples, seed)
     second = None
     if companion is not None:
-        second = (Path(companion).name, *_checked(Path(companion), method, confidence, n_resamples, seed))
+        second = (Path(companion).name, *_checked(Path(companion), method, confidence, n_resamples, seed)[:3])
 
-    built = tables.build_all(agg, verdicts)
+    built = tables.build_all(agg, verdicts, judged)
     if second is not None:
         built.append(tables.build_companion(second[2]))
     table_paths = tables.write_tables(built, out_root / "tables")
-    figs = figures.write_figures(agg, frame, study_dir, out_root / "figures")
+    figs = figures.write_figures(agg, frame, study_dir, out_root / "figures", judged=judged)
 
     prov_path = study_dir / "provenance.json"
     provenance = json.loads(prov_path.read_text()) if prov_path.is_file() else {}
@@ -113,7 +113,7 @@ def build(
         "paper_dirty": git.get("dirty"),
         "rebuild": rebuild or f"make paper STUDY={study_dir}",
     }
-    all_macros = macros.build_macros(agg, frame, verdicts, provenance, context)
+    all_macros = macros.build_macros(agg, frame, verdicts, provenance, context, judged)
     all_macros.update(macros.companion_macros(second))
     macro_path = macros.write_macros(
         all_macros,
@@ -136,12 +136,14 @@ def build(
 
 
 def _checked(study_dir: Path, method: str, confidence: float, n_resamples: int, seed: int
-             ) -> tuple[Any, Any, list[Any]]:
-    """(results, aggregate, verdicts) of a study; aggregate.csv, paired.csv and claims.json written."""
+             ) -> tuple[Any, Any, list[Any], Any]:
+    """(results, aggregate, verdicts, models against the training bar) of a study; aggregate.csv,
+    paired.csv and claims.json written (quality.csv too where the study run did not write it)."""
     frame, agg, paired = aggregate_study(study_dir, method, confidence, n_resamples, seed)
-    verdicts = check_all(agg, paired)
+    judged = load_quality(study_dir, frame)
+    verdicts = check_all(agg, paired, judged)
     atomic_write_json(study_dir / "claims.json", [v.as_dict() for v in verdicts])
-    return frame, agg, verdicts
+    return frame, agg, verdicts, judged
 
 
 def _compile(summary: dict[str, Any], paper_dir: Path) -> dict[str, Any]:

@@ -204,8 +204,19 @@ MODEL_METRICS = ("fid", "precision", "recall", "inception_score", "classes_cover
                  "train_seconds")
 
 
-def build_models(agg: pd.DataFrame) -> Table:
-    """(0) every trained model at the plain sampler, σ = 1, with what its training cost."""
+def _bar_cell(judged: pd.DataFrame | None, objective: str, lam: float | None, variant: str = "") -> str:
+    """How many of a configuration's seeds pass the training bar ("3/3"), "--" when not judged."""
+    if judged is None or judged.empty:
+        return "--"
+    rows = judged[(judged["objective"] == objective) & (judged["variant"].fillna("") == variant)]
+    if lam is not None:
+        rows = rows[np.isclose(rows["lam"].astype(float), lam)]
+    return f"{int(rows['passes'].astype(bool).sum())}/{len(rows)}" if len(rows) else "--"
+
+
+def build_models(agg: pd.DataFrame, judged: pd.DataFrame | None = None) -> Table:
+    """(0) every trained model at the plain sampler, σ = 1, with what its training cost and how
+    many of its seeds pass the training bar (``judged``: ``repro.quality.assess``)."""
     specs = []
     for obj in [o for o in (*F_GAN, "pr") if o in set(agg["objective"])]:
         lams = [lam for lam in values_of(agg, "lam", objective=obj) if np.isfinite(lam)] if obj == "pr" else [None]
@@ -220,7 +231,11 @@ def build_models(agg: pd.DataFrame) -> Table:
     metrics = [m for m in MODEL_METRICS if m not in CLASS_METRICS
                or any(lookup(agg, m, **sel) is not None for _, sel, _ in specs)]
     rows, cells = _metric_rows(agg, specs, metrics)
+    for row, (_, sel, _) in zip(rows, specs, strict=True):
+        row["cells"].append(_bar_cell(judged, sel["objective"], sel.get("lam")))
     ceiling = _ceiling_row(agg, metrics, [latex_escape(OBJECTIVE_LABELS[CEILING])])
+    if ceiling:
+        ceiling["cells"].append("--")
     rows += [ceiling] if ceiling else []
     coverage = ("mode coverage read from the feature classifier (Classes: classes holding at least 1\\% of the "
                 "generated samples; Class KL: KL of the real reference subset's predicted-class histogram to the "
@@ -230,10 +245,11 @@ def build_models(agg: pd.DataFrame) -> Table:
                "the predicted class distribution to its marginal; 10 at most); " + coverage + "the last over the first validation FID of the "
                "training curve (the "
                "untrained generator, or the BCE model a $\\lambda$-PR model fine-tunes), and "
-               "the training time of the run alone. " + describe_ci(cells) + "."
+               "the training time of the run alone; Bar: the seeds whose model passes the training bar "
+               "(Section~\\ref{sec:setup}). " + describe_ci(cells) + "."
                + (" " + CEILING_NOTE if ceiling else ""))
-    return Table("models", caption, ["Objective"] + [metric_header(m) for m in metrics],
-                 "l" + "r" * len(metrics), rows, _note(cells))
+    return Table("models", caption, ["Objective"] + [metric_header(m) for m in metrics] + ["Bar"],
+                 "l" + "r" * len(metrics) + "c", rows, _note(cells))
 
 
 def build_lambda(agg: pd.DataFrame) -> Table:
@@ -481,8 +497,8 @@ def build_claims(verdicts: list[Verdict]) -> Table:
                  r"p{0.36\linewidth}p{0.11\linewidth}p{0.45\linewidth}", rows)
 
 
-def build_all(agg: pd.DataFrame, verdicts: list[Verdict]) -> list[Table]:
-    return [build_models(agg), build_objective_sampler(agg), build_lambda(agg), build_gamma(agg),
+def build_all(agg: pd.DataFrame, verdicts: list[Verdict], judged: pd.DataFrame | None = None) -> list[Table]:
+    return [build_models(agg, judged), build_objective_sampler(agg), build_lambda(agg), build_gamma(agg),
             build_rejection(agg), build_budget(agg), build_published(agg), build_beyond(agg),
             build_ablation(agg), build_claims(verdicts)]
 
