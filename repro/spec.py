@@ -605,7 +605,7 @@ def expand(spec: Spec) -> list[Cell]:
                 conf = {"stage": "train", "train": _jsonable(asdict(cfg)), "init_from": init}
                 cell = Cell("train", conf, tuple(deps), {
                     "dataset": spec.dataset, "objective": obj.loss, "lam": lam, "aux": cfg.aux if obj.loss == "pr" else None,
-                    "gen_form": cfg.gen_form, "train_seed": seed, "init_from": obj.init_from,
+                    "gen_form": cfg.gen_form, "critic": cfg.critic, "train_seed": seed, "init_from": obj.init_from,
                     "variant": obj.variant})
                 trains[(obj.loss, obj.variant, lam, seed)] = cell
                 cells.append(cell)

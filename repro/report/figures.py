@@ -511,10 +511,10 @@ def fig_below_bar(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, judge
         return None
     failed = judged[~judged["passes"].astype(bool)]
     if failed.empty:
-        fig, ax = plt.subplots(figsize=(WIDTH * 0.5, 0.5))
+        fig, ax = plt.subplots(figsize=(WIDTH, 0.35))  # full width: the paper sets it at \linewidth
         ax.axis("off")
         ax.text(0.5, 0.5, f"every one of the {len(judged)} trained models passes the training bar", ha="center",
-                va="center", fontsize=8)
+                va="center", fontsize=9)
         return fig
     from repro.quality import model_name  # noqa: PLC0415
 

@@ -125,6 +125,11 @@ def _study_macros(put: Put, agg: pd.DataFrame, frame: pd.DataFrame, context: dic
     forms = {o: values_of(frame, "gen_form", objective=o) for o in ("kl", "pr")}
     put("KLForm", {"minimax": "min--max", "nonsaturating": "non-saturating"}.get(
         (forms["kl"] or ["--"])[0], "--"), escape=False)
+    critics = {o: values_of(frame, "critic", objective=o) if "critic" in frame.columns else [] for o in ("kl", "rkl")}
+    for o in ("kl", "rkl"):  # which critic the generator's loss reads its ratio from (docs/maths.md §3.4)
+        put(f"{o.upper()}Critic", {"logistic": "a ratio estimator fitted with the logistic loss",
+                                               "dual": "its own $f$-GAN critic"}.get(
+            next((c for c in critics[o] if isinstance(c, str) and c), "--"), "--"), escape=False)
     pr_form = (forms["pr"] or ["primal"])[0]
     put("PRGeneratorLoss", r"$\max_G \E_{Q}[\min(\lambda r(G(z)), 1)]$, the loss of Verine et al.'s code"
         if pr_form == "primal" else r"the surrogate $\min_G -\E_Q[\min(\log \lambda r(G(z)), 0)]$",
