@@ -90,7 +90,7 @@ CURVE_COLUMNS = ("epoch", "g_steps", "epoch_seconds", "epoch_cpu_seconds", "seed
                  "fid", "precision", "recall", "density", "coverage", "eval_seconds")
 
 # Per-objective defaults for the fields left at None (the evidence is in the module docstring
-# and in the report of issue 4). One table feeds the API, the CLI and the checkpoints.
+# and in docs/training.md). One table feeds the API, the CLI and the checkpoints.
 OBJECTIVE_DEFAULTS: dict[str, dict[str, Any]] = {
     "bce": {"gen_form": "nonsaturating", "critic": "dual", "d_steps": 1, "g_steps": 1, "clamp": 0.0},
     "js": {"gen_form": "minimax", "critic": "dual", "d_steps": 1, "g_steps": 1, "clamp": 0.0},
