@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from repro.config import load
+from repro.errors import ConfigError
 from repro.vocab import DATASETS, NUM_CLASSES
 
 QUALITY_CSV = "quality.csv"
@@ -48,8 +49,6 @@ class QualityBar:
     max_fid_ratio: float = 20.0  # × the study's real-versus-real FID
 
     def __post_init__(self) -> None:
-        from repro.errors import ConfigError  # noqa: PLC0415 - errors imports nothing of ours
-
         for name, value in asdict(self).items():
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ConfigError(f"{value!r} is not allowed; expected a finite number ≥ 0", field=name)
