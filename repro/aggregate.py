@@ -18,7 +18,13 @@ Intervals (``interval``):
 
 Paired differences (``paired_differences``): a treatment and a baseline that share the trained
 model (same ``train_id``) and evaluation seed, e.g. DRS(γ) vs the plain sampler of the same
-generator; the interval is over the per-seed differences.
+generator; the interval is over the per-seed differences. Models fine-tuned from one parent
+share their seed, so two objectives of the paired protocol are compared paired by seed too
+(``objective_comparisons``); objectives trained from scratch are compared by Welch intervals.
+
+Protocols (docs/maths.md §9.4): an f-GAN objective may be trained from scratch and fine-tuned
+from each seed's parent; ``protocol_view`` is the frame of one of them, on which every table,
+figure and claim of that protocol is computed unchanged.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from scipy import stats
 
 from repro.atomic import atomic_path
 from repro.errors import ConfigError, DataError
-from repro.vocab import CEILING, PREFERRED_DISCRIMINATOR
+from repro.vocab import CEILING, F_GAN_OBJECTIVES, PREFERRED_DISCRIMINATOR
 
 CEILING_CSV = "ceiling.csv"  # the real-versus-real rows a study writes beside results.csv
 
@@ -378,7 +384,7 @@ def paired_differences(
         if t.empty or b.empty:
             continue
         merged = t.merge(b, on=list(pair_on), suffixes=("", "_base"))
-        label = ", ".join(f"{k}={v}" for k, v in base.items())
+        label = baseline_label(base)
         for key, group in merged.groupby(list(GROUP_ON), dropna=False, sort=True):
             per_seed = group.groupby("train_seed")
             for metric in metrics:
@@ -420,15 +426,67 @@ def lambda_comparisons(frame: pd.DataFrame) -> list[tuple[dict, dict]]:
 def paired_all(frame: pd.DataFrame, method: str = "t", confidence: float = 0.95, n_resamples: int = 9999,
                seed: int = 0) -> pd.DataFrame:
     """Every paired comparison of a study: within a model against the plain sampler
-    (``standard_comparisons``), the refit against the raw discriminator (``discriminator_comparisons``)
-    and between λ-PR fine-tunes of the same parent (``lambda_comparisons``, paired by seed)."""
+    (``standard_comparisons``), the refit against the raw discriminator (``discriminator_comparisons``),
+    between λ-PR fine-tunes of the same parent (``lambda_comparisons``, paired by seed) and
+    between f-GAN objectives fine-tuned from the same parent (``objective_comparisons``, by seed)."""
     parts = [paired_differences(frame, None, method, confidence, n_resamples, seed),
              paired_differences(frame, discriminator_comparisons(frame), method, confidence, n_resamples, seed,
                                 pairing="discriminator"),
              paired_differences(frame, lambda_comparisons(frame), method, confidence, n_resamples, seed,
-                                pair_on=PAIR_ON_SEED)]
+                                pair_on=PAIR_ON_SEED),
+             paired_differences(frame, objective_comparisons(frame), method, confidence, n_resamples, seed,
+                                pair_on=PAIR_ON_SEED, pairing="objective")]
     parts = [p for p in parts if not p.empty]
     return pd.concat(parts, ignore_index=True) if parts else parts_empty()
+
+
+def objective_comparisons(frame: pd.DataFrame) -> list[tuple[dict, dict]]:
+    """Every ordered pair of f-GAN objectives fine-tuned from the same parent, at each sampler
+    setting both have: ``paired_differences(..., pair_on=PAIR_ON_SEED, pairing="objective")``
+    (the fine-tunes of one seed share their parent, so they are paired by seed)."""
+    tuned = frame[frame["objective"].isin(F_GAN_OBJECTIVES) & (_init_from(frame) != "")]
+    keys = [k for k in (*TREATMENT_KEYS, "psi") if k in tuned.columns]
+    out = []
+    for parent, g in tuned.groupby(_init_from(tuned)):
+        for _, r in g[keys].drop_duplicates().iterrows():
+            sel = {k: r[k] for k in keys}
+            have = [o for o in F_GAN_OBJECTIVES if select(g, {**sel, "objective": o}).any()]
+            out += [({**sel, "objective": a, "init_from": parent, "variant": ""},
+                     {**sel, "objective": b, "init_from": parent, "variant": ""})
+                    for a in have for b in have if a != b]
+    return out
+
+
+def baseline_label(base: Mapping[str, Any]) -> str:
+    """The ``baseline`` text of a paired row: how a comparison's baseline selector is written."""
+    return ", ".join(f"{k}={v}" for k, v in base.items())
+
+
+def _init_from(frame: pd.DataFrame) -> pd.Series:
+    if "init_from" not in frame.columns:
+        return pd.Series("", index=frame.index, dtype=object)
+    return frame["init_from"].fillna("").astype(str)
+
+
+def protocol_view(frame: pd.DataFrame, init_from: str = "") -> pd.DataFrame:
+    """The rows of one protocol (docs/maths.md §9.4): the f-GAN models trained from scratch
+    (``init_from`` "", with the λ-PR fine-tunes and everything else), or those fine-tuned from
+    ``init_from``'s models (with the real-versus-real rows only). In either view each f-GAN
+    objective has one model per seed, so lookups by objective are unambiguous."""
+    if frame.empty or "objective" not in frame.columns:
+        return frame
+    fgan = frame["objective"].isin(F_GAN_OBJECTIVES)
+    mine = fgan & (_init_from(frame) == init_from)
+    others = ~fgan & ((frame["objective"] != "pr") if init_from else True)
+    return frame[mine | others]
+
+
+def fine_tuned_from(frame: pd.DataFrame) -> list[str]:
+    """The parents the study's f-GAN models are fine-tuned from (the paired protocols it has)."""
+    if frame.empty or "objective" not in frame.columns:
+        return []
+    init = _init_from(frame)
+    return sorted(set(init[frame["objective"].isin(F_GAN_OBJECTIVES) & (init != "")]))
 
 
 def parts_empty() -> pd.DataFrame:

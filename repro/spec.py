@@ -52,7 +52,9 @@ from repro.errors import ConfigError
 from repro.features import ClassifierConfig
 from repro.quality import QualityBar, bar_for
 from repro.runtime import stable_hash
-from repro.vocab import DISCRIMINATORS, EXECUTORS, GAMMA_CONVENTIONS, SAMPLERS, SPLITS, STACK_SEEDS, STAGES
+from repro.vocab import (
+    DISCRIMINATORS, EXECUTORS, GAMMA_CONVENTIONS, PROTOCOLS, SAMPLERS, SPLITS, STACK_SEEDS, STAGES,
+)
 
 
 class SpecError(ConfigError):
@@ -156,8 +158,38 @@ class Objective:
     loss: str
     lams: tuple[float | None, ...]
     train: dict[str, Any]
-    init_from: str | None = None  # fine-tune from this objective's model of the same seed
+    init_from: str | None = None  # fine-tune from this objective's model of the same seed (``parent_of``)
     variant: str = ""  # an ablation of the loss's recipe ("" = the recipe every table reports)
+
+    @property
+    def protocol(self) -> str:
+        """"scratch" or "fine-tuned" (``vocab.PROTOCOLS``): an f-GAN objective may be listed
+        once in each, the paired protocol fine-tuning each seed's parent (docs/maths.md §9.4)."""
+        return PROTOCOLS[0] if self.init_from is None else PROTOCOLS[1]
+
+
+def parent_of(objectives: tuple[Objective, ...] | list[Objective], o: Objective) -> Objective | None:
+    """The objective whose models ``o`` fine-tunes (one per seed): the default recipe of the loss
+    ``o.init_from`` trained from scratch, or, where that loss is only fine-tuned, its one default
+    entry. None for a model trained from scratch; ``SpecError`` when there is no such entry or
+    several (``_check_objective_graph`` calls it for every objective, so ``expand`` never fails)."""
+    if o.init_from is None:
+        return None
+    candidates = [x for x in objectives if x.loss == o.init_from and not x.variant and x is not o]
+    scratch = [x for x in candidates if x.init_from is None]
+    if scratch:
+        return scratch[0]
+    if len(candidates) == 1:
+        return candidates[0]
+    where = f"objectives[{list(objectives).index(o)}].init_from"
+    if o.init_from == o.loss and not candidates:
+        raise SpecError(f"{where}: an objective cannot fine-tune from itself; list {o.loss!r} once more without "
+                        "init_from, as the parent its fine-tunes start from")
+    if not candidates:
+        raise SpecError(f"{where}: {o.init_from!r} is not an objective of this spec "
+                        f"(objectives: {', '.join(x.loss for x in objectives)})")
+    raise SpecError(f"{where}: {o.init_from!r} is only fine-tuned, from {len(candidates)} parents, so the model "
+                    "to fine-tune from is ambiguous; list it once from scratch")
 
 
 @dataclass(frozen=True)
@@ -168,9 +200,11 @@ class EvalBlock:
     fixed: dict[str, Any]
     objectives: tuple[str, ...] | None = None  # the objectives whose models it evaluates (None: all)
     variants: bool = False  # also the models of an objective's variants (ablations), not only its default
+    protocol: str | None = None  # only the models of this protocol (vocab.PROTOCOLS); None: both
 
-    def applies_to(self, objective: str, variant: str = "") -> bool:
-        return (self.objectives is None or objective in self.objectives) and (not variant or self.variants)
+    def applies_to(self, objective: str, variant: str = "", protocol: str = PROTOCOLS[0]) -> bool:
+        return ((self.objectives is None or objective in self.objectives) and (not variant or self.variants)
+                and self.protocol in (None, protocol))
 
     def grid(self) -> list[dict[str, Any]]:
         keys = list(self.axes)
@@ -279,13 +313,16 @@ def parse_spec(raw: dict[str, Any], path: str = "<spec>", name_default: str = "s
     settings, blocks = _read_evaluate(top, [o.loss for o in objectives], max_cells)
     n_train = sum(len(o.lams) for o in objectives) * len(seeds_raw)
     for i, o in enumerate(objectives):
-        if o.variant and not any(blk.applies_to(o.loss, o.variant) for blk in blocks):
+        if o.variant and not any(blk.applies_to(o.loss, o.variant, o.protocol) for blk in blocks):
             raise SpecError(f"objectives[{i}].variant: no [[evaluate.blocks]] evaluates the variant {o.variant!r}; "
                             "add variants = true to a block (e.g. the plain sampler at sigma = 1)")
-    per_model = {(o.loss, o.variant): len(o.lams) * len(seeds_raw) for o in objectives}
+        if not any(blk.applies_to(o.loss, o.variant, o.protocol) for blk in blocks):
+            raise SpecError(f"objectives[{i}]: no [[evaluate.blocks]] evaluates its models ({o.loss}, "
+                            f"{o.protocol}); widen a block's objectives or protocol")
     n_eval = settings.eval_seeds * sum(
         math.prod(len(v) for v in blk.axes.values())
-        * sum(n for (loss, variant), n in per_model.items() if blk.applies_to(loss, variant)) for blk in blocks)
+        * sum(len(o.lams) * len(seeds_raw) for o in objectives if blk.applies_to(o.loss, o.variant, o.protocol))
+        for blk in blocks)
     n_ceiling = len(seeds_raw) * settings.eval_seeds  # one real-versus-real cell per evaluation seed
     _check_size(1 + n_train + n_eval + n_ceiling, max_cells, "study")
     workers, slurm = _read_executor(top)
@@ -369,17 +406,18 @@ def _read_objectives(top: _Table, dataset: str) -> tuple[dict[str, Any], list[Ob
 
 
 def _check_objective_graph(objectives: list[Objective]) -> None:
-    """Each loss listed once (λ-PR once per setting), and fine-tuning sources that exist, are
-    not the objective itself, form no cycle, and are unambiguous (one model per seed)."""
-    losses = [o.loss for o in objectives]
-    named = [(o.loss, o.variant) for o in objectives if o.loss != "pr"]
-    dupes = sorted({x for x in named if named.count(x) > 1})
+    """Each loss listed once per protocol (λ-PR once per setting), and fine-tuning sources that
+    exist, are unambiguous (one model per seed, ``parent_of``) and form no cycle. A loss listed
+    from scratch may also be fine-tuned, from its own model too (the paired protocol's control)."""
+    named = [(o.loss, o.variant, o.init_from) for o in objectives if o.loss != "pr"]
+    dupes = sorted({x for x in named if named.count(x) > 1}, key=repr)
     if dupes:
-        loss, variant = dupes[0]
+        loss, variant, init = dupes[0]
         raise SpecError(f"objectives: loss {loss!r} is listed twice" + (f" as variant {variant!r}" if variant else "")
+                        + (f" fine-tuned from {init!r}" if init else "")
                         + "; list each objective once (an ablation of its recipe: give it a variant name)")
     for i, o in enumerate(objectives):
-        if o.variant and (o.loss, "") not in named:
+        if o.variant and not any((o.loss, "") == (n[0], n[1]) for n in named):
             raise SpecError(f"objectives[{i}].variant: {o.loss!r} has variants but no default recipe; list it once "
                             "without variant (the tables report that one)")
         if o.variant and o.loss in {x.init_from for x in objectives}:
@@ -393,22 +431,19 @@ def _check_objective_graph(objectives: list[Objective]) -> None:
                 raise SpecError(f"objectives[{i}].lam: λ = {lam:g} with the same settings is already "
                                 f"objectives[{seen_pr[key]}]; the same model would be trained twice")
             seen_pr[key] = i
+    parents = {id(o): parent_of(objectives, o) for o in objectives}  # raises for a missing or ambiguous one
     for i, o in enumerate(objectives):
-        if o.init_from is not None and o.init_from not in losses:
-            raise SpecError(f"objectives[{i}].init_from: {o.init_from!r} is not an objective of this spec "
-                            f"(objectives: {', '.join(losses)})")
-        if o.init_from == o.loss:
-            raise SpecError(f"objectives[{i}].init_from: an objective cannot fine-tune from itself")
-    parents = {o.loss: o.init_from for o in objectives if o.init_from is not None}
-    for i, o in enumerate(objectives):
-        chain, at = [o.loss], o.init_from
+        chain: list[Objective] = [o]
+        at = parents[id(o)]
         while at is not None:
-            if at in chain:
-                raise SpecError(f"objectives[{i}].init_from: fine-tuning cycle {' -> '.join([*chain, at])}")
+            if any(at is x for x in chain):
+                raise SpecError(f"objectives[{i}].init_from: fine-tuning cycle "
+                                f"{' -> '.join(x.loss for x in [*chain, at])}")
             chain.append(at)
-            at = parents.get(at)
-        n_pr = sum(len(x.lams) for x in objectives if x.loss == "pr")
-        if o.init_from == "pr" and n_pr != 1:
+            at = parents[id(at)]
+        parent = parents[id(o)]
+        n_pr = len(parent.lams) if parent is not None and parent.loss == "pr" else 1
+        if n_pr != 1:
             raise SpecError(f"objectives[{i}].init_from: 'pr' has {n_pr} models per seed (one per λ), so the "
                             "model to fine-tune from is ambiguous; give pr a single λ")
 
@@ -470,8 +505,10 @@ def _read_block(b: _Table, losses: list[str], max_cells: int) -> EvalBlock:
                                 f"(objectives: {', '.join(losses)})")
         only = tuple(dict.fromkeys(only))
     variants = b.bool("variants", False)  # true: the objectives' variants (ablations) too
+    # only the models trained from scratch, or only the fine-tunes (absent: both)
+    protocol = b.str("protocol", PROTOCOLS[0], PROTOCOLS) if "protocol" in b.raw else None
     b.done()
-    block = EvalBlock(axes, fixed, only, variants)
+    block = EvalBlock(axes, fixed, only, variants, protocol)
     _check_size(math.prod(len(v) for v in axes.values()), max_cells, b.path)  # before grid() lists it
     _validate_sampling(block, b.path)
     return block
@@ -579,16 +616,17 @@ def expand(spec: Spec) -> list[Cell]:
     feat = Cell("features", {"stage": "features", "dataset": spec.dataset, "classifier": asdict(ClassifierConfig())},
                 labels={"dataset": spec.dataset})
     cells = [feat]
-    trains: dict[tuple[str, str, float | None, int], Cell] = {}
-    # an objective comes after the one it fine-tunes from (chains: kl from pr from bce are
-    # refused, but bce -> js -> kl works), so that its parent's ids exist when referenced
-    depth = {o.loss: 0 for o in spec.objectives}
-    for _ in spec.objectives:
-        for o in spec.objectives:
-            if o.init_from is not None:
-                depth[o.loss] = max(depth[o.loss], depth[o.init_from] + 1)
-    ordered = sorted(spec.objectives, key=lambda o: depth[o.loss])
-    for obj in ordered:
+    trains: dict[tuple[int, float | None, int], Cell] = {}  # (objective's index, λ, seed) → its cell
+    # an objective comes after the one it fine-tunes from (bce -> js -> kl works), so that its
+    # parent's ids exist when referenced
+    index = {id(o): i for i, o in enumerate(spec.objectives)}
+
+    def depth(o: Objective) -> int:
+        parent = parent_of(spec.objectives, o)
+        return 0 if parent is None else 1 + depth(parent)
+
+    for obj in sorted(spec.objectives, key=depth):
+        parent_obj = parent_of(spec.objectives, obj)
         for lam in obj.lams:
             for seed in spec.seeds:
                 over = {**spec.train, **obj.train, "loss": obj.loss, "dataset": spec.dataset, "seed": seed}
@@ -597,24 +635,23 @@ def expand(spec: Spec) -> list[Cell]:
                 cfg = TrainConfig.from_dict(over).resolve()
                 deps = [feat.id]
                 init = None
-                if obj.init_from is not None:
-                    parent = next(c for (loss, v, _, s), c in trains.items()
-                                  if loss == obj.init_from and not v and s == seed)
+                if parent_obj is not None:
+                    parent = trains[(index[id(parent_obj)], parent_obj.lams[0], seed)]
                     init = parent.id
                     deps.append(parent.id)
                 conf = {"stage": "train", "train": _jsonable(asdict(cfg)), "init_from": init}
                 cell = Cell("train", conf, tuple(deps), {
                     "dataset": spec.dataset, "objective": obj.loss, "lam": lam, "aux": cfg.aux if obj.loss == "pr" else None,
                     "gen_form": cfg.gen_form, "critic": cfg.critic, "train_seed": seed, "init_from": obj.init_from,
-                    "variant": obj.variant})
-                trains[(obj.loss, obj.variant, lam, seed)] = cell
+                    "variant": obj.variant, "protocol": obj.protocol, "epochs": cfg.epochs})
+                trains[(index[id(obj)], lam, seed)] = cell
                 cells.append(cell)
     seen: set[str] = set()
     # model-minor order: consecutive cells belong to different models, so that parallel workers
     # refit different models' discriminators (repro.refit) instead of waiting on one lock
     grid = [(block, params) for block in spec.blocks for params in block.grid()]
     for (block, params), j, tcell in itertools.product(grid, range(spec.evaluate.eval_seeds), trains.values()):
-        if not block.applies_to(tcell.labels["objective"], tcell.labels["variant"]):
+        if not block.applies_to(tcell.labels["objective"], tcell.labels["variant"], tcell.labels["protocol"]):
             continue
         # evaluation seed j of a model: its own generated sample and real reference subset;
         # j = 0 is the training seed, so a one-evaluation study keeps its historical seeds

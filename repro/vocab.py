@@ -15,13 +15,16 @@ NUM_CLASSES: Final = 10  # both data sets: ten classes (digits, garment types)
 SPLITS: Final = ("val", "test")  # the reference split an evaluation compares against
 
 # objectives (docs/maths.md §3–4)
-F_GAN_OBJECTIVES: Final = ("bce", "js", "kl", "rkl")  # one model per seed, trained from scratch
+F_GAN_OBJECTIVES: Final = ("bce", "js", "kl", "rkl")  # one model per seed (and protocol)
 OBJECTIVES: Final = (*F_GAN_OBJECTIVES, "pr")  # pr: the λ-PR GAN, one model per λ
 CEILING: Final = "real"  # not an objective: held-out real images scored as a model (the ceiling row)
 DIVERGENCES: Final = ("bce", "js", "kl", "rkl", "chi2")  # a critic's divergence (docs/maths.md §3.1)
 AUX_DIVERGENCES: Final = ("chi2", "kl", "rkl")  # the λ-PR discriminator's
 GENERATOR_FORMS: Final = ("minimax", "nonsaturating")  # f-GAN generator losses (docs/maths.md §3.3)
 PR_GENERATOR_FORMS: Final = ("primal", "log")  # λ-PR generator losses
+# how a model starts: from scratch, or fine-tuned from another objective's model of the same seed
+# (λ-PR always; an f-GAN objective in the paired protocol, docs/maths.md §9.4)
+PROTOCOLS: Final = ("scratch", "fine-tuned")
 CRITICS: Final = ("dual", "logistic")  # D's loss: its divergence's dual bound, or the logistic loss (docs/maths.md §3.4)
 
 # sampling (docs/maths.md §5–6)

@@ -12,6 +12,7 @@ import pytest
 from scipy import stats
 
 from repro import aggregate as A
+from repro.vocab import CEILING
 from repro.errors import ConfigError, DataError
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -234,3 +235,19 @@ def test_a_damaged_results_table_is_one_clear_error(tmp_path, content: bytes) ->
     (tmp_path / "results.csv").write_bytes(content)
     with pytest.raises(DataError, match="results.csv"):
         A.load_results(tmp_path)
+
+
+def test_a_protocol_view_holds_one_model_per_objective_and_seed() -> None:
+    rows = [{"objective": o, "train_seed": s, "init_from": init, "lam": lam}
+            for s in range(2) for o, init, lam in (("bce", "", np.nan), ("kl", "", np.nan), ("bce", "bce", np.nan),
+                                                   ("kl", "bce", np.nan), ("pr", "bce", 1.0), (CEILING, "", np.nan))]
+    frame = results(rows)
+    scratch, tuned = A.protocol_view(frame), A.protocol_view(frame, "bce")
+    assert sorted(set(zip(scratch["objective"], scratch["init_from"]))) == [
+        ("bce", ""), ("kl", ""), ("pr", "bce"), (CEILING, "")]  # λ-PR is always a fine-tune: it stays here
+    assert sorted(set(zip(tuned["objective"], tuned["init_from"]))) == [("bce", "bce"), ("kl", "bce"), (CEILING, "")]
+    assert A.fine_tuned_from(frame) == ["bce"] and A.fine_tuned_from(scratch) == []
+    # the fine-tunes of one seed are compared with each other, paired by seed, at each setting
+    comparisons = A.objective_comparisons(frame)
+    assert sorted((t["objective"], b["objective"]) for t, b in comparisons) == [("bce", "kl"), ("kl", "bce")]
+    assert all(t["init_from"] == "bce" for t, _ in comparisons)

@@ -8,9 +8,12 @@ import math
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from repro import aggregate as A
 from repro import claims as C
+from repro.claims import core
 from repro.claims.lambda_pr import recall_at
 from repro.vocab import CEILING
 
@@ -199,3 +202,63 @@ def test_lambda_against_hard_truncation_uses_the_untruncated_end() -> None:
     rows += model("pr", 0.75, 0.55, lam=10.0, aux="rkl", gen_form="primal", init_from="bce")
     v = C.lambda_beats_truncation(*frames(rows))
     assert v.verdict == C.SUPPORTED and "hard-truncated (ψ)" in v.evidence
+
+
+# ---------------------------------------------------------------- the two protocols
+
+PARENT = (0.10, -0.10, 0.05, -0.05)  # the seed's parent model: large seed-to-seed differences
+
+
+def protocols_frames(scratch_kl_minus_js: float, tuned_kl_minus_js: float):
+    """KL and JS trained from scratch (seed-specific jitter only) and fine-tuned from each seed's
+    BCE model (a shared per-seed offset, the parent's, on both), with given coverage differences."""
+    rows = []
+    for obj, shift in (("js", 0.0), ("kl", scratch_kl_minus_js), ("rkl", -0.2)):
+        rows += model(obj, 0.8, 0.7, coverage=0.6 + shift)
+    for obj, shift in (("bce", 0.0), ("js", 0.0), ("kl", tuned_kl_minus_js), ("rkl", -0.2)):
+        rows += [{**r, "init_from": "bce", "coverage": 0.6 + shift + PARENT[r["train_seed"]] + j}
+                 for r, j in zip(model(obj, 0.8, 0.7), JITTER)]
+    return frames(rows)
+
+
+def test_fine_tunes_of_one_parent_are_compared_paired_by_seed() -> None:
+    agg, paired = protocols_frames(0.0, 0.02)
+    tuned = A.protocol_view(agg, "bce")
+    a = A.lookup(tuned, "coverage", objective="kl", sampler="none", sigma=1.0)
+    b = A.lookup(tuned, "coverage", objective="js", sampler="none", sigma=1.0)
+    welch = core.welch_test(a, b)
+    assert welch["lo"] < 0 < welch["hi"]  # the parents' spread hides +0.02 between two means ...
+    pair = core.objective_pair_test(A.protocol_view(paired, "bce"), "coverage", "kl", "js", sampler="none", sigma=1.0)
+    assert pair["mean"] == pytest.approx(0.02) and pair["lo"] > 0  # ... which the pairs by seed show
+    assert core.objective_pair_test(A.protocol_view(paired), "coverage", "kl", "js", sampler="none", sigma=1.0) is None
+
+
+def test_claims_about_the_objectives_get_a_row_per_protocol() -> None:
+    agg, paired = protocols_frames(-0.05, 0.02)  # from scratch KL covers less than JS, fine-tuned more
+    verdicts = C.check_all(agg, paired)
+    by_key = {v.key: v for v in verdicts}
+    keys = [v.key for v in verdicts]
+    assert keys.index("KLCoverageFromBce") == keys.index("KLCoverage") + 1
+    scratch, tuned = by_key["KLCoverage"], by_key["KLCoverageFromBce"]
+    assert (scratch.protocol, tuned.protocol) == ("from scratch", "fine-tuned from BCE")
+    assert "coverage kl − js: -0.050" in scratch.evidence and "Welch" in scratch.evidence
+    assert "coverage kl − js: +0.020" in tuned.evidence and "paired by seed" in tuned.evidence
+    assert (scratch.verdict, tuned.verdict) == (C.CONTRADICTED, C.SUPPORTED)
+    assert "paired by seed" in tuned.test and "Welch" in scratch.test
+    # statements about one sampler or one objective keep a single row, on the from-scratch models
+    assert "SoftTruncationFromBce" not in by_key and by_key["SoftTruncation"].protocol == ""
+    assert sum(bool(v.protocol) for v in verdicts) == 2 * sum(s.by_protocol for s in C.STATEMENTS)
+    # without fine-tunes: one row per statement, no protocol named
+    plain = C.check_all(*objectives_frames())
+    assert len(plain) == len(C.STATEMENTS) and not any(v.protocol for v in plain)
+
+
+def test_the_training_bar_gates_each_protocol_on_its_own_models() -> None:
+    agg, paired = protocols_frames(0.0, 0.02)
+    quality = pd.DataFrame([{"objective": o, "variant": "", "lam": math.nan, "init_from": init, "train_seed": s,
+                             "passes": not (o == "kl" and init == "bce" and s == 1),
+                             "reason": "recall 0.100 < 0.35" if (o == "kl" and init == "bce" and s == 1) else ""}
+                            for o in ("bce", "js", "kl", "rkl") for init in ("", "bce") for s in range(4)])
+    by_key = {v.key: v for v in C.check_all(agg, paired, quality)}
+    assert by_key["KLCoverageFromBce"].gated and "kl seed 1: recall 0.100 < 0.35" in by_key["KLCoverageFromBce"].evidence
+    assert not by_key["KLCoverage"].gated

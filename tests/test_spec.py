@@ -356,3 +356,64 @@ def test_variants_that_cannot_be_told_apart_are_refused(extra: list, message: st
     with pytest.raises(SpecError) as info:
         parse_spec(raw, "t.toml")
     assert message in str(info.value)
+
+
+PAIRED = """
+[study]
+name = "paired"
+seeds = [0, 1]
+[train]
+epochs = 2
+[[objectives]]
+loss = "bce"
+[[objectives]]
+loss = "kl"
+[[objectives]]
+loss = "bce"
+init_from = "bce"
+train = { epochs = 1 }
+[[objectives]]
+loss = "kl"
+init_from = "bce"
+train = { epochs = 1 }
+[[evaluate.blocks]]
+sampler = "none"
+[[evaluate.blocks]]
+sampler = "drs"
+acceptance = [0.9]
+protocol = "scratch"
+"""
+
+
+def test_the_paired_protocol_fine_tunes_each_seeds_scratch_parent() -> None:
+    spec = parse_spec(_raw(PAIRED), "p.toml")
+    assert [o.protocol for o in spec.objectives] == ["scratch", "scratch", "fine-tuned", "fine-tuned"]
+    cells = expand(spec)
+    trains = [c for c in cells if c.stage == "train"]
+    by_id = {c.id: c for c in trains}
+    assert len(trains) == 4 * 2 and len(by_id) == 8
+    for c in trains:
+        if c.labels["protocol"] == "fine-tuned":
+            parent = by_id[c.config["init_from"]]  # the BCE model of the same seed trained from scratch,
+            assert parent.labels["objective"] == "bce" and parent.labels["protocol"] == "scratch"  # BCE's too
+            assert parent.labels["train_seed"] == c.labels["train_seed"] and c.config["train"]["epochs"] == 1
+    # the block with protocol = "scratch" leaves the fine-tunes out; the one without takes both
+    evals = [c for c in cells if c.stage == "evaluate" and not is_ceiling(c)]
+    drs = [c for c in evals if c.labels["sampler"] == "drs"]
+    assert len(drs) == 2 * 2 and {c.labels["protocol"] for c in drs} == {"scratch"}
+    assert len([c for c in evals if c.labels["sampler"] == "none"]) == 4 * 2
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda t: t.replace('[[objectives]]\nloss = "bce"\n[[objectives]]\nloss = "kl"\n', '[[objectives]]\nloss = "kl"\n', 1),
+     "an objective cannot fine-tune from itself; list 'bce' once more without init_from"),
+    (lambda t: t + '[[objectives]]\nloss = "kl"\ninit_from = "bce"\n', "loss 'kl' is listed twice fine-tuned from 'bce'"),
+    (lambda t: t.replace('protocol = "scratch"', 'protocol = "paired"'),
+     "evaluate.blocks[1].protocol: 'paired' is not allowed; expected one of scratch, fine-tuned"),
+    (lambda t: t.replace('[[evaluate.blocks]]\nsampler = "none"\n', '[[evaluate.blocks]]\nsampler = "none"\nprotocol = "scratch"\n'),
+     "objectives[2]: no [[evaluate.blocks]] evaluates its models (bce, fine-tuned)"),
+])
+def test_paired_protocols_that_cannot_run_are_refused(edit, message: str) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_spec(_raw(edit(PAIRED)), "p.toml")
+    assert message in str(info.value)

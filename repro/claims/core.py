@@ -97,6 +97,7 @@ class Statement:
     test: str
     check: Check
     needs: tuple[str, ...] = ()  # the objectives whose models the claim is about (the training bar's gate)
+    by_protocol: bool = False  # a claim about the objectives: tested in each protocol (docs/maths.md §9.4)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,10 +110,11 @@ class Verdict:
     evidence: str
     units: tuple[dict[str, Any], ...] = ()
     gated: bool = False  # untestable because a model it needs is below the training bar
+    protocol: str = ""  # "from scratch" / "fine-tuned from BCE" for a claim tested in each protocol
 
     def as_dict(self) -> dict[str, Any]:
         """The record of ``claims.json``: key, claim, source (document, file, where, quote), test,
-        verdict, evidence, units, gated."""
+        verdict, evidence, units, gated, protocol."""
         out = dataclasses.asdict(self)
         out["source"] = self.source.as_dict()
         return out
@@ -243,22 +245,46 @@ def objectives_present(agg: pd.DataFrame) -> list[str]:
     return [o for o in F_GAN_OBJECTIVES if o in present]
 
 
-def ordering(agg: pd.DataFrame, comparisons: list[tuple[str, str, str]], **selector: Any) -> Outcome:
+def objective_pair_test(paired: pd.DataFrame | None, metric: str, a: str, b: str,
+                        **selector: Any) -> dict[str, Any] | None:
+    """{mean, lo, hi, p} of a − b paired by seed, for two objectives fine-tuned from one parent
+    (``aggregate.objective_comparisons``); None where the study has no such pair."""
+    if paired is None or paired.empty or "pairing" not in paired.columns:
+        return None
+    sub = paired[(paired["pairing"] == "objective") & (paired["metric"] == metric) & (paired["objective"] == a)]
+    sub = sub[select(sub, {k: v for k, v in selector.items() if k in sub.columns})]
+    if "psi" not in selector:
+        sub = sub[sub["psi"].isna()]
+    sub = prefer_refit(sub, selector)
+    sub = sub[sub["baseline"].str.contains(f"objective={b},", regex=False)]
+    if sub.empty or sub.iloc[0]["n"] < 1:
+        return None
+    row = sub.iloc[0]
+    return {"mean": row["mean"], "lo": row["lo"], "hi": row["hi"], "p": row.get("p_value", math.nan)}
+
+
+def ordering(agg: pd.DataFrame, comparisons: list[tuple[str, str, str]], paired: pd.DataFrame | None = None,
+             **selector: Any) -> Outcome:
     """Claims that order objectives: each comparison (metric, a, b) states a > b for the
-    configuration ``selector`` (Welch between the two objectives' models, Holm over all).
-    For FID, where lower is better, state it as (``"fid"``, worse, better). Untestable when a
-    side is missing."""
-    tests, parts = [], []
+    configuration ``selector``, Holm over all. Objectives fine-tuned from one parent are compared
+    paired by seed (``objective_pair_test``, from ``paired``); objectives trained from scratch are
+    different models, compared by Welch intervals. For FID, where lower is better, state it as
+    (``"fid"``, worse, better). Untestable when a side is missing."""
+    tests, parts, kinds = [], [], set()
     for metric, a, b in comparisons:
-        ra, rb = lookup(agg, metric, objective=a, **selector), lookup(agg, metric, objective=b, **selector)
-        if ra is None or rb is None:
-            return Outcome(UNTESTABLE, f"no {metric} for {a if ra is None else b} at {describe(selector)}")
-        t = welch_test(ra, rb)
+        t = objective_pair_test(paired, metric, a, b, **selector)
+        kinds.add("Welch" if t is None else "paired by seed")
+        if t is None:
+            ra, rb = lookup(agg, metric, objective=a, **selector), lookup(agg, metric, objective=b, **selector)
+            if ra is None or rb is None:
+                return Outcome(UNTESTABLE, f"no {metric} for {a if ra is None else b} at {describe(selector)}")
+            t = welch_test(ra, rb)
         tests.append(t)
         parts.append(f"{metric} {a} − {b}: {fmt(t, 1 if metric == 'fid' else 3)}")
     verdict = directional(tests, [1] * len(tests))
     units = tuple({"metric": m, "a": a, "b": b, **t} for (m, a, b), t in zip(comparisons, tests))
-    return Outcome(verdict, "; ".join(parts) + f" (Welch, Holm over {len(tests)} tests; {describe(selector)})", units)
+    how = " and ".join(sorted(kinds))
+    return Outcome(verdict, "; ".join(parts) + f" ({how}, Holm over {len(tests)} tests; {describe(selector)})", units)
 
 
 def describe(selector: dict[str, Any]) -> str:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import pandas as pd
 
+from repro.aggregate import fine_tuned_from, protocol_view
+
 from repro.claims import beyond, lambda_pr, objectives, rejection, truncation
 from repro.claims.core import UNTESTABLE, Outcome, Source, Statement, Verdict, gate, untestable
 from repro.claims.rejection import HIGH_ACCEPTANCE, RECALL_TOLERANCE, STABLE_MARGIN
 
 PLAIN = "the plain sampler at σ = 1"
 FGANS = ("bce", "js", "kl", "rkl")  # the objectives trained from scratch; ``needs``: the models a claim is about
+PROTOCOL_NAMES = ("from scratch", "fine-tuned from")  # how a claims-table row names its protocol
 TABLE1 = "DRS at the report's Table 1 operating point (target acceptance 88 %)"
 # Why the statements at the end of each section cannot be decided here (docs/maths.md §9.3).
 STABILITY = ("every objective trains with the stabilisers its recipe needs, chosen for training quality before any "
@@ -31,48 +34,48 @@ STATEMENTS: tuple[Statement, ...] = (
         "BCERealistic", "BCE has the highest precision of the four objectives and less recall than the best f-GAN",
         Source("report", "§3.3", "the baseline BCE produces the most realistic digits, but lacks diversity"),
         f"precision of BCE minus each f-GAN's, and recall of the f-GAN with most recall minus BCE's, {PLAIN} "
-        "(Welch, Holm)", objectives.bce_realistic, needs=FGANS),
+        "(Welch, Holm)", objectives.bce_realistic, needs=FGANS, by_protocol=True),
     Statement(
         "KLBestPRD", "On the PR curve, KL has the best precision and the best recall of the three f-GANs",
         Source("report", "§3.3", "According to the PR curve, KL achieves both the best precision and best recall "
                "[...] among the three f-GANs."),
         f"PRD summaries F1/8 (precision end) and F8 (recall end) of KL minus JS's and RKL's, {PLAIN} (Welch, Holm)",
-        objectives.kl_best_prd, needs=("js", "kl", "rkl")),
+        objectives.kl_best_prd, needs=("js", "kl", "rkl"), by_protocol=True),
     Statement(
         "FGANTheory", "Recall orders KL > JS > RKL and precision RKL > JS > KL",
         Source("report", "§3.3", "the theory states that KL should induce more diversity, RKL more precision, and JS "
                "find a balance between the two"),
-        f"k-NN recall KL − JS, JS − RKL; precision RKL − JS, JS − KL, {PLAIN} (Welch, Holm)", objectives.fgan_theory, needs=("js", "kl", "rkl")),
+        f"k-NN recall KL − JS, JS − RKL; precision RKL − JS, JS − KL, {PLAIN} (Welch, Holm)", objectives.fgan_theory, needs=("js", "kl", "rkl"), by_protocol=True),
     Statement(
         "RKLvsKL", "RKL favours precision and KL recall",
         Source("report", "§3.1", "KL penalizes missing modes, promoting broader coverage of the data. [...] RKL "
                "focuses on high-probability regions of the real data, favoring precision over recall."),
-        f"precision RKL − KL and recall KL − RKL, {PLAIN} (Welch, Holm)", objectives.rkl_vs_kl, needs=("kl", "rkl")),
+        f"precision RKL − KL and recall KL − RKL, {PLAIN} (Welch, Holm)", objectives.rkl_vs_kl, needs=("kl", "rkl"), by_protocol=True),
     Statement(
         "KLCoverage", "KL covers the real distribution best of the three f-GANs",
         Source("slides", "f-GAN slide", "Kullback-Leibler: Focuses on full coverage of real data distribution"),
-        f"coverage (Naeem et al.) of KL minus JS's and RKL's, {PLAIN} (Welch, Holm)", objectives.kl_full_coverage, needs=("js", "kl", "rkl")),
+        f"coverage (Naeem et al.) of KL minus JS's and RKL's, {PLAIN} (Welch, Holm)", objectives.kl_full_coverage, needs=("js", "kl", "rkl"), by_protocol=True),
     Statement(
         "RKLModeCollapse", "RKL drops the most modes (the data set's classes) of the f-GANs",
         Source("slides", "f-GAN slide", "Reverse KL: [...] Prone to mode collapse."),
         f"class KL (real against generated histogram of predicted classes) of RKL minus JS's and KL's, {PLAIN} "
-        "(Welch, Holm); coverage where the study has no class KL", objectives.rkl_mode_collapse, needs=("js", "kl", "rkl")),
+        "(Welch, Holm); coverage where the study has no class KL", objectives.rkl_mode_collapse, needs=("js", "kl", "rkl"), by_protocol=True),
     Statement(
         "RKLLowestRecall", "With DRS, RKL has the lowest recall of the four objectives",
         Source("report", "§5.3", "RKL favours high-density regions and therefore reaches high precision but the "
                "lowest recall, consistent with its mode-seeking behaviour."),
-        f"recall of BCE, JS and KL minus RKL's, {TABLE1} (Welch, Holm)", objectives.rkl_lowest_recall_drs, needs=FGANS),
+        f"recall of BCE, JS and KL minus RKL's, {TABLE1} (Welch, Holm)", objectives.rkl_lowest_recall_drs, needs=FGANS, by_protocol=True),
     Statement(
         "BCEJSBetween", "With DRS, BCE and JS have a higher FID and a lower recall than KL",
         Source("report", "§5.3", "BCE and JS lie in between: both exhibit solid precision but higher FID and "
                "slightly lower recall than KL."),
         f"FID of BCE and JS minus KL's, recall of KL minus BCE's and JS's, {TABLE1} (Welch, Holm)",
-        objectives.bce_js_between_drs, needs=("bce", "js", "kl")),
+        objectives.bce_js_between_drs, needs=("bce", "js", "kl"), by_protocol=True),
     Statement(
         "KLDRSBestFID", "KL with DRS gives the best FID of Table 1's configurations",
         Source("report", "§5.3", "The KL-trained generator combined with DRS achieves the best FID (≈ 24)"),
         "FID of the best other (objective × plain, DRS, OBRS) configuration minus KL + DRS's (Welch)",
-        objectives.kl_drs_best_fid, needs=FGANS),
+        objectives.kl_drs_best_fid, needs=FGANS, by_protocol=True),
     Statement(
         "UnstableFGANs", "KL and RKL train less stably than BCE and JS, and the report's stabilisers help",
         Source("report", "§3.2", "During training, we observed that KL and RKL objectives are more prone to "
@@ -219,10 +222,21 @@ def check_all(agg: pd.DataFrame, paired: pd.DataFrame, quality: pd.DataFrame | N
     """Every statement of the ledger checked against the study, in the order of the claims table.
     With ``quality`` (``repro.quality.assess``), a statement that needs a model below the training
     bar is ``untestable`` with that model and figure as the reason (``core.gate``), whatever its
-    cells say."""
+    cells say. A statement about the objectives (``by_protocol``) is checked in each protocol the
+    study has (docs/maths.md §9.4): on the models trained from scratch, and, right after it, on
+    those fine-tuned from each seed's parent, a row each; every other statement on the first."""
+    parents = fine_tuned_from(agg)
     out = []
     for s in STATEMENTS:
-        reason = gate(quality, s.needs)
-        o = Outcome(UNTESTABLE, reason) if reason else s.check(agg, paired)
-        out.append(Verdict(s.key, s.claim, s.source, s.test, o.verdict, o.evidence, o.units, gated=bool(reason)))
+        protocols = [("", PROTOCOL_NAMES[0] if parents and s.by_protocol else "")]
+        protocols += [(p, f"{PROTOCOL_NAMES[1]} {p.upper()}") for p in parents if s.by_protocol]
+        for parent, protocol in protocols:
+            view = [protocol_view(x, parent) if x is not None else None for x in (agg, paired, quality)]
+            reason = gate(view[2], s.needs)
+            o = Outcome(UNTESTABLE, reason) if reason else s.check(view[0], view[1])
+            key = s.key + (f"From{parent.title()}" if parent else "")
+            # fine-tunes of one parent are compared paired by seed (core.ordering), not by Welch
+            test = s.test.replace("(Welch, Holm)", "(paired by seed, Holm)") if parent else s.test
+            out.append(Verdict(key, s.claim, s.source, test, o.verdict, o.evidence, o.units, gated=bool(reason),
+                               protocol=protocol))
     return out

@@ -12,7 +12,7 @@ import pandas as pd
 
 from repro.aggregate import lookup, values_of
 from repro.claims.core import (
-    UNTESTABLE, Outcome, describe, directional, fmt, objectives_present, ordering, welch_test,
+    UNTESTABLE, Outcome, describe, directional, fmt, objective_pair_test, objectives_present, ordering, welch_test,
 )
 from repro.claims.rejection import drs_selector
 
@@ -41,31 +41,31 @@ def bce_realistic(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
     best = max((o for o in others if recalls[o]), key=lambda o: recalls[o]["mean"], default=None)
     if best is None:
         return Outcome(UNTESTABLE, "no f-GAN recall")
-    return ordering(agg, [("precision", "bce", o) for o in others] + [("recall", best, "bce")], **PLAIN)
+    return ordering(agg, [("precision", "bce", o) for o in others] + [("recall", best, "bce")], paired, **PLAIN)
 
 
 def kl_best_prd(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
     """On the PR curve (Sajjadi et al.), KL's F_1/8 (precision end) and F_8 (recall end) above
     JS's and RKL's."""
     return _kl_untestable(agg) or ordering(
-        agg, [(m, "kl", o) for m in ("f1_8", "f8") for o in ("js", "rkl")], **PLAIN)
+        agg, [(m, "kl", o) for m in ("f1_8", "f8") for o in ("js", "rkl")], paired, **PLAIN)
 
 
 def fgan_theory(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
     """Recall KL > JS > RKL and precision RKL > JS > KL (the expectation, not the observation)."""
     return _kl_untestable(agg) or ordering(
         agg, [("recall", "kl", "js"), ("recall", "js", "rkl"), ("precision", "rkl", "js"), ("precision", "js", "kl")],
-        **PLAIN)
+        paired, **PLAIN)
 
 
 def rkl_vs_kl(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
     """RKL has higher precision than KL and KL higher recall than RKL (plain sampler, σ = 1)."""
-    return _kl_untestable(agg) or ordering(agg, [("precision", "rkl", "kl"), ("recall", "kl", "rkl")], **PLAIN)
+    return _kl_untestable(agg) or ordering(agg, [("precision", "rkl", "kl"), ("recall", "kl", "rkl")], paired, **PLAIN)
 
 
 def kl_full_coverage(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
     """KL's coverage (Naeem et al.'s share of real neighbourhoods holding a sample) above JS's and RKL's."""
-    return _kl_untestable(agg) or ordering(agg, [("coverage", "kl", "js"), ("coverage", "kl", "rkl")], **PLAIN)
+    return _kl_untestable(agg) or ordering(agg, [("coverage", "kl", "js"), ("coverage", "kl", "rkl")], paired, **PLAIN)
 
 
 def rkl_mode_collapse(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
@@ -76,8 +76,8 @@ def rkl_mode_collapse(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
     if "rkl" not in set(agg["objective"]) or not others:
         return Outcome(UNTESTABLE, "RKL or the other f-GANs are missing")
     if lookup(agg, "class_kl", objective="rkl", **PLAIN) is not None:
-        return ordering(agg, [("class_kl", "rkl", o) for o in others], **PLAIN)
-    return ordering(agg, [("coverage", o, "rkl") for o in others], **PLAIN)
+        return ordering(agg, [("class_kl", "rkl", o) for o in others], paired, **PLAIN)
+    return ordering(agg, [("coverage", o, "rkl") for o in others], paired, **PLAIN)
 
 
 def rkl_lowest_recall_drs(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
@@ -86,7 +86,7 @@ def rkl_lowest_recall_drs(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
     others = [o for o in objectives_present(agg) if o != "rkl"]
     if sel is None or "rkl" not in set(agg["objective"]) or not others:
         return Outcome(UNTESTABLE, "no DRS cells for RKL and the other objectives")
-    return ordering(agg, [("recall", o, "rkl") for o in others], **sel)
+    return ordering(agg, [("recall", o, "rkl") for o in others], paired, **sel)
 
 
 def bce_js_between_drs(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
@@ -95,7 +95,7 @@ def bce_js_between_drs(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
     if sel is None:
         return Outcome(UNTESTABLE, "no DRS cells")
     return _kl_untestable(agg) or ordering(
-        agg, [("fid", o, "kl") for o in ("bce", "js")] + [("recall", "kl", o) for o in ("bce", "js")], **sel)
+        agg, [("fid", o, "kl") for o in ("bce", "js")] + [("recall", "kl", o) for o in ("bce", "js")], paired, **sel)
 
 
 def kl_drs_best_fid(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
@@ -106,7 +106,9 @@ def kl_drs_best_fid(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
     bad = _kl_untestable(agg)
     if bad:
         return bad
-    stats = [(obj, sampler, row) for obj, sampler, sel in table1_configs(agg)
+    configs = table1_configs(agg)
+    sel_of = {(obj, sampler): sel for obj, sampler, sel in configs}
+    stats = [(obj, sampler, row) for obj, sampler, sel in configs
              if (row := lookup(agg, "fid", objective=obj, **sel)) is not None]
     kl = [s for s in stats if s[0] == "kl" and s[1] == "drs"]
     others = [s for s in stats if not (s[0] == "kl" and s[1] == "drs")]
@@ -114,6 +116,9 @@ def kl_drs_best_fid(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
         return Outcome(UNTESTABLE, "KL + DRS or the other configurations are missing")
     k = kl[0][2]
     best = min(others, key=lambda s: s[2]["mean"])
-    t = welch_test(best[2], k)  # > 0: KL + DRS better
+    # > 0: KL + DRS better; paired by seed where both are fine-tunes of one parent
+    t = objective_pair_test(paired, "fid", best[0], "kl", **sel_of[best[:2]]) if best[1] == "drs" else None
+    how = "Welch" if t is None else "paired by seed"
+    t = t or welch_test(best[2], k)
     return Outcome(directional([t], [1]), f"KL+DRS FID {k['mean']:.1f}; best other {best[0]}+{best[1]} "
-                   f"{best[2]['mean']:.1f}; difference (other − KL+DRS) {fmt(t, 1)} (Welch; {describe(drs_selector(agg))})")
+                   f"{best[2]['mean']:.1f}; difference (other − KL+DRS) {fmt(t, 1)} ({how}; {describe(drs_selector(agg))})")

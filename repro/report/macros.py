@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 
 from repro import quality
-from repro.aggregate import BOOTSTRAP_MIN_N, lookup, pr_reference, status_counts, values_of
+from repro.aggregate import (
+    BOOTSTRAP_MIN_N, fine_tuned_from, lookup, pr_reference, protocol_view, status_counts, values_of,
+)
 from repro.atomic import atomic_write_bytes
 from repro.claims import HIGH_ACCEPTANCE, RECALL_TOLERANCE, VERDICTS, Verdict, table1_configs
 from repro.claims.published import REPORT_BEST_FID, REPORT_TABLE_1
@@ -78,10 +80,12 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
 
     _study_macros(put, agg, frame, context)
     _statistics_macros(put, frame, context)
-    _table1_section_macros(put, agg)
-    _lambda_macros(put, agg)
-    _ceiling_macros(put, agg)
+    scratch = protocol_view(agg)  # the text's numbers are the from-scratch protocol's (docs/maths.md §9.4)
+    _table1_section_macros(put, scratch)
+    _lambda_macros(put, scratch)
+    _ceiling_macros(put, scratch)
     _claim_macros(put, verdicts)
+    _protocol_macros(put, frame, verdicts)
     _quality_macros(put, judged)
     _seed_macros(put)
     _provenance_macros(put, provenance, context)
@@ -260,6 +264,23 @@ def _claim_macros(put: Put, verdicts: list[Verdict]) -> None:
     put("NumClaims", len(verdicts))
     put("NumClaimsGated", sum(v.gated for v in verdicts))
     put("NumClaimsThrough", sum(not v.gated for v in verdicts))
+
+
+def _protocol_macros(put: Put, frame: pd.DataFrame, verdicts: list[Verdict]) -> None:
+    """The paired protocol: its parent and budget beside the from-scratch budget, how many
+    statements are tested in both protocols, and in how many the two verdicts agree."""
+    parents = fine_tuned_from(frame)
+    put("HasPairedProtocol", int(bool(parents)))
+    put("PairedParent", objective_label(parents[0]) if parents else "--")
+    fgan = frame["objective"].isin(F_GAN_OBJECTIVES)
+    tuned = fgan & (frame["init_from"].fillna("") != "") if "init_from" in frame else fgan & False
+    epochs = frame["epochs"] if "epochs" in frame else pd.Series(np.nan, index=frame.index)
+    put("PairedEpochs", _grid(sorted(epochs[tuned].dropna().unique())))
+    put("ScratchEpochs", _grid(sorted(epochs[fgan & ~tuned].dropna().unique())))
+    pairs = [(a, b) for a, b in zip(verdicts, verdicts[1:]) if a.claim == b.claim and a.protocol and b.protocol]
+    put("NumStatements", len(verdicts) - len(pairs))
+    put("NumClaimsByProtocol", len(pairs))
+    put("NumProtocolAgree", sum(a.verdict == b.verdict for a, b in pairs))
 
 
 def _quality_macros(put: Put, judged: pd.DataFrame | None) -> None:

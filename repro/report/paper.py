@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from repro.aggregate import aggregate_study, load_quality, status_counts
+from repro.aggregate import aggregate_study, load_quality, protocol_view, status_counts
 from repro.atomic import atomic_path, atomic_write_json
 from repro.claims import check_all
 from repro.errors import ReproError
@@ -98,9 +98,11 @@ def build(
 
     built = tables.build_all(agg, verdicts, judged)
     if second is not None:
-        built.append(tables.build_companion(second[2]))
+        built.append(tables.build_companion(protocol_view(second[2])))
     table_paths = tables.write_tables(built, out_root / "tables")
-    figs = figures.write_figures(agg, frame, study_dir, out_root / "figures", judged=judged)
+    # the figures show the models trained from scratch (and every model below the bar)
+    figs = figures.write_figures(protocol_view(agg), protocol_view(frame), study_dir, out_root / "figures",
+                                 judged=judged)
 
     prov_path = study_dir / "provenance.json"
     provenance = json.loads(prov_path.read_text()) if prov_path.is_file() else {}

@@ -16,7 +16,9 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from repro.aggregate import CLASS_METRICS, lookup, pr_groups, pr_reference, values_of
+from repro.aggregate import (
+    CLASS_METRICS, fine_tuned_from, lookup, pr_groups, pr_reference, protocol_view, values_of,
+)
 from repro.atomic import atomic_write_bytes
 from repro.claims import Verdict, drs_selector, table1_configs
 from repro.claims.beyond import equal_cost_configs
@@ -214,11 +216,13 @@ def _bar_cell(judged: pd.DataFrame | None, objective: str, lam: float | None, va
     return f"{int(rows['passes'].astype(bool).sum())}/{len(rows)}" if len(rows) else "--"
 
 
-def build_models(agg: pd.DataFrame, judged: pd.DataFrame | None = None) -> Table:
+def build_models(agg: pd.DataFrame, judged: pd.DataFrame | None = None, parent: str = "") -> Table:
     """(0) every trained model at the plain sampler, σ = 1, with what its training cost and how
-    many of its seeds pass the training bar (``judged``: ``repro.quality.assess``)."""
+    many of its seeds pass the training bar (``judged``: ``repro.quality.assess``). ``parent``:
+    the table of the paired protocol, the f-GAN objectives fine-tuned from ``parent``'s models
+    (``agg`` and ``judged``: that protocol's view, ``aggregate.protocol_view``)."""
     specs = []
-    for obj in [o for o in (*F_GAN, "pr") if o in set(agg["objective"])]:
+    for obj in [o for o in (*F_GAN, "pr") if o in set(agg["objective"]) and not (parent and o == "pr")]:
         lams = [lam for lam in values_of(agg, "lam", objective=obj) if np.isfinite(lam)] if obj == "pr" else [None]
         for lam in lams:
             sel = {"objective": obj, "sampler": "none", "sigma": 1.0}
@@ -240,15 +244,19 @@ def build_models(agg: pd.DataFrame, judged: pd.DataFrame | None = None) -> Table
     coverage = ("mode coverage read from the feature classifier (Classes: classes holding at least 1\\% of the "
                 "generated samples; Class KL: KL of the real reference subset's predicted-class histogram to the "
                 "generated one's, 0 when equal); " if "class_kl" in metrics else "")
-    caption = ("Each objective's models at their default settings (plain sampler, $\\sigma = 1$): "
-               "quality (IS: the Inception-style score in the feature classifier, exp of the mean KL of "
+    lead = (f"The paired protocol: each seed's {_obj(parent)} model fine-tuned with each objective "
+            f"({_obj(parent)} itself the control), at the plain sampler, $\\sigma = 1$; differences between these "
+            "objectives are paired by seed in the claims. " if parent else
+            "Each objective's models at their default settings (plain sampler, $\\sigma = 1$): ")
+    caption = (lead + "quality (IS: the Inception-style score in the feature classifier, exp of the mean KL of "
                "the predicted class distribution to its marginal; 10 at most); " + coverage + "the last over the first validation FID of the "
                "training curve (the "
                "untrained generator, or the BCE model a $\\lambda$-PR model fine-tunes), and "
                "the training time of the run alone; Bar: the seeds whose model passes the training bar "
                "(Section~\\ref{sec:setup}). " + describe_ci(cells) + "."
                + (" " + CEILING_NOTE if ceiling else ""))
-    return Table("models", caption, ["Objective"] + [metric_header(m) for m in metrics] + ["Bar"],
+    return Table("models_finetuned" if parent else "models", caption,
+                 ["Objective"] + [metric_header(m) for m in metrics] + ["Bar"],
                  "l" + "r" * len(metrics) + "c", rows, _note(cells))
 
 
@@ -482,15 +490,19 @@ def build_claims(verdicts: list[Verdict]) -> Table:
     and where it stands), its verdict, and the test with its evidence."""
     rows = []
     for i, v in enumerate(verdicts):
-        statement = (f"\\textbf{{{latex_escape(v.claim)}}}\\newline ``{latex_escape(v.source.quote)}'' "
+        again = i > 0 and verdicts[i - 1].claim == v.claim and bool(v.protocol)  # the same claim, another protocol
+        protocol = f"\\emph{{{latex_escape(v.protocol.capitalize())}:}} " if v.protocol else ""
+        statement = (f"{protocol}the same statement" if again else
+                     f"{protocol}\\textbf{{{latex_escape(v.claim)}}}\\newline ``{latex_escape(v.source.quote)}'' "
                      f"--- {latex_escape(v.source.short)}")
         evidence = f"\\emph{{Test:}} {latex_escape(v.test)}.\\newline {latex_escape(v.evidence)}"
-        rows.append({"cells": [statement, VERDICT_STYLE[v.verdict], evidence], "rule": i > 0})
+        rows.append({"cells": [statement, VERDICT_STYLE[v.verdict], evidence], "rule": i > 0 and not again})
     caption = ("The reproduction ledger: every testable statement of the seed documents, checked against this "
                "study. Differences are treatment minus baseline with 95\\% confidence intervals in brackets: "
                "paired over seeds when both sides share the trained models or a parent model, Welch otherwise. "
                "Significance is decided with Holm's correction over each claim's tests. Inconclusive: no "
-               "significant difference; not contradicted: a claim that something never happens, with no "
+               "significant difference; a statement about the objectives is tested in each protocol the study "
+               "has (from scratch, and fine-tuned from a shared parent), a row each; not contradicted: a claim that something never happens, with no "
                "counter-example (no equivalence margin is tested); untestable: the study has no cells that test "
                "what the statement says, or they cannot (the reason is given).")
     return Table("claims", caption, ["Statement and source", "Verdict", "Test and evidence"],
@@ -498,9 +510,17 @@ def build_claims(verdicts: list[Verdict]) -> Table:
 
 
 def build_all(agg: pd.DataFrame, verdicts: list[Verdict], judged: pd.DataFrame | None = None) -> list[Table]:
-    return [build_models(agg, judged), build_objective_sampler(agg), build_lambda(agg), build_gamma(agg),
-            build_rejection(agg), build_budget(agg), build_published(agg), build_beyond(agg),
-            build_ablation(agg), build_claims(verdicts)]
+    """Every table of the paper from the whole study's aggregate: the from-scratch protocol's view
+    (``aggregate.protocol_view``) for all but the paired protocol's models table."""
+    scratch, scratch_judged = protocol_view(agg), protocol_view(judged) if judged is not None else None
+    parents = fine_tuned_from(agg)  # the first parent's (a study normally has one: BCE); none: an empty table
+    parent = parents[0] if parents else "bce"
+    tuned = ((protocol_view(agg, parent), protocol_view(judged, parent) if judged is not None else None)
+             if parents else (agg.iloc[0:0], None))
+    return [build_models(scratch, scratch_judged), build_models(*tuned, parent=parent),
+            build_objective_sampler(scratch), build_lambda(scratch), build_gamma(scratch),
+            build_rejection(scratch), build_budget(scratch), build_published(scratch), build_beyond(scratch),
+            build_ablation(scratch), build_claims(verdicts)]
 
 
 def write_tables(tables: list[Table], out_dir: str | Path) -> list[Path]:
