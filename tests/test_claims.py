@@ -11,6 +11,7 @@ import pytest
 
 from repro import aggregate as A
 from repro import claims as C
+from repro.claims import core
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_aggregate import results  # noqa: E402
@@ -252,3 +253,20 @@ def test_the_equal_cost_rows_list_each_setting_by_family_then_cost() -> None:
     configs = equal_cost_configs(agg, "bce")
     assert [c["sampler"] for c in configs] == ["none", "mh", "langevin"]
     assert configs[1]["chain_length"] == 20.0 and "steps" not in configs[1]
+
+
+def test_supported_needs_each_unit_at_alpha_and_contradicted_needs_holm() -> None:
+    """docs/maths.md §8.1: four units each at p = 0.02 the stated way support the claim (an
+    intersection–union test needs no correction; Holm would need p < 0.0125 for the first) ..."""
+    stated = [{"mean": 0.1, "p": 0.02} for _ in range(4)]
+    assert core.directional(stated, [1] * 4) == C.SUPPORTED
+    assert C.significant_signs(stated) == [0, 0, 0, 0]  # Holm alone: nothing
+    assert core.directional(stated[:3] + [{"mean": 0.1, "p": 0.2}], [1] * 4) == C.INCONCLUSIVE
+    # ... while one unit at p = 0.02 the other way among four is not a contradiction (Holm) ...
+    against = [{"mean": 0.1, "p": 0.3}] * 3 + [{"mean": -0.1, "p": 0.02}]
+    assert core.directional(against, [1] * 4) == C.INCONCLUSIVE
+    # ... unless it survives the correction (alone, or ahead of units Holm rejects first)
+    assert core.directional([{"mean": 0.1, "p": 0.3}] * 3 + [{"mean": -0.1, "p": 0.005}], [1] * 4) == C.CONTRADICTED
+    assert core.directional([{"mean": -0.1, "p": 0.02}], [1]) == C.CONTRADICTED
+    assert C.significant_signs(against, [1] * 4) == [0, 0, 0, 0]
+    assert C.significant_signs(stated, [1, 1, -1, -1]) == [1, 1, 0, 0]  # the wrong way at 0.02: not after Holm

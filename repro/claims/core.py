@@ -9,8 +9,10 @@ mean, std and n where they do not (different objectives are different models).
 
 A claim made about several comparisons ("units") is decided on all of them: contradicted if any
 is significant the other way, supported if every one is significant the stated way, inconclusive
-otherwise. "Significant" is decided with the family-wise error of the claim's tests controlled by
-Holm's procedure (``repro.aggregate.holm``) at 5 %; the intervals shown are the unadjusted 95 %
+otherwise. The two rules are symmetric in their error (``significant_signs``, docs/maths.md
+§8.1): "every unit the stated way" is an intersection–union test, each unit at 5 % and no
+correction; "some unit the other way" is a union, decided with the family-wise error controlled
+by Holm's procedure (``repro.aggregate.holm``) at 5 %. The intervals shown are the unadjusted 95 %
 intervals. A claim that something *never* happens has no equivalence margin here, so the best it
 can get is ``not contradicted``. A claim whose cells are absent, or whose cells do not test what
 it states (a "KL" trained in a form that descends the reverse KL), is ``untestable``, with the
@@ -209,18 +211,28 @@ def welch_test(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return {"mean": w["diff"], "lo": w["lo"], "hi": w["hi"], "p": w["p"]}
 
 
-def significant_signs(tests: list[dict[str, Any]], alpha: float = ALPHA) -> list[int]:
-    """+1 / −1 for each test (dicts with ``mean`` and ``p``) that Holm rejects over the family,
-    by the sign of its mean; 0 for the others."""
-    reject = holm([t.get("p", math.nan) for t in tests], alpha)
-    return [int(np.sign(t["mean"])) if r else 0 for t, r in zip(tests, reject)]
+def significant_signs(tests: list[dict[str, Any]], expected: list[int] | None = None,
+                      alpha: float = ALPHA) -> list[int]:
+    """+1 / −1 for each significant test (dicts with ``mean`` and ``p``), by the sign of its
+    mean; 0 for the others. With ``expected`` (the direction a claim states for each unit) the
+    rule is the ledger's (docs/maths.md §8.1): a unit that goes the stated way counts at ``alpha``
+    on its own, since a claim of "every unit" is an intersection–union test that needs no
+    multiplicity correction; a unit that goes the other way counts only if Holm rejects it over
+    the family, since "any unit against" is a union that does. Without ``expected``: Holm for all."""
+    p = [t.get("p", math.nan) for t in tests]
+    reject = holm(p, alpha)
+    signs = [int(np.sign(t["mean"])) if r else 0 for t, r in zip(tests, reject)]
+    if expected is None:
+        return signs
+    alone = [int(np.sign(t["mean"])) if np.isfinite(q) and q < alpha else 0 for t, q in zip(tests, p)]
+    return [a if a == e else (s if s == -e else 0) for a, s, e in zip(alone, signs, expected, strict=True)]
 
 
 def directional(tests: list[dict[str, Any]], expected: list[int]) -> str:
     """The verdict of a family of tests each expected to go one way (+1: above zero, −1: below):
-    supported if Holm finds every one significant that way, contradicted if any is significant
-    the other way, inconclusive otherwise."""
-    signs = significant_signs(tests)
+    supported if every one is significant that way at ``ALPHA`` (intersection–union), contradicted
+    if Holm finds any significant the other way, inconclusive otherwise (``significant_signs``)."""
+    signs = significant_signs(tests, expected)
     if any(s == -e for s, e in zip(signs, expected)):
         return CONTRADICTED
     if signs and all(s == e for s, e in zip(signs, expected)):

@@ -38,7 +38,7 @@ def lambda_tradeoff(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
         tests.append(t)
         parts.append(f"{metric} λ={hi_l:g} − λ={lo_l:g}: {fmt(t)} ({how}), Spearman(λ, {metric}) {fmt_rho(rho)}")
         units.append({"metric": metric, "diff": t["mean"], "lo": t["lo"], "hi": t["hi"], "p": t["p"], "spearman": rho})
-    sp, sr = significant_signs(tests)
+    sp, sr = significant_signs(tests, [1, -1])
     v = CONTRADICTED if sp == -1 or sr == 1 else (SUPPORTED if (sp, sr) == (1, -1) else INCONCLUSIVE)
     return Outcome(v, "; ".join(parts) + " (Holm over 2 tests)", tuple(units))
 

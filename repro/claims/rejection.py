@@ -93,7 +93,7 @@ def drs_precision(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
         if dp is not None and acc is not None:
             rows.append((obj, dp, acc))
     units = []
-    for (obj, dp, acc), sp in zip(rows, significant_signs([dp for _, dp, _ in rows])):
+    for (obj, dp, acc), sp in zip(rows, significant_signs([dp for _, dp, _ in rows], [1] * len(rows))):
         acc_lo, acc_hi = _bounds(acc)
         v = CONTRADICTED if sp == -1 or acc_hi < HIGH_ACCEPTANCE else (
             SUPPORTED if sp == 1 and acc_lo >= HIGH_ACCEPTANCE else INCONCLUSIVE)
@@ -207,7 +207,7 @@ def obrs_budget(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
         if dp is not None and dr is not None:
             rows.append((obj, k, dp, dr))
     units = []
-    for (obj, k, dp, dr), sp in zip(rows, significant_signs([dp for _, _, dp, _ in rows])):
+    for (obj, k, dp, dr), sp in zip(rows, significant_signs([dp for _, _, dp, _ in rows], [1] * len(rows))):
         ks = values_of(agg, "budget", objective=obj, sampler="obrs")
         means = [lookup(agg, "precision", objective=obj, sampler="obrs", budget=b) for b in ks]
         rho = spearman([(b, m["mean"]) for b, m in zip(ks, means) if m is not None])
@@ -241,7 +241,7 @@ def obrs_prd(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
     if not up:
         return Outcome(UNTESTABLE, "no OBRS cells with PRD summaries")
     units = []
-    for (obj, k, t), s in zip(up, significant_signs([t for _, _, t in up])):
+    for (obj, k, t), s in zip(up, significant_signs([t for _, _, t in up], [1] * len(up))):
         r = keep.get(obj)
         r_lo, r_hi = _bounds(r) if r else (math.nan, math.nan)
         v = CONTRADICTED if s == -1 or r_hi < -RECALL_TOLERANCE else (
