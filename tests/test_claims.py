@@ -211,7 +211,7 @@ def test_kl_drs_best_fid(bce_fid: float, verdict: str) -> None:
 def test_check_all_on_a_study_missing_everything_is_untestable() -> None:
     verdicts = C.check_all(*frames(model("bce", 0.8, 0.7)))
     # every statement but the one the report's own formula decides (γ = max ℓ + 2 accepts ≤ 11.9 %)
-    assert {v.key: v.verdict for v in verdicts if v.verdict != C.UNTESTABLE} == {"DRSGammaAcceptance": C.CONTRADICTED}
+    assert {v.key: v.verdict for v in verdicts if v.verdict != C.UNTESTABLE} == {"DRSGammaAcceptance": C.SOURCE_INCONSISTENT}
     assert len(verdicts) == len(C.STATEMENTS) >= 20
     assert len({v.key for v in verdicts}) == len(verdicts)
     assert all(v.key.isalpha() for v in verdicts)
@@ -270,3 +270,14 @@ def test_supported_needs_each_unit_at_alpha_and_contradicted_needs_holm() -> Non
     assert core.directional([{"mean": -0.1, "p": 0.02}], [1]) == C.CONTRADICTED
     assert C.significant_signs(against, [1] * 4) == [0, 0, 0, 0]
     assert C.significant_signs(stated, [1, 1, -1, -1]) == [1, 1, 0, 0]  # the wrong way at 0.02: not after Holm
+
+
+def test_an_acceptance_the_study_sets_decides_nothing() -> None:
+    """DRS set by its target acceptance: the acceptance half of the claim is an input, so a low
+    acceptance cannot contradict it (with γ set instead, test_drs_contradicted_by_low_acceptance)."""
+    rows = model("kl", 0.8, 0.7)
+    for r in model("kl", 0.83, 0.7, sampler="drs", gamma_convention="acceptance", target_acceptance=0.3,
+                   discriminator="refit"):
+        rows.append({**r, "acceptance_rate": 0.3})
+    v = C.drs_precision(*frames(rows))
+    assert v.verdict == C.SUPPORTED and "the acceptance is set by the study" in v.evidence

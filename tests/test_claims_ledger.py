@@ -15,6 +15,7 @@ from repro import aggregate as A
 from repro import claims as C
 from repro.claims import core
 from repro.claims.lambda_pr import recall_at
+from repro.report.macros import _claim_macros
 from repro.vocab import CEILING
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -116,9 +117,17 @@ def test_prd_misses_the_sigma_trend() -> None:
 # ---------------------------------------------------------------- DRS
 
 def test_report_gamma_rule_cannot_reach_its_acceptances() -> None:
-    v = C.drs_gamma_acceptance(*objectives_frames())
-    assert v.verdict == C.CONTRADICTED and "11.9%" in v.evidence
+    """The report's rule against its own table flags the source, whatever the study holds, and
+    stays out of the tallies of verdicts about the study."""
+    for frames_ in (objectives_frames(), frames(model("bce", 0.8, 0.7))):
+        v = C.drs_gamma_acceptance(*frames_)
+        assert v.verdict == C.SOURCE_INCONSISTENT and "11.9%" in v.evidence
     assert 1 / (1 + math.exp(2)) == pytest.approx(0.1192, abs=1e-4)
+    assert "γ = 2" in next(s for s in C.STATEMENTS if s.key == "DRSGammaAcceptance").source.quote
+    macros: dict[str, object] = {}
+    _claim_macros(lambda name, value, escape=True: macros.__setitem__(name, value), C.check_all(*objectives_frames()))
+    assert macros["NumClaimsSourceInconsistent"] == 1
+    assert macros["NumClaimsThrough"] == macros["NumClaims"] - 1 - macros["NumClaimsGated"]
 
 
 def selective(dp: float, dr: float, kl_fid: float = 20.0, jitter=JITTER):
@@ -262,3 +271,10 @@ def test_the_training_bar_gates_each_protocol_on_its_own_models() -> None:
     by_key = {v.key: v for v in C.check_all(agg, paired, quality)}
     assert by_key["KLCoverageFromBce"].gated and "kl seed 1: recall 0.100 < 0.35" in by_key["KLCoverageFromBce"].evidence
     assert not by_key["KLCoverage"].gated
+
+
+def test_stability_of_a_recall_that_cannot_fall_is_untestable() -> None:
+    drs = dict(sampler="drs", gamma_convention="acceptance", target_acceptance=0.06, discriminator="refit")
+    collapsed = frames(model("kl", 0.8, 0.01) + model("kl", 0.8, 0.01, **drs))
+    v = C.drs_selective_stable(*collapsed)
+    assert v.verdict == C.UNTESTABLE and "recall 0.010 is below the margin" in v.evidence

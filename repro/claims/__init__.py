@@ -10,7 +10,7 @@
 """
 
 from repro.claims.core import (
-    ALPHA, CONTRADICTED, DOCUMENTS, INCONCLUSIVE, NOT_CONTRADICTED, SUPPORTED, UNTESTABLE, VERDICTS, Outcome, Source,
+    ALPHA, CONTRADICTED, DOCUMENTS, INCONCLUSIVE, NOT_CONTRADICTED, SOURCE_INCONSISTENT, SUPPORTED, UNTESTABLE, VERDICTS, Outcome, Source,
     Statement, Verdict, combine, fmt_ci, fmt_rho, pick, sign, significant_signs,
 )
 from repro.claims.beyond import ddls_improves, equal_cost_configs, mh_improves

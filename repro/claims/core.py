@@ -35,7 +35,11 @@ from repro.vocab import F_GAN_OBJECTIVES
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
 NOT_CONTRADICTED, UNTESTABLE = "not contradicted", "untestable"
-VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_CONTRADICTED, UNTESTABLE)
+# a check of a source against itself (its own rule against its own table): it flags the source,
+# it tests nothing the study ran, so it stays out of the verdict counts
+SOURCE_INCONSISTENT = "source inconsistent"
+VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_CONTRADICTED, UNTESTABLE, SOURCE_INCONSISTENT)
+COUNTED = VERDICTS[:5]  # the verdicts about the study's results
 ALPHA = 0.05                  # family-wise error of one claim's tests (Holm)
 
 # The seed documents the statements come from (the files are not part of the repository: each

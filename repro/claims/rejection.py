@@ -16,7 +16,7 @@ import pandas as pd
 
 from repro.aggregate import DEFAULT_KEYS, lookup, values_of
 from repro.claims.core import (
-    CONTRADICTED, INCONCLUSIVE, SUPPORTED, UNTESTABLE, Outcome, combine, describe, directional,
+    CONTRADICTED, INCONCLUSIVE, SOURCE_INCONSISTENT, SUPPORTED, UNTESTABLE, Outcome, combine, describe, directional,
     fmt, fmt_rho, objectives_present, paired_test, pick, significant_signs, spearman, welch_test,
 )
 from repro.vocab import CEILING, PREFERRED_DISCRIMINATOR
@@ -92,16 +92,21 @@ def drs_precision(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
         acc = lookup(agg, "acceptance_rate", objective=obj, **sel)
         if dp is not None and acc is not None:
             rows.append((obj, dp, acc))
+    # a study that sets DRS by its target acceptance sets the acceptance too: that half of the
+    # claim is an input there, not a result, and only precision is tested
+    acceptance_set = "target_acceptance" in sel if sel else False
     units = []
     for (obj, dp, acc), sp in zip(rows, significant_signs([dp for _, dp, _ in rows], [1] * len(rows))):
-        acc_lo, acc_hi = _bounds(acc)
+        acc_lo, acc_hi = (HIGH_ACCEPTANCE, HIGH_ACCEPTANCE) if acceptance_set else _bounds(acc)
         v = CONTRADICTED if sp == -1 or acc_hi < HIGH_ACCEPTANCE else (
             SUPPORTED if sp == 1 and acc_lo >= HIGH_ACCEPTANCE else INCONCLUSIVE)
         units.append({"objective": obj, "verdict": v, "d_precision": dp["mean"], "acceptance": acc["mean"],
                       "text": f"{obj}: ΔP {fmt(dp)}, acceptance {acc['mean']:.1%}"})
     if not units:
         return Outcome(UNTESTABLE, "no DRS cells")
-    return Outcome(combine([u["verdict"] for u in units]), f"{describe(sel)} (Holm over {len(units)} objectives): "
+    how = ("; the acceptance is set by the study, so only precision is tested" if acceptance_set
+           else f"; acceptance interval above {HIGH_ACCEPTANCE:.0%}")
+    return Outcome(combine([u["verdict"] for u in units]), f"{describe(sel)} (paired{how}): "
                    + "; ".join(u["text"] for u in units), tuple(units))
 
 
@@ -114,7 +119,8 @@ def drs_gamma_acceptance(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
     cells = lookup(agg, "acceptance_rate", sampler="drs", sigma=1.0, gamma=REPORT_GAMMA_OFFSET,
                    gamma_convention="percentile")
     seen = f"; the study's DRS cells at offset +2 accept {cells['mean']:.1%}" if cells else ""
-    return Outcome(CONTRADICTED, f"with γ = max ℓ + 2 the acceptance probability σ(ℓ − γ) ≤ σ(−2) = {bound:.1%} for "
+    # the report's rule against the report's table: whatever the study's cells hold, only this
+    return Outcome(SOURCE_INCONSISTENT, f"with γ = max ℓ + 2 the acceptance probability σ(ℓ − γ) ≤ σ(−2) = {bound:.1%} for "
                    f"every burn-in-range sample, so 86–90 % cannot come from that rule{seen} (docs/maths.md §6.2)")
 
 
@@ -127,6 +133,12 @@ def drs_selective_stable(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
     tests = {m: paired_test(paired, m, objective="kl", **sel) for m in ("precision", "recall")}
     if any(t is None for t in tests.values()):
         return Outcome(UNTESTABLE, "no paired KL differences at the selective acceptance")
+    # recall "stays stable" says nothing of a model whose recall could not fall by the margin
+    plain = {m: lookup(agg, m, objective="kl", sampler="none", sigma=1.0) for m in ("precision", "recall")}
+    floor = [m for m, r in plain.items() if r is not None and _bounds(r)[1] < STABLE_MARGIN]
+    if floor:
+        return Outcome(UNTESTABLE, "KL's plain " + " and ".join(f"{m} {plain[m]['mean']:.3f}" for m in floor)
+                       + f" is below the margin {STABLE_MARGIN:g}: it cannot fall by it, so stability tests nothing")
     inside = all(-STABLE_MARGIN < _bounds(t)[0] and _bounds(t)[1] < STABLE_MARGIN for t in tests.values())
     outside = any(_bounds(t)[0] > STABLE_MARGIN or _bounds(t)[1] < -STABLE_MARGIN for t in tests.values())
     v = SUPPORTED if inside else (CONTRADICTED if outside else INCONCLUSIVE)

@@ -22,6 +22,7 @@ from repro.aggregate import (
 )
 from repro.atomic import atomic_write_bytes
 from repro.claims import HIGH_ACCEPTANCE, RECALL_TOLERANCE, VERDICTS, Verdict, table1_configs
+from repro.claims.core import COUNTED
 from repro.claims.published import REPORT_BEST_FID, REPORT_TABLE_1
 from repro.errors import ConfigError
 from repro.vocab import CEILING, F_GAN_OBJECTIVES, OBJECTIVES, REJECTION_SAMPLERS
@@ -263,7 +264,8 @@ def _claim_macros(put: Put, verdicts: list[Verdict]) -> None:
         put(macro_name("NumClaims", verdict), sum(v.verdict == verdict and not v.gated for v in verdicts))
     put("NumClaims", len(verdicts))
     put("NumClaimsGated", sum(v.gated for v in verdicts))
-    put("NumClaimsThrough", sum(not v.gated for v in verdicts))
+    # the tallies: the checks the bar lets through that test the study (not a source against itself)
+    put("NumClaimsThrough", sum(not v.gated and v.verdict in COUNTED for v in verdicts))
 
 
 def _protocol_macros(put: Put, frame: pd.DataFrame, verdicts: list[Verdict]) -> None:

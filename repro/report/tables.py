@@ -482,7 +482,7 @@ def build_budget(agg: pd.DataFrame) -> Table:
 
 VERDICT_STYLE = {"supported": r"\textbf{supported}", "contradicted": r"\textbf{contradicted}",
                  "inconclusive": r"\textit{inconclusive}", "not contradicted": r"\textit{not contradicted}",
-                 "untestable": r"\textit{untestable}"}
+                 "untestable": r"\textit{untestable}", "source inconsistent": r"\textit{source inconsistent}"}
 
 
 def build_claims(verdicts: list[Verdict]) -> Table:
