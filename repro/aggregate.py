@@ -428,16 +428,86 @@ def paired_all(frame: pd.DataFrame, method: str = "t", confidence: float = 0.95,
     """Every paired comparison of a study: within a model against the plain sampler
     (``standard_comparisons``), the refit against the raw discriminator (``discriminator_comparisons``),
     between λ-PR fine-tunes of the same parent (``lambda_comparisons``, paired by seed) and
-    between f-GAN objectives fine-tuned from the same parent (``objective_comparisons``, by seed)."""
+    between f-GAN objectives fine-tuned from the same parent (``objective_comparisons``, by seed),
+    and each λ-PR fine-tune against its parent's truncation envelope (``envelope_differences``)."""
     parts = [paired_differences(frame, None, method, confidence, n_resamples, seed),
              paired_differences(frame, discriminator_comparisons(frame), method, confidence, n_resamples, seed,
                                 pairing="discriminator"),
              paired_differences(frame, lambda_comparisons(frame), method, confidence, n_resamples, seed,
                                 pair_on=PAIR_ON_SEED),
              paired_differences(frame, objective_comparisons(frame), method, confidence, n_resamples, seed,
-                                pair_on=PAIR_ON_SEED, pairing="objective")]
+                                pair_on=PAIR_ON_SEED, pairing="objective"),
+             envelope_differences(frame, method, confidence, n_resamples, seed)]
     parts = [p for p in parts if not p.empty]
     return pd.concat(parts, ignore_index=True) if parts else parts_empty()
+
+
+def pareto_envelope(points: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The (precision, recall) points no other point dominates (at least as good in both, better
+    in one), by precision ascending (so recall descending)."""
+    pts = sorted(set((float(p), float(r)) for p, r in points if np.isfinite(p) and np.isfinite(r)))
+    return [a for a in pts if not any(b != a and b[0] >= a[0] and b[1] >= a[1] for b in pts)]
+
+
+def envelope_recall(points: Iterable[tuple[float, float]], precision: float) -> float | None:
+    """The most recall the (precision, recall) points reach at ``precision``: on their Pareto
+    envelope, linear between its points (a mixture of two settings); the recall of its
+    least-precise point below it (a setting with more precision and that recall exists); None
+    above the envelope's precision (no setting reaches it)."""
+    env = pareto_envelope(points)
+    if not env or precision > env[-1][0]:
+        return None
+    if precision <= env[0][0]:
+        return env[0][1]
+    j = int(np.searchsorted([p for p, _ in env], precision))
+    (p0, r0), (p1, r1) = env[j - 1], env[j]
+    return r0 + (precision - p0) / (p1 - p0) * (r1 - r0)
+
+
+TRUNCATION_KNOBS = ("sigma", "psi")  # soft (σ, ψ unset) and hard (ψ at σ = 1; unset = ψ = ∞) truncation
+
+
+def envelope_differences(frame: pd.DataFrame, method: str = "t", confidence: float = 0.95,
+                         n_resamples: int = 9999, seed: int = 0) -> pd.DataFrame:
+    """Each λ-PR fine-tune against truncating its own parent (docs/maths.md §4.1), per seed: the
+    fine-tune's recall minus the recall of the Pareto envelope of that seed's parent truncation
+    curve (its untruncated point included) at the fine-tune's precision; its interval over the
+    seeds (``metric = "recall"``), and the share of seeds on which the untruncated parent
+    dominates the fine-tune (``metric = "dominated"``). ``pairing = "envelope"``; ``baseline``
+    names the parent and the knob."""
+    ok = frame[(frame["status"] == "ok") & (frame["sampler"] == "none")]
+    init = _init_from(ok)
+    variant = ok["variant"].fillna("") if "variant" in ok.columns else pd.Series("", index=ok.index)
+    rows = []
+    pr = ok[(ok["objective"] == "pr") & np.isclose(ok["sigma"], 1.0) & ok["psi"].isna()]
+    for key, g in pr.groupby(["aux", "gen_form", "init_from", "lam"], dropna=False):
+        parent = key[2] or "bce"
+        base = ok[(ok["objective"] == parent) & (init == "") & (variant == "")]
+        lam_pr = g.groupby("train_seed")[["precision", "recall"]].mean()
+        for knob in TRUNCATION_KNOBS:
+            curve = base[base["psi"].isna()] if knob == "sigma" else base[np.isclose(base["sigma"], 1.0)]
+            if curve.groupby(["sigma", "psi"], dropna=False).ngroups < 2:
+                continue
+            diffs, dominated = [], []
+            for s, (p, r) in lam_pr.iterrows():
+                mine = curve[curve["train_seed"] == s].groupby(["sigma", "psi"], dropna=False)[
+                    ["precision", "recall"]].mean()
+                plain = curve[(curve["train_seed"] == s) & np.isclose(curve["sigma"], 1.0) & curve["psi"].isna()]
+                at = envelope_recall(mine.itertuples(index=False, name=None), p)
+                if at is not None:
+                    diffs.append(r - at)
+                if len(plain):
+                    dominated.append(float(p < plain["precision"].mean() and r < plain["recall"].mean()))
+            first = g.iloc[0]
+            for metric, values in (("recall", diffs), ("dominated", dominated)):
+                if not values:
+                    continue
+                stat = interval(values, method, confidence, n_resamples, seed)
+                rows.append({**{k: first[k] for k in GROUP_ON}, **{k: first.get(k, np.nan) for k in (*TREATMENT_KEYS, "psi")},
+                             "baseline": f"{parent} {knob} truncation envelope", "pairing": "envelope",
+                             "metric": metric, **stat, "confidence": confidence,
+                             "p_value": t_pvalue(stat["mean"], stat["std"], stat["n"])})
+    return pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))
 
 
 def objective_comparisons(frame: pd.DataFrame) -> list[tuple[dict, dict]]:

@@ -14,7 +14,6 @@ import pytest
 from repro import aggregate as A
 from repro import claims as C
 from repro.claims import core
-from repro.claims.lambda_pr import recall_at
 from repro.report.macros import _claim_macros
 from repro.vocab import CEILING
 
@@ -181,12 +180,23 @@ def test_obrs_on_the_pr_curve_and_fid() -> None:
 
 # ---------------------------------------------------------------- λ-PR against truncation
 
-def test_recall_on_the_truncation_curve_is_interpolated() -> None:
-    curve = [(2.0, {"mean": 0.6}, {"mean": 0.6}), (1.0, {"mean": 0.7}, {"mean": 0.5}),
-             (0.5, {"mean": 0.8}, {"mean": 0.3})]
-    r, _ = recall_at(curve, 0.75)
-    assert r == pytest.approx(0.4)
-    assert recall_at(curve, 0.9) is None and recall_at(curve[:1], 0.6) is None
+def test_the_envelope_leaves_out_dominated_truncation_points() -> None:
+    # ψ = 0.5 of the referee's example: less precision and far less recall than the parent
+    points = [(0.613, 0.042), (0.651, 0.422), (0.70, 0.30)]
+    assert A.pareto_envelope(points) == [(0.651, 0.422), (0.70, 0.30)]
+    assert A.envelope_recall(points, 0.62) == pytest.approx(0.422)  # the parent has more of both
+    assert A.envelope_recall(points, 0.6755) == pytest.approx(0.361)
+    assert A.envelope_recall(points, 0.71) is None
+
+
+def test_a_fine_tune_its_parent_dominates_does_not_beat_truncation() -> None:
+    """The referee's case: a sorted-by-precision curve through the dominated ψ = 0.5 point gave
+    λ = 0.1 a recall gain of about +0.29; on the envelope it loses to its own parent."""
+    rows = model("bce", 0.651, 0.422) + model("bce", 0.613, 0.042, psi=0.5)
+    rows += model("pr", 0.62, 0.40, lam=0.1, aux="rkl", gen_form="primal", init_from="bce")
+    v = C.lambda_beats_truncation(*frames(rows))
+    assert v.verdict == C.CONTRADICTED, v.evidence
+    assert "ΔR -0.022" in v.evidence and "its parent dominates it on 4 of 4 seeds" in v.evidence
 
 
 @pytest.mark.parametrize("lam_recall, verdict", [(0.55, C.SUPPORTED), (0.30, C.CONTRADICTED)])

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from repro.aggregate import lookup, pr_reference, values_of
+from repro.aggregate import lookup, pr_reference, select, values_of
 from repro.claims.core import (
     CONTRADICTED, INCONCLUSIVE, SUPPORTED, UNTESTABLE, Outcome, directional, fmt, fmt_rho, paired_row,
     significant_signs, spearman, welch_test,
@@ -60,41 +60,34 @@ def truncation_curve(agg: pd.DataFrame, parent: str, knob: str) -> list[tuple[fl
     return sorted(points, key=lambda t: t[1]["mean"])
 
 
-def recall_at(curve: list[tuple[float, dict, dict]], precision: float) -> tuple[float, dict] | None:
-    """The truncation curve's recall at ``precision`` (linear between the two points around it)
-    and the nearer point's recall row (its spread stands for the interpolated point's); None
-    outside the curve's precision range."""
-    ps = [p["mean"] for _, p, _ in curve]
-    if len(curve) < 2 or not ps[0] <= precision <= ps[-1]:
-        return None
-    j = max(1, int(np.searchsorted(ps, precision)))
-    (_, p0, r0), (_, p1, r1) = curve[j - 1], curve[j]
-    w = 0.0 if p1["mean"] == p0["mean"] else (precision - p0["mean"]) / (p1["mean"] - p0["mean"])
-    nearer = r0 if w < 0.5 else r1
-    return r0["mean"] + w * (r1["mean"] - r0["mean"]), nearer
-
-
 def lambda_beats_truncation(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
-    """Each λ-PR fine-tune has more recall than truncating its parent (σ, and ψ when the study has
-    it) to the same precision: recall(λ) − recall of the parent's truncation curve at precision(λ)
-    above zero (Welch, with the nearer truncation point's spread; Holm over every λ and knob
-    inside the curve's precision range)."""
-    ref = {**pr_reference(agg), "sampler": "none", "sigma": 1.0}
+    """Each λ-PR fine-tune has more recall than truncating its own parent (σ, and ψ when the
+    study has it) to the same precision: per seed, recall(λ) minus the recall of the Pareto
+    envelope of that seed's truncation curve at precision(λ) (``aggregate.envelope_differences``),
+    above zero over the seeds (paired by seed; docs/maths.md §8.1 over every λ and knob). A
+    fine-tune that its untruncated parent dominates on a seed is named."""
+    ref = pr_reference(agg)
     parent = ref.get("init_from") or "bce"
-    lams = values_of(agg, "lam", **ref)
+    if "pairing" not in paired.columns:
+        return Outcome(UNTESTABLE, "no per-seed envelope differences in this study's paired results")
+    env = paired[(paired["pairing"] == "envelope") & (paired["objective"] == "pr")]
+    env = env[select(env, {k: v for k, v in ref.items() if k != "objective"})]
     tests, parts = [], []
-    for knob in ("sigma", "psi"):
-        curve = truncation_curve(agg, parent, knob)
-        for lam in lams:
-            p, r = lookup(agg, "precision", **ref, lam=lam), lookup(agg, "recall", **ref, lam=lam)
-            at = recall_at(curve, p["mean"]) if p is not None and r is not None else None
-            if at is None:
+    for knob, how in (("sigma", "soft-truncated (σ)"), ("psi", "hard-truncated (ψ)")):
+        rows = env[env["baseline"] == f"{parent} {knob} truncation envelope"]
+        for lam in sorted(rows["lam"].dropna().unique()):
+            at = rows[np.isclose(rows["lam"], lam)]
+            d = at[at["metric"] == "recall"]
+            if d.empty or d.iloc[0]["n"] < 1:
                 continue
-            r_trunc, spread = at
-            t = welch_test(r, {**spread, "mean": r_trunc})
+            row = d.iloc[0]
+            t = {"mean": row["mean"], "lo": row["lo"], "hi": row["hi"], "p": row["p_value"]}
             tests.append(t)
-            how = "soft-truncated (σ)" if knob == "sigma" else "hard-truncated (ψ)"
-            parts.append(f"λ={lam:g} (P {p['mean']:.3f}) vs {parent} {how} to that precision: ΔR {fmt(t)}")
+            dom = at[at["metric"] == "dominated"]
+            n_dom = int(round(dom.iloc[0]["mean"] * dom.iloc[0]["n"])) if len(dom) else 0
+            note = f"; its parent dominates it on {n_dom} of {int(dom.iloc[0]['n'])} seeds" if n_dom else ""
+            parts.append(f"λ={lam:g} vs {parent} {how} to its precision: ΔR {fmt(t)} (n = {int(row['n'])}){note}")
     if not tests:
-        return Outcome(UNTESTABLE, f"no λ-PR model within the precision range of {parent}'s truncation curve")
-    return Outcome(directional(tests, [1] * len(tests)), "; ".join(parts) + f" (Welch, Holm over {len(tests)})")
+        return Outcome(UNTESTABLE, f"no λ-PR model within the precision range of {parent}'s truncation envelope")
+    return Outcome(directional(tests, [1] * len(tests)),
+                   "; ".join(parts) + f" (per seed on the Pareto envelope, paired by seed; {len(tests)} units)")

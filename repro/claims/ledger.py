@@ -193,8 +193,9 @@ STATEMENTS: tuple[Statement, ...] = (
         "LambdaBeatsTruncation", "λ-PR fine-tuning gives more recall than truncating its parent to the same precision",
         Source("lecture2025", "fine-tuning GANs (table)", "When λ increases, Precision ↑ Recall ↓ with better "
                "performances than truncation."),
-        "recall of each λ model minus the recall of its BCE parent's σ (and ψ) truncation curve at the same "
-        "precision (linear between points; Welch, Holm)", lambda_pr.lambda_beats_truncation, needs=("bce", "pr")),
+        "per seed, recall of each λ model minus the recall of the Pareto envelope of its BCE parent's σ (and ψ) "
+        "truncation curve at the same precision (linear between envelope points), over seeds (paired)",
+        lambda_pr.lambda_beats_truncation, needs=("bce", "pr")),
     Statement(
         "LambdaFromScratch", "λ-PR GANs trained from scratch: small λ gives the best FID and recall",
         Source("lecture2025", "training GANs (table)", "CIFAR-10 32 × 32 [...] FID P R [...] λ = 0.1 11.62 "
