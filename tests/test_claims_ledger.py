@@ -158,8 +158,23 @@ def test_drs_with_soft_truncation() -> None:
     for obj in ("js", "bce"):
         rows += model(obj, 0.90, 0.80, fid=50.0, **drs) + model(obj, 0.94, 0.76, fid=60.0, sigma=0.7, **drs)
     agg, paired = frames(rows)
-    assert C.drs_soft_truncation(("js", "bce"))(agg, paired).verdict == C.SUPPORTED
-    assert C.drs_soft_truncation(("js",))(*objectives_frames()).verdict == C.UNTESTABLE
+    full = (("precision", 1), ("recall", -1), ("fid", 1))
+    assert C.drs_soft_truncation({"js": full, "bce": full})(agg, paired).verdict == C.SUPPORTED
+    assert C.drs_soft_truncation({"js": full})(*objectives_frames()).verdict == C.UNTESTABLE
+    # only what a source states is required: BCE's recall rising does not count against
+    # "precision increases marginally while FID deteriorates"
+    rows = model("bce", 0.90, 0.80, fid=50.0, **drs) + model("bce", 0.94, 0.84, fid=60.0, sigma=0.7, **drs)
+    assert C.drs_soft_truncation({"bce": (("precision", 1), ("fid", 1))})(*frames(rows)).verdict == C.SUPPORTED
+    assert C.drs_soft_truncation({"bce": full})(*frames(rows)).verdict == C.CONTRADICTED
+    # the σ it uses is the smallest σ < 1, as the side-by-side table
+    rows += model("bce", 0.99, 0.70, fid=90.0, sigma=0.5, **drs)
+    v = C.drs_soft_truncation({"bce": full})(*frames(rows))
+    assert "σ = 0.5" in v.evidence and C.soft_truncation_sigma(frames(rows)[0]) == 0.5
+
+
+def test_the_reports_soft_truncation_is_not_the_studys() -> None:
+    v = next(s for s in C.STATEMENTS if s.key == "DRSSoftTruncation").check(*objectives_frames())
+    assert v.verdict == C.UNTESTABLE and "rescales the latent vector by the discriminator" in v.evidence
 
 
 # ---------------------------------------------------------------- OBRS

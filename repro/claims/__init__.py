@@ -23,7 +23,7 @@ from repro.claims.objectives import (
 from repro.claims.rejection import (
     HIGH_ACCEPTANCE, RECALL_TOLERANCE, REFERENCE_ACCEPTANCE, REFERENCE_BUDGET, REFERENCE_GAMMA, SELECTIVE_ACCEPTANCE,
     STABLE_MARGIN, drs_gamma_acceptance, drs_precision, drs_selective_best_fid, drs_selective_stable, drs_selector,
-    drs_soft_truncation, obrs_budget, obrs_fid, obrs_prd, table1_configs,
+    drs_soft_truncation, obrs_budget, obrs_fid, obrs_prd, published_selector, soft_truncation_sigma, table1_configs,
 )
 from repro.claims.truncation import prd_misses_sigma_trend, soft_truncation, soft_truncation_never_both
 
