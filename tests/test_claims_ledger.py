@@ -191,6 +191,13 @@ def test_obrs_on_the_pr_curve_and_fid() -> None:
     assert C.obrs_prd(*obrs_frames(0.05, -0.1, -5.0)).verdict == C.CONTRADICTED
     assert C.obrs_fid(*obrs_frames(0.05, 0.0, -5.0)).verdict == C.SUPPORTED
     assert C.obrs_fid(*obrs_frames(0.05, 0.0, +50.0)).verdict == C.CONTRADICTED
+    # the lecture's table also has precision and recall flat: a lower FID with precision up by 0.10 is
+    # not what it reads
+    agg, paired = obrs_frames(0.05, 0.0, -5.0)
+    rows = model("kl", 0.8, 0.7, fid=40.0) + model("kl", 0.9, 0.7, fid=35.0, sampler="obrs", budget=4.0,
+                                                   discriminator="refit")
+    v = C.obrs_fid(*frames(rows))
+    assert v.verdict == C.CONTRADICTED and "ΔP +0.100" in v.evidence
 
 
 # ---------------------------------------------------------------- λ-PR against truncation
