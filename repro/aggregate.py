@@ -72,9 +72,12 @@ METRICS = (
 TRAIN_METRICS = ("train_seconds", "train_fid_ratio")
 # Per ratio-based evaluation: the held-out log-loss of the ratio the sampler used (refit D; NaN
 # for the raw D, the plain sampler and older results).
-RATIO_METRICS = ("d_heldout_logloss",)
+RATIO_METRICS = ("d_heldout_logloss", "ratio_class_gap")  # ratio_class_gap: its calibration by class (§6.9)
 # Mode coverage from the feature classifier (``metrics.class_coverage``); NaN in older results.
 CLASS_METRICS = ("classes_covered", "class_kl")
+# The FID of the sample resampled to the real class mix (docs/maths.md §6.9): what its class mix
+# costs; NaN in older results and for the ceiling.
+REBALANCED_METRICS = ("fid_rebalanced",)
 # What a sampler spent per returned sample, in forward passes (repro.cost).
 COST_METRICS = ("cost_per_sample",)
 REQUIRED = (*(k for k in KEY_COLUMNS if k not in OPTIONAL_KEYS), *SEED_COLUMNS, *ID_COLUMNS,
@@ -175,7 +178,7 @@ def tidy(frame: pd.DataFrame) -> pd.DataFrame:
     for col in (*NUMERIC_KEYS, *METRICS):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
     for col in ("train_seconds", "train_fid_first", "train_fid_last", *RATIO_METRICS, *CLASS_METRICS,
-                *COST_METRICS):
+                *REBALANCED_METRICS, *COST_METRICS):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float) if col in out.columns else np.nan
     out["train_fid_ratio"] = out["train_fid_last"] / out["train_fid_first"]
     for col in SEED_COLUMNS:
@@ -267,7 +270,8 @@ def aggregate(
     confidence: float = 0.95,
     n_resamples: int = 9999,
     seed: int = 0,
-    metrics: Iterable[str] = (*METRICS, *TRAIN_METRICS, *RATIO_METRICS, *CLASS_METRICS, *COST_METRICS),
+    metrics: Iterable[str] = (*METRICS, *TRAIN_METRICS, *RATIO_METRICS, *CLASS_METRICS, *REBALANCED_METRICS,
+                              *COST_METRICS),
 ) -> pd.DataFrame:
     """One row per (configuration, metric): mean and CI over seeds of the ``ok`` rows.
 

@@ -94,3 +94,28 @@ def score(real: np.ndarray, fake: np.ndarray, settings: EvalSettings, seed: int,
         out["inception_score"] = metrics.inception_score(probs_fake)
         out.update(metrics.class_coverage(probs_fake, probs_real))
     return {k: float(v) for k, v in out.items()}, curve
+
+
+def class_diagnostics(real: np.ndarray, fake: np.ndarray, probs_real: np.ndarray, probs_fake: np.ndarray,
+                      seed: int, proposals: tuple[np.ndarray, np.ndarray] | None = None
+                      ) -> tuple[dict[str, float], dict[str, Any]]:
+    """What a sample's class mix does to its scores, and where a ratio-based sampler's class mix
+    comes from (docs/maths.md §6.9). ``fid_rebalanced``: the FID of the generated features
+    resampled to the real class mix (``metrics.rebalance_indices``). With ``proposals`` = (log r̂
+    of fresh proposals, their class probabilities): ``ratio_class_gap`` and the per-class
+    calibration of the ratio (``metrics.class_ratio_calibration``). Returns (metrics, per-class
+    record: the real and the sample's class shares, and the calibration arrays)."""
+    labels_real, labels_fake = probs_real.argmax(axis=1), probs_fake.argmax(axis=1)
+    idx = metrics.rebalance_indices(labels_fake, labels_real, len(fake), seed)
+    out = {"fid_rebalanced": float(metrics.frechet_distance(real, fake[idx]))}
+    classes = probs_real.shape[1]
+    record: dict[str, Any] = {
+        "h_real": (np.bincount(labels_real, minlength=classes) / len(labels_real)).tolist(),
+        "h_sample": (np.bincount(labels_fake, minlength=classes) / len(labels_fake)).tolist()}
+    if proposals is not None:
+        log_r, probs_prop = proposals
+        cal = metrics.class_ratio_calibration(log_r, probs_prop.argmax(axis=1), labels_real)
+        out["ratio_class_gap"] = float(cal["class_gap"])
+        record.update({k: [None if not np.isfinite(x) else float(x) for x in v]
+                       for k, v in cal.items() if k not in ("class_gap", "h_real")})
+    return out, record

@@ -602,3 +602,50 @@ def class_coverage(probs_fake: Any, probs_real: Any, min_share: float = COVERED_
     q = (h_fake + 0.5) / (h_fake.sum() + 0.5 * h_fake.size)
     p = h_real / max(h_real.sum(), 1.0)
     return {"classes_covered": float(covered), "class_kl": float(rel_entr(p, q).sum())}
+
+
+def rebalance_indices(labels_fake: Any, labels_real: Any, n: int, seed: int) -> np.ndarray:
+    """Indices of n draws (with replacement) from the generated samples, each sample weighted by
+    h_real(c) / h_fake(c) of its predicted class c: the sample resampled to the real class mix
+    (docs/maths.md §6.9). A class the real set has and the generated one lacks stays missing."""
+    fake, real = np.asarray(labels_fake), np.asarray(labels_real)
+    classes = int(max(fake.max(initial=0), real.max(initial=0))) + 1
+    h_fake = np.bincount(fake, minlength=classes) / max(len(fake), 1)
+    h_real = np.bincount(real, minlength=classes) / max(len(real), 1)
+    w = np.where(h_fake[fake] > 0, h_real[fake] / np.maximum(h_fake[fake], 1e-300), 0.0)
+    if w.sum() <= 0:
+        raise ValueError("no generated sample falls in a class of the real set")
+    return np.random.default_rng([20233, seed]).choice(len(fake), size=n, replace=True, p=w / w.sum())
+
+
+def class_ratio_calibration(log_r: Any, labels_prop: Any, labels_real: Any,
+                            min_count: int = 20) -> dict[str, np.ndarray | float]:
+    """How a ratio estimate r̂ = exp(log_r) of proposals x ~ Q (their predicted classes
+    ``labels_prop``) matches the class mix of the data (``labels_real``) (docs/maths.md §6.9).
+
+    For the exact ratio r = p/q and a classifier c(x), E_Q[r | c] = P(c) / Q(c): the class means of
+    r (normalised by E_Q[r]) equal the classes' real-to-generated shares. Returns per class:
+    ``h_real``, ``h_fake`` (shares), ``mean_log_r`` (mean of log r̂), ``log_mean_r`` (log of the
+    normalised class mean of r̂), ``gap`` = log_mean_r − log(h_real / h_fake) (NaN for a class with
+    fewer than ``min_count`` proposals or none real); and ``class_gap``, the Q-weighted root mean
+    square of the gaps (0 for a ratio that is calibrated class by class)."""
+    lr = np.asarray(log_r, dtype=np.float64)
+    prop, real = np.asarray(labels_prop), np.asarray(labels_real)
+    classes = int(max(prop.max(initial=0), real.max(initial=0))) + 1
+    counts = np.bincount(prop, minlength=classes).astype(np.float64)
+    h_fake, h_real = counts / max(len(prop), 1), np.bincount(real, minlength=classes) / max(len(real), 1)
+    top = lr.max()
+    log_norm = math.log(np.exp(lr - top).mean()) + top  # log E_Q[r̂]
+    mean_log_r = np.full(classes, np.nan)
+    log_mean_r = np.full(classes, np.nan)
+    for c in range(classes):
+        sel = lr[prop == c]
+        if len(sel):
+            mean_log_r[c] = sel.mean()
+            log_mean_r[c] = math.log(np.exp(sel - top).mean()) + top - log_norm
+    ok = (counts >= min_count) & (h_real > 0)
+    gap = np.where(ok, log_mean_r - np.log(np.where(ok, h_real, 1.0) / np.where(ok, h_fake, 1.0)), np.nan)
+    w = np.where(ok, h_fake, 0.0)
+    class_gap = float(math.sqrt((w * np.nan_to_num(gap) ** 2).sum() / w.sum())) if w.sum() > 0 else math.nan
+    return {"h_real": h_real, "h_fake": h_fake, "mean_log_r": mean_log_r, "log_mean_r": log_mean_r,
+            "gap": gap, "class_gap": class_gap}

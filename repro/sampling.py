@@ -66,6 +66,7 @@ log = logging.getLogger(__name__)
 
 METHODS = SAMPLERS
 DEFAULT_BATCH_SIZE = 1000
+DIAGNOSTIC_STREAM = 7_000_003  # added to the seed: the class diagnostic's proposals, apart from the sampler's
 
 
 def max_samples(bytes_per_sample: int = 4 * 28 * 28) -> int:
@@ -651,6 +652,32 @@ def sample_from_run(run_dir: str, n: int, params: SamplingParams, seed: int, *,
     from repro import train  # lazily: training pulls in much more than sampling needs
 
     return sample_trained(train.load_trained(run_dir, device=device), n, params, seed, device=device, **options)
+
+
+def proposals_with_log_ratio(model: Any, n: int, params: SamplingParams, seed: int, *,
+                             device: str | torch.device | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+                             refit_cfg: Any = None) -> tuple[torch.Tensor, np.ndarray]:
+    """n proposals x = G(z) at ``params``' (σ, ψ) and the log-ratio log r̂(x) that ``params``'
+    sampler reads (the refit D, or the raw D uncalibrated), drawn with a stream of their own: the
+    class diagnostic of a ratio-based sampler (docs/maths.md §6.9). (images (n, …), log r̂ (n,))."""
+    from repro import refit  # noqa: PLC0415
+
+    if params.method == "none":
+        raise ConfigError("the plain sampler reads no ratio")
+    scorer, divergence = model.discriminator, model.ratio_divergence
+    if params.discriminator == "refit":
+        scorer, _ = refit.refitted(model, params.sigma, params.psi, refit_cfg)
+        divergence = None
+    dev = _resolve_device(model.generator, device)
+    gen = torch.Generator(device=dev).manual_seed(int(seed) + DIAGNOSTIC_STREAM)
+    src = _Proposals(model.generator.to(dev).eval(), scorer.to(dev).eval(), params, divergence, model.z_dim, dev, gen)
+    images, log_r = [], []
+    with torch.inference_mode():
+        for i in range(0, n, batch_size):
+            x, lr = src.draw(min(batch_size, n - i), True)
+            images.append(x.cpu())
+            log_r.append(lr)
+    return torch.cat(images), np.concatenate(log_r)
 
 
 def sample_trained(

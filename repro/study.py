@@ -196,6 +196,9 @@ def _run_train(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
     return train.train(cfg, cell_dir, init_from=_parent_dir(store, cell), progress=False, device=None)
 
 
+CLASSES_JSON = "classes.json"  # an evaluate cell's class shares and its ratio's calibration by class
+
+
 def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
     """One model × sampler setting × evaluation seed, by the protocol of ``repro.evaluation``;
     a ceiling cell (``spec.is_ceiling``) scores held-out real images instead of a model's."""
@@ -223,8 +226,17 @@ def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
         fs = features.load_or_train(ds, progress=False)
         fake = fs.embed(images, value_range=(-1.0, 1.0))
     real = evaluation.reference_subset(fs.real_features(ds, settings.reference_split), n, eval_seed)
-    result_metrics, (prd_p, prd_r) = evaluation.score(
-        real, fake, settings, eval_seed, probs=(fs.probs_from_features(fake), fs.probs_from_features(real)))
+    probs_fake, probs_real = fs.probs_from_features(fake), fs.probs_from_features(real)
+    result_metrics, (prd_p, prd_r) = evaluation.score(real, fake, settings, eval_seed, probs=(probs_fake, probs_real))
+    if not is_ceiling(cell):  # the class mix: its effect on FID, and the ratio's calibration by class
+        proposals = None
+        if params.method != "none":
+            prop, log_r = sampling.proposals_with_log_ratio(
+                model, n, params, eval_seed, refit_cfg=refit.RefitConfig(steps=settings.refit_steps))
+            proposals = (log_r, fs.probs_from_features(fs.embed(prop, value_range=(-1.0, 1.0))))
+        extra, record = evaluation.class_diagnostics(real, fake, probs_real, probs_fake, eval_seed, proposals)
+        result_metrics.update(extra)
+        atomic_write_json(cell_dir / CLASSES_JSON, record)
     with atomic_path(cell_dir / "prd.npz") as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, precision=prd_p, recall=prd_r)

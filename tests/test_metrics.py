@@ -377,3 +377,27 @@ def test_class_coverage_counts_classes_and_is_zero_for_equal_histograms() -> Non
     assert class_coverage(sparse, real)["classes_covered"] == 1
     with pytest.raises(ValueError, match="classes"):
         class_coverage(np.eye(3), real)
+
+
+def test_an_exact_ratio_is_calibrated_class_by_class() -> None:
+    """E_Q[r | c] = P(c) / Q(c) for the exact ratio (docs/maths.md §6.9): a toy where Q over-produces
+    class 1 and p/q is known per sample has a class gap of 0; a ratio that prefers class 1 has not."""
+    rng = np.random.default_rng(0)
+    h_real, h_fake = np.array([0.5, 0.3, 0.2]), np.array([0.2, 0.6, 0.2])
+    labels = rng.choice(3, size=20000, p=h_fake)
+    within = rng.normal(0.0, 0.3, size=labels.size)  # a within-class factor of mean 1 under Q
+    log_r = np.log(h_real / h_fake)[labels] + within - 0.045  # E[exp(N(0, .3²))] = e^0.045
+    real = rng.choice(3, size=20000, p=h_real)
+    cal = M.class_ratio_calibration(log_r, labels, real)
+    assert cal["class_gap"] < 0.03 and np.allclose(cal["gap"], 0.0, atol=0.04)
+    biased = M.class_ratio_calibration(log_r + 2.0 * (labels == 1), labels, real)
+    assert biased["class_gap"] > 0.5 and biased["gap"][1] > 0.5 > biased["gap"][0] + 1.0
+
+
+def test_rebalancing_restores_the_real_class_mix() -> None:
+    rng = np.random.default_rng(1)
+    fake, real = rng.choice(3, size=6000, p=[0.1, 0.1, 0.8]), rng.choice(3, size=6000, p=[0.4, 0.4, 0.2])
+    idx = M.rebalance_indices(fake, real, 6000, seed=3)
+    shares = np.bincount(fake[idx], minlength=3) / len(idx)
+    assert np.allclose(shares, [0.4, 0.4, 0.2], atol=0.02)
+    assert (M.rebalance_indices(fake, real, 6000, seed=3) == idx).all()  # deterministic in its seed

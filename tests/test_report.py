@@ -16,7 +16,7 @@ from repro import aggregate as A
 from repro import claims as C
 from repro.cli.paper import resolve_study
 from repro.errors import ConfigError
-from repro.report import latex_escape
+from repro.report import figures, latex_escape
 from repro.report import macros as M
 from repro.report import paper
 from repro.report import tables as T
@@ -179,7 +179,8 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def test_end_to_end_render(rendered: dict) -> None:
     out, study, summary = rendered["out"], rendered["study"], rendered["summary"]
-    assert summary["pdf_status"] == "skipped" and summary["empty_figures"] == []
+    # the synthetic study sets DRS by γ and writes no class records: the class figure is the one placeholder
+    assert summary["pdf_status"] == "skipped" and summary["empty_figures"] == ["class_bias"]
     for name in ("models", "objective_sampler", "lambda_sweep", "gamma_sweep", "budget_sweep", "beyond", "claims"):
         tex = (out / "tables" / f"{name}.tex").read_text()
         assert balanced(tex) and r"\toprule" in tex and f"tab:{name}" in tex
@@ -273,3 +274,26 @@ def test_without_latex_the_cli_renders_and_says_how_to_install(
     if has_latex:  # and the paper builds from it
         result = paper.run_latexmk(tmp_path / "paper")
         assert result["undefined"] == [] and result["pages"] >= 3
+
+
+def test_the_class_figure_reads_each_cells_class_record(tmp_path: Path) -> None:
+    """Per (objective, class): relative acceptance against over-production, from classes.json."""
+    rows, rng = [], np.random.default_rng(0)
+    for s in range(2):
+        for sampler, extra in (("none", {}), ("drs", {"target_acceptance": 0.06, "discriminator": "refit",
+                                                      "gamma_convention": "acceptance"})):
+            cid = f"kl-{sampler}-{s}"
+            rows.append({"objective": "kl", "train_seed": s, "sampler": sampler, "cell_id": cid, **extra})
+            h_fake = rng.dirichlet(np.ones(10))
+            record = {"h_real": [0.1] * 10, "h_sample": h_fake.tolist()}
+            if sampler == "drs":
+                record.update({"h_fake": h_fake.tolist(), "log_mean_r": np.log(0.1 / h_fake).tolist(),
+                               "h_sample": (np.ones(10) / 10).tolist()})
+            (tmp_path / "cells" / cid).mkdir(parents=True)
+            (tmp_path / "cells" / cid / "classes.json").write_text(json.dumps(record))
+    frame = results(rows)
+    fig = figures.fig_class_bias(A.aggregate(frame), frame, tmp_path)
+    top, bottom = fig.axes[0], fig.axes[1]
+    x, y = top.collections[0].get_offsets().T
+    assert len(x) == 10 and np.allclose(y, -x)  # the exact ratio restores the real mix: on y = −x
+    assert figures.fig_class_bias(A.aggregate(frame), frame, tmp_path / "empty") is None  # no records: no figure

@@ -106,6 +106,13 @@ def test_run_completes_every_cell_and_writes_the_tidy_table(reference: Path, spe
     assert (cell / "grid.png").is_file()
     status = json.loads((cell / "status.json").read_text())
     assert status["provenance"]["git"].keys() == {"commit", "dirty"} and "torch" in status["provenance"]["versions"]
+    # the class diagnostics: every model's sample rebalanced to the real mix, the ratio samplers'
+    # ratio calibrated by class (docs/maths.md §6.9)
+    assert full["fid_rebalanced"].notna().all()
+    assert full.loc[full["sampler"] == "obrs", "ratio_class_gap"].notna().all()
+    assert full.loc[full["sampler"] == "none", "ratio_class_gap"].isna().all()
+    record = json.loads((reference / "micro" / "cells" / obrs["cell_id"].iloc[0] / "classes.json").read_text())
+    assert abs(sum(record["h_real"]) - 1) < 1e-9 and len(record["gap"]) == len(record["h_fake"]) == 10
 
 
 def test_the_ceiling_scores_held_out_real_images_per_evaluation_seed(reference: Path) -> None:

@@ -310,12 +310,14 @@ def describe(selector: dict[str, Any]) -> str:
     tail = f", σ = {sigma:g}" if sigma is not None and sigma != 1.0 else ""
     if sampler == "none":
         return f"plain sampler, σ = {sigma:g}" if sigma is not None else "plain sampler"
+    # a ratio sampler's verdict is about the ratio it read: the refit estimate, not the exact ratio
+    ratio = {"refit": ", refit ratio estimate", "raw": ", raw discriminator"}.get(selector.get("discriminator"), "")
     if sampler == "drs":
         if "target_acceptance" in selector:
-            return f"DRS at {selector['target_acceptance']:.0%} acceptance{tail}"
-        return f"DRS at γ = {selector.get('gamma', float('nan')):g}{tail}"
+            return f"DRS at {selector['target_acceptance']:.0%} acceptance{tail}{ratio}"
+        return f"DRS at γ = {selector.get('gamma', float('nan')):g}{tail}{ratio}"
     if sampler == "obrs":
-        return f"OBRS K = {selector.get('budget', float('nan')):g}{tail}"
+        return f"OBRS K = {selector.get('budget', float('nan')):g}{tail}{ratio}"
     if sampler == "mh":
         return f"MH K = {selector.get('chain_length', float('nan')):g}{tail}"
     if sampler == "langevin":

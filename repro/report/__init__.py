@@ -74,6 +74,7 @@ METRIC_LABELS = {
     "coverage": "Coverage", "acceptance_rate": "Acceptance", "f8": "F8", "f1_8": "F1/8",
     "inception_score": "IS", "train_seconds": "Training (min)", "train_fid_ratio": "FID last/first",
     "d_heldout_logloss": "D loss", "classes_covered": "Classes", "class_kl": "Class KL",
-    "cost_per_sample": "Cost",
+    "cost_per_sample": "Cost", "fid_rebalanced": "FID (real mix)", "ratio_class_gap": "Class gap",
 }
-LOWER_IS_BETTER = {"fid", "train_seconds", "train_fid_ratio", "d_heldout_logloss", "class_kl", "cost_per_sample"}
+LOWER_IS_BETTER = {"fid", "train_seconds", "train_fid_ratio", "d_heldout_logloss", "class_kl", "cost_per_sample",
+                   "fid_rebalanced", "ratio_class_gap"}

@@ -537,7 +537,85 @@ def fig_below_bar(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, judge
     return fig
 
 
+def load_classes(study_dir: Path, cell_ids: list[str]) -> list[dict[str, Any]]:
+    """The class records (``classes.json``: class shares and the ratio's calibration) of cells."""
+    import json  # noqa: PLC0415
+
+    out = []
+    for cid in cell_ids:
+        path = study_dir / "cells" / str(cid) / "classes.json"
+        if path.is_file():
+            out.append(json.loads(path.read_text()))
+    return out
+
+
+def _class_panels(agg: pd.DataFrame) -> list[tuple[str, dict[str, Any]]]:
+    """The ratio-sampler configurations the class figure shows: DRS at each target acceptance at
+    σ = 1, and OBRS at its largest budget."""
+    panels = []
+    for target in sorted(values_of(agg, "target_acceptance", sampler="drs", sigma=1.0), reverse=True):
+        panels.append((f"DRS {target:.0%}", {"sampler": "drs", "sigma": 1.0, "target_acceptance": target}))
+    budgets = values_of(agg, "budget", sampler="obrs", sigma=1.0)
+    if budgets:
+        panels.append((f"OBRS K = {max(budgets):g}", {"sampler": "obrs", "sigma": 1.0, "budget": max(budgets)}))
+    return panels
+
+
+def fig_class_bias(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: Any) -> plt.Figure | None:
+    """How a ratio-based sampler selects by class (docs/maths.md §6.9). Top: each class's relative
+    acceptance log(h_accepted / h_proposed) against its over-production log(h_proposed / h_real);
+    the exact ratio would accept along y = −x (restoring the real mix). Bottom: the ratio's class
+    means, log(E[r̂ | c] / E[r̂]), against log(h_real / h_proposed); the exact ratio lies on y = x.
+    One point per (objective, class), the mean over seeds; the digit is the class."""
+    panels = [(name, sel) for name, sel in _class_panels(agg)
+              if not _ok_rows(frame, **sel, discriminator="refit").empty]
+    if not panels:
+        return None
+    fig, axes = plt.subplots(2, len(panels), figsize=(WIDTH, 4.6), constrained_layout=True, squeeze=False)
+    drawn = False
+    for j, (name, sel) in enumerate(panels):
+        top, bottom = axes[0][j], axes[1][j]
+        for obj in [o for o in OBJECTIVE_ORDER if o != "pr"]:
+            recs = load_classes(study_dir, _ok_rows(frame, objective=obj, **sel, discriminator="refit")["cell_id"].tolist())
+            recs = [r for r in recs if r.get("h_fake")]
+            if not recs:
+                continue
+            drawn = True
+            mean = {k: np.nanmean(np.array([[np.nan if v is None else v for v in r[k]] for r in recs], float), axis=0)
+                    for k in ("h_real", "h_fake", "h_sample", "log_mean_r")}
+            with np.errstate(divide="ignore", invalid="ignore"):
+                over = np.log(mean["h_fake"] / mean["h_real"])
+                accept = np.log(mean["h_sample"] / mean["h_fake"])
+            ok = np.isfinite(over) & np.isfinite(accept)
+            colour = COLOURS.get(obj, "0.3")
+            top.scatter(over[ok], accept[ok], s=10, color=colour, label=objective_label(obj, agg))
+            bottom.scatter(-over[ok], mean["log_mean_r"][ok], s=10, color=colour)
+            for c in np.flatnonzero(ok):
+                top.annotate(str(c), (over[c], accept[c]), fontsize=5, xytext=(2, 1), textcoords="offset points")
+                bottom.annotate(str(c), (-over[c], mean["log_mean_r"][c]), fontsize=5, xytext=(2, 1),
+                                textcoords="offset points")
+        for ax, slope in ((top, -1.0), (bottom, 1.0)):
+            lo, hi = ax.get_xlim()
+            ax.plot([lo, hi], [slope * lo, slope * hi], ":", color="0.5", linewidth=0.8)
+            ax.axhline(0, color="0.85", linewidth=0.6)
+            ax.axvline(0, color="0.85", linewidth=0.6)
+        top.set_title(name + ", refit ratio", fontsize=8, loc="left")
+        top.set_xlabel(r"over-production $\log h_\mathrm{prop} / h_\mathrm{real}$", fontsize=7)
+        bottom.set_xlabel(r"$\log h_\mathrm{real} / h_\mathrm{prop}$", fontsize=7)
+        if j == 0:
+            top.set_ylabel(r"acceptance $\log h_\mathrm{acc} / h_\mathrm{prop}$", fontsize=7)
+            bottom.set_ylabel(r"$\log E[\hat r \mid c] / E[\hat r]$", fontsize=7)
+    if not drawn:  # a study without class records (older results)
+        plt.close(fig)
+        return None
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize="x-small")
+    return fig
+
+
 FIGURES: dict[str, Callable[..., plt.Figure | None]] = {
+    "class_bias": fig_class_bias,
     "below_bar": fig_below_bar,
     "sigma_prd": fig_sigma_prd,
     "equal_cost": fig_equal_cost,

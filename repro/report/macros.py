@@ -87,6 +87,7 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
     _ceiling_macros(put, scratch)
     _claim_macros(put, verdicts)
     _protocol_macros(put, frame, verdicts)
+    _class_bias_macros(put, scratch)
     _quality_macros(put, judged)
     _seed_macros(put)
     _provenance_macros(put, provenance, context)
@@ -283,6 +284,28 @@ def _protocol_macros(put: Put, frame: pd.DataFrame, verdicts: list[Verdict]) -> 
     put("NumStatements", len(verdicts) - len(pairs))
     put("NumClaimsByProtocol", len(pairs))
     put("NumProtocolAgree", sum(a.verdict == b.verdict for a, b in pairs))
+
+
+def _class_bias_macros(put: Put, agg: pd.DataFrame) -> None:
+    """Class KL, FID at the real class mix and the ratio's class gap, averaged over the f-GAN
+    objectives, for the plain sampler and the ratio samplers (docs/maths.md §6.9)."""
+    configs = [("Plain", {"sampler": "none", "sigma": 1.0})]
+    for target, name in ((0.88, "DrsTableOne"), (0.06, "DrsSelective")):
+        if np.isclose(values_of(agg, "target_acceptance", sampler="drs", sigma=1.0), target).any():
+            configs.append((name, {"sampler": "drs", "sigma": 1.0, "target_acceptance": target,
+                                   "discriminator": "refit"}))
+        else:
+            configs.append((name, None))
+    budgets = values_of(agg, "budget", sampler="obrs", sigma=1.0)
+    configs.append(("Obrs", {"sampler": "obrs", "sigma": 1.0, "budget": max(budgets), "discriminator": "refit"}
+                    if budgets else None))
+    put("ClassBiasObrsBudget", f"{max(budgets):g}" if budgets else "--")
+    for name, sel in configs:
+        for metric, label, digits in (("class_kl", "ClassKl", 3), ("fid_rebalanced", "FidRealMix", 0),
+                                      ("fid", "FidAt", 0), ("ratio_class_gap", "ClassGap", 2)):
+            rows = [lookup(agg, metric, objective=o, **sel) for o in F_GAN_OBJECTIVES] if sel else []
+            vals = [r["mean"] for r in rows if r is not None and np.isfinite(r["mean"])]
+            put(label + name, f"{np.mean(vals):.{digits}f}" if vals else "--")
 
 
 def _quality_macros(put: Put, judged: pd.DataFrame | None) -> None:

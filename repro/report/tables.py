@@ -35,6 +35,9 @@ T1_METRICS = ("fid", "precision", "recall", "density", "coverage", "acceptance_r
 SWEEP_METRICS = ("fid", "precision", "recall", "density", "coverage")
 SAMPLER_METRICS = ("fid", "precision", "recall", "coverage", "acceptance_rate")
 REJECTION_METRICS = ("fid", "precision", "recall", "acceptance_rate", "d_heldout_logloss")
+# beside every ratio-sampler result: its class mix, the FID at the real class mix, the ratio's
+# calibration by class (docs/maths.md §6.9); shown where the study measured them
+CLASS_DIAGNOSTIC_METRICS = ("class_kl", "fid_rebalanced", "ratio_class_gap")
 F_GAN = F_GAN_OBJECTIVES
 
 
@@ -72,7 +75,7 @@ def render(table: Table, template: str = "table.tex.j2") -> str:
 
 def digits_of(metric: str) -> int:
     return 1 if metric in ("fid", "acceptance_rate", "inception_score", "train_seconds", "classes_covered",
-                           "cost_per_sample") else 3
+                           "cost_per_sample", "fid_rebalanced") else 3
 
 
 def scale_of(metric: str) -> float:
@@ -333,14 +336,20 @@ def build_rejection(agg: pd.DataFrame) -> Table:
                 what = f"DRS, acc. {100 * v:.0f}\\%" if col == "target_acceptance" else f"OBRS, $K = {v:g}$"
                 specs.append(([name if first else "", what, d], sel, first))
                 first = False
-    rows, cells = _metric_rows(agg, specs, REJECTION_METRICS)
+    metrics = [*REJECTION_METRICS, *(m for m in CLASS_DIAGNOSTIC_METRICS
+                                     if any(lookup(agg, m, **sel) is not None for _, sel, _ in specs))]
+    rows, cells = _metric_rows(agg, specs, metrics)
+    diagnostics = (" Class KL: the accepted sample's class mix against the real one; FID (real mix): the FID of "
+                   "the accepted sample resampled to the real class mix; Class gap: how far the ratio's class means "
+                   "are from the classes' real-to-generated shares (0 for the exact ratio; Section~\\ref{sec:classbias})."
+                   if len(metrics) > len(REJECTION_METRICS) else "")
     caption = ("Rejection sampling at $\\sigma = 1$ with the discriminator refitted against the sampled "
                "(EMA) generator and calibrated (refit), and with the training run's discriminator, fitted "
                "against the raw generator (raw). DRS: $\\gamma$ chosen per model so that the expected "
                "acceptance on the burn-in set is the target. D loss: held-out log-loss of the ratio "
-               "(log 2 = 0.693 is no skill). " + describe_ci(cells) + ".")
-    return Table("rejection", caption, ["Objective", "Sampler", "D"] + [metric_header(m) for m in REJECTION_METRICS],
-                 "lll" + "r" * len(REJECTION_METRICS), rows, _note(cells))
+               "(log 2 = 0.693 is no skill)." + diagnostics + " " + describe_ci(cells) + ".")
+    return Table("rejection", caption, ["Objective", "Sampler", "D"] + [metric_header(m) for m in metrics],
+                 "lll" + "r" * len(metrics), rows, _note(cells))
 
 
 PUBLISHED_METRICS = ("fid", "precision", "recall", "acceptance_rate")
