@@ -135,7 +135,7 @@ STATEMENTS: tuple[Statement, ...] = (
                "divergences, DRS maintains high acceptance rates (typically 86–90%)"),
         "none: a check of the report against itself (source inconsistent, not counted) — its rule accepts with "
         "σ(ℓ − γ), γ = max ℓ + 2, so every acceptance probability is at most σ(−2)",
-        rejection.drs_gamma_acceptance, needs=FGANS),
+        rejection.drs_gamma_acceptance),  # about the report alone: no model of the study enters
     Statement(
         "DRSSelectiveStable", f"At 6 % acceptance, DRS leaves KL's precision and recall within ±{STABLE_MARGIN:g}",
         Source("report", "§5.2", "Negative values make the sampler highly selective (acceptance as low as 6%), while "
