@@ -250,7 +250,7 @@ def build_models(agg: pd.DataFrame, judged: pd.DataFrame | None = None, parent: 
                 "generated one's, 0 when equal); " if "class_kl" in metrics else "")
     lead = (f"The paired protocol: each seed's {_obj(parent)} model fine-tuned with each objective "
             f"({_obj(parent)} itself the control), at the plain sampler, $\\sigma = 1$; differences between these "
-            "objectives are paired by seed in the claims. " if parent else
+            "objectives are paired by seed in the claims. Columns: " if parent else
             "Each objective's models at their default settings (plain sampler, $\\sigma = 1$): ")
     caption = (lead + "quality (IS: the Inception-style score in the feature classifier, exp of the mean KL of "
                "the predicted class distribution to its marginal; 10 at most); " + coverage + "the last over the first validation FID of the "
@@ -506,7 +506,7 @@ def build_claims(verdicts: list[Verdict]) -> Table:
     rows = []
     for i, v in enumerate(verdicts):
         again = i > 0 and verdicts[i - 1].claim == v.claim and bool(v.protocol)  # the same claim, another protocol
-        protocol = f"\\emph{{{latex_escape(v.protocol.capitalize())}:}} " if v.protocol else ""
+        protocol = f"\\emph{{{latex_escape(v.protocol[:1].upper() + v.protocol[1:])}:}} " if v.protocol else ""
         statement = (f"{protocol}the same statement" if again else
                      f"{protocol}\\textbf{{{latex_escape(v.claim)}}}\\newline ``{latex_escape(v.source.quote)}'' "
                      f"--- {latex_escape(v.source.short)}")
