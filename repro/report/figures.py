@@ -595,10 +595,13 @@ def fig_class_bias(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_:
                 bottom.annotate(str(c), (-over[c], mean["log_mean_r"][c]), fontsize=5, xytext=(2, 1),
                                 textcoords="offset points")
         for ax, slope in ((top, -1.0), (bottom, 1.0)):
-            lo, hi = ax.get_xlim()
-            ax.plot([lo, hi], [slope * lo, slope * hi], ":", color="0.5", linewidth=0.8)
             ax.axhline(0, color="0.85", linewidth=0.6)
             ax.axvline(0, color="0.85", linewidth=0.6)
+            # one square frame holding the points and the exact ratio's line through them
+            lim = max(map(abs, (*ax.get_xlim(), *ax.get_ylim()))) * 1.05
+            ax.plot([-lim, lim], [-slope * lim, slope * lim], ":", color="0.5", linewidth=0.8)
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
         top.set_title(name + ", refit ratio", fontsize=8, loc="left")
         top.set_xlabel(r"over-production $\log h_\mathrm{prop} / h_\mathrm{real}$", fontsize=7)
         bottom.set_xlabel(r"$\log h_\mathrm{real} / h_\mathrm{prop}$", fontsize=7)
