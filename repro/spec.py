@@ -275,9 +275,10 @@ _SAMPLER_AXES = {"none": set(), "drs": {"gamma", "acceptance"}, "obrs": {"budget
 assert set(_SAMPLER_AXES) == set(SAMPLERS), "every sampler of repro.vocab needs its axes here"
 
 
-def _train_overrides(t: _Table, reserved: set[str]) -> dict[str, Any]:
+def _train_overrides(t: _Table, reserved: set[str], context: dict[str, Any] | None = None) -> dict[str, Any]:
     """A [train] table's keys, typed by ``TrainConfig`` (``repro.config``); the grid's own keys
-    (loss, λ, seed, data set) are refused here."""
+    (loss, λ, seed, data set) are refused here. ``context``: the keys the grid sets for this
+    table (an objective's loss), so that a key allowed for that loss only is checked against it."""
     from repro.train import TrainConfig  # noqa: PLC0415
 
     for key in t.raw:
@@ -285,7 +286,7 @@ def _train_overrides(t: _Table, reserved: set[str]) -> dict[str, Any]:
         if key in reserved:
             raise SpecError(f"{t.at(key)}: set by the grid, not here (the grid sets {', '.join(sorted(reserved))})")
     try:
-        loaded = config.load(TrainConfig, t.raw, t.path)
+        loaded = config.load(TrainConfig, {**(context or {}), **t.raw}, t.path)
     except ConfigError as exc:
         raise SpecError(str(exc)) from None
     return {k: getattr(loaded, k) for k in t.raw}
@@ -380,7 +381,7 @@ def _read_objectives(top: _Table, dataset: str) -> tuple[dict[str, Any], list[Ob
             if "lam" in t.raw:
                 raise SpecError(f"{t.at('lam')}: λ applies to loss = \"pr\" only, not {loss!r}")
             lams = (None,)
-        overrides = _train_overrides(t.table("train", {}), reserved)
+        overrides = _train_overrides(t.table("train", {}), reserved, {"loss": loss})
         variant = t.str("variant", "")
         if variant and (loss == "pr" or not VARIANT_NAME.fullmatch(variant)):
             raise SpecError(f"{t.at('variant')}: {variant!r} is not allowed; expected a short name (letters, digits, "

@@ -116,6 +116,8 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "pr_warmup_epochs": 0, "d_spectral_norm": False, "d_bound": 0.0, "ema": 0.999,
 }
 PR_FORMS = divergences.PR_GENERATOR_FORMS
+MAX_WIDTH = 65_536  # a layer wider than this (or z_dim) is a typo, not a network for 28 × 28 images
+MAX_SEED = 2**31  # seeds and the evaluation seeds derived from them stay below torch's and numpy's limits
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,28 @@ class TrainConfig:
         for name in ("clamp", "grad_clip", "lr_g", "lr_d", "d_bound"):
             if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise bad(name, "a non-negative number")
+        # values that pass the types above but train nothing, or fail only inside the first cell
+        for name in ("g_widths", "d_widths"):
+            widths = getattr(self, name)
+            if not widths or any(int(w) != w or not 1 <= w <= MAX_WIDTH for w in widths):
+                raise bad(name, f"a non-empty list of layer widths, integers in [1, {MAX_WIDTH}]")
+        if self.z_dim > MAX_WIDTH:
+            raise bad("z_dim", f"an integer in [1, {MAX_WIDTH}]")
+        for name in ("betas_g", "betas_d"):
+            betas = getattr(self, name)
+            if betas is not None and (len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas)):
+                raise bad(name, "two Adam decays in [0, 1)")
+        for name in ("lr_g", "lr_d"):
+            if getattr(self, name) is not None and getattr(self, name) > 1.0:
+                raise bad(name, "a learning rate in [0, 1]")
+        if self.max_abs_score <= 0:
+            raise bad("max_abs_score", "a positive bound on |D(x)|")
+        if self.pr_warmup_epochs is not None and self.pr_warmup_epochs < 0:
+            raise bad("pr_warmup_epochs", "a non-negative integer")
+        if self.seed >= MAX_SEED:
+            raise bad("seed", f"an integer in [0, {MAX_SEED})")
+        if self.train_size and self.batch_size > self.train_size:
+            raise bad("batch_size", f"at most train_size = {self.train_size} (one batch needs that many images)")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:

@@ -417,3 +417,28 @@ def test_paired_protocols_that_cannot_run_are_refused(edit, message: str) -> Non
     with pytest.raises(SpecError) as info:
         parse_spec(_raw(edit(PAIRED)), "p.toml")
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("g_widths", [-5], "objectives[0].train.g_widths: (-5,) is not allowed; expected a non-empty list of layer widths"),
+    ("g_widths", [0], "expected a non-empty list of layer widths"),
+    ("z_dim", 10**12, "objectives[0].train.z_dim: 1000000000000 is not allowed; expected an integer in [1, 65536]"),
+    ("betas_g", [1.5, 0.9], "objectives[0].train.betas_g: (1.5, 0.9) is not allowed; expected two Adam decays in [0, 1)"),
+    ("lr_g", 1e300, "expected a learning rate in [0, 1]"),
+    ("max_abs_score", -1.0, "expected a positive bound on |D(x)|"),
+    ("pr_warmup_epochs", -3, "expected a non-negative integer"),
+    ("batch_size", 4096, "expected at most train_size = 2000"),
+])
+def test_training_values_that_would_fail_or_mislead_in_every_cell_are_refused(field: str, value, message: str) -> None:
+    raw = _raw()
+    raw["objectives"][0]["train"] = {"train_size": 2000, field: value}
+    with pytest.raises(SpecError) as info:
+        parse_spec(raw, "t.toml")
+    assert message in str(info.value)
+
+
+def test_an_objectives_train_table_is_checked_against_its_own_loss() -> None:
+    raw = _raw()
+    raw["objectives"][1]["train"] = {"gen_form": "log"}  # allowed for pr, not for the default loss bce
+    spec = parse_spec(raw, "t.toml")
+    assert next(o for o in spec.objectives if o.loss == "pr").train["gen_form"] == "log"

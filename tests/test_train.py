@@ -429,3 +429,15 @@ def test_cli_tiny_run(tmp_path: Path) -> None:
 def test_non_finite_numbers_are_refused(field: str, value) -> None:
     with pytest.raises(ConfigError, match=f"^{field}: .* is not allowed; expected a finite number"):
         T.TrainConfig(**{field: value})
+
+
+@pytest.mark.parametrize("arg", ["--g-widths=-5,32", "--betas-g=1.5,0.9", "--lr-g=1e300", f"--seed={2**64}",
+                                 "--z-dim=1000000000000", "--max-abs-score=-1"])
+def test_cli_train_refuses_values_the_spec_refuses(arg: str, tmp_path: Path, capsys) -> None:
+    """One validation for the CLI and the spec (TrainConfig): one line, exit 2, nothing written."""
+    from repro.cli import main
+
+    assert main(["train", arg, "--out", str(tmp_path / "run")]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "is not allowed" in err[0], err
+    assert not (tmp_path / "run").exists()
