@@ -26,6 +26,7 @@ import numpy as np
 
 from repro import metrics
 from repro.config import check_choices, check_minimum, option
+from repro.errors import ConfigError
 from repro.vocab import SPLITS
 
 REAL_SUBSET_SEED = 20231  # with the evaluation seed, seeds the real reference subset
@@ -55,6 +56,11 @@ class EvalSettings:
         check_minimum(self, {"n_samples": 10, "k_precision_recall": 1, "k_density_coverage": 1, "prd_clusters": 2,
                              "prd_angles": 3, "prd_runs": 1, "grid_images": 0, "eval_seeds": 1, "refit_steps": 0},
                       maximum={"n_samples": max_samples()})
+        # neighbours and clusters are counted among the n samples: past n every cell would fail
+        for name in ("k_precision_recall", "k_density_coverage", "prd_clusters"):
+            if getattr(self, name) >= self.n_samples:
+                raise ConfigError(f"{getattr(self, name)} is not allowed; expected fewer than n_samples = "
+                                  f"{self.n_samples}", field=name)
 
 
 def subset(n_total: int, n: int, seed: int, stream: int = REAL_SUBSET_SEED) -> np.ndarray:

@@ -66,6 +66,17 @@ log = logging.getLogger(__name__)
 
 METHODS = SAMPLERS
 DEFAULT_BATCH_SIZE = 1000
+# Upper bounds past which a setting only produces non-finite images or runs for hours: σ scales
+# z ~ N(0, σ² I) (σ = 4 is already far in the tails); a Langevin step of 10 in latent space
+# leaves the prior; chains and step counts cost one or two passes per sample each; a mixture of
+# more components than this is fitted on a burn-in of at most a few thousand latents
+MAX_SIGMA, MAX_STEP_SIZE, MAX_CHAIN, MAX_COMPONENTS = 100.0, 10.0, 10_000, 1_000
+# The settings that belong to one sampler (σ and ψ apply to every one): a spec block or a command
+# line that sets another sampler's setting is refused, not silently ignored
+SAMPLER_AXES: dict[str, set[str]] = {
+    "none": set(), "drs": {"gamma", "acceptance"}, "obrs": {"budget"}, "mh": {"chain_length"},
+    "langevin": {"steps", "step_size"}, "adaptive": {"budget", "components"},
+}
 DIAGNOSTIC_STREAM = 7_000_003  # added to the seed: the class diagnostic's proposals, apart from the sampler's
 
 
@@ -145,8 +156,8 @@ class SamplingParams:
             return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
         check_choices(self)
-        if not (finite(self.sigma) and self.sigma > 0):
-            raise bad("sigma", "a finite number > 0")
+        if not (finite(self.sigma) and 0 < self.sigma <= MAX_SIGMA):
+            raise bad("sigma", f"a number in (0, {MAX_SIGMA:g}] (the latent prior's scale)")
         if self.psi is not None and not (finite(self.psi) and self.psi > 0):
             raise bad("psi", "None or a finite number > 0")
         if self.psi is not None and math.erf(self.psi / (self.sigma * math.sqrt(2))) < 1e-3:
@@ -173,12 +184,12 @@ class SamplingParams:
             raise bad("max_proposals_per_sample", "a finite number ≥ 1")
         if not isinstance(self.calibrate, bool):
             raise bad("calibrate", "True or False")
-        for name in ("chain_length", "steps", "components"):
+        for name, most in (("chain_length", MAX_CHAIN), ("steps", MAX_CHAIN), ("components", MAX_COMPONENTS)):
             value = getattr(self, name)
-            if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-                raise bad(name, "an integer ≥ 1")
-        if not (finite(self.step_size) and self.step_size > 0):
-            raise bad("step_size", "a finite number > 0")
+            if not (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= most):
+                raise bad(name, f"an integer from 1 to {most:,}")
+        if not (finite(self.step_size) and 0 < self.step_size <= MAX_STEP_SIZE):
+            raise bad("step_size", f"a number in (0, {MAX_STEP_SIZE:g}]")
         if not isinstance(self.langevin_noise, bool):
             raise bad("langevin_noise", "True or False")
 

@@ -29,6 +29,7 @@ from repro import evaluation, quality
 from repro.aggregate import CEILING_CSV
 from repro.atomic import atomic_path, atomic_write_json
 from repro.config import load
+from repro.errors import ReproError
 from repro.executors import Task, make_executor
 from repro.runtime import PROJECT_ROOT, provenance, stable_hash
 from repro.spec import STAGES, Cell, Spec, SpecError, expand, is_ceiling
@@ -202,6 +203,8 @@ CLASSES_JSON = "classes.json"  # an evaluate cell's class shares and its ratio's
 def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
     """One model × sampler setting × evaluation seed, by the protocol of ``repro.evaluation``;
     a ceiling cell (``spec.is_ceiling``) scores held-out real images instead of a model's."""
+    import torch  # noqa: PLC0415
+
     from repro import data, features, refit, sampling, train  # noqa: PLC0415
 
     cfg = cell.config
@@ -222,6 +225,10 @@ def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
         params = sampling.SamplingParams.from_dict(cfg["sampling"])
         images, stats = sampling.sample_trained(model, n, params, eval_seed,
                                                 refit_cfg=refit.RefitConfig(steps=settings.refit_steps))
+        if not bool(torch.isfinite(images).all()):  # nothing non-finite is scored or saved
+            raise ReproError(f"the sampler {params.method} at {cfg['sampling']} produced non-finite images "
+                             f"({int((~torch.isfinite(images)).any(dim=tuple(range(1, images.dim()))).sum())} of "
+                             f"{len(images)}); the setting leaves the generator's range")
         ds = data.load(model.config.dataset)
         fs = features.load_or_train(ds, progress=False)
         fake = fs.embed(images, value_range=(-1.0, 1.0))

@@ -335,6 +335,23 @@ def test_cli_sample_bad_input_exits_2(tmp_path, capsys) -> None:
     assert not (tmp_path / "s.npz").exists()
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["--method", "obrs", "--acceptance", "0.5"], "--acceptance applies to --method drs, not obrs"),
+    (["--method", "drs", "--budget", "4"], "--budget applies to --method obrs or adaptive, not drs"),
+    (["--seed", "-1"], "--seed -1: expected an integer in [0, 2^31)"),
+    (["--refit-steps", "-1"], "--refit-steps -1: expected an integer in [0, 2^31)"),
+    (["--method", "adaptive", "--components", "100000"], "components: 100000 is not allowed"),
+    (["--sigma", "1e300"], "sigma: 1e+300 is not allowed"),
+])
+def test_cli_sample_refuses_what_a_spec_refuses(args: list[str], message: str, tmp_path, capsys) -> None:
+    """The settings of another sampler are refused, as in a spec block, before anything is loaded."""
+    from repro.cli import main
+
+    assert main(["sample", "--ckpt", "x", "-n", "5", "--out", str(tmp_path / "s.npz"), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "s.npz").exists()
+
+
 # --------------------------------------------------------------------------- a (tiny) trained MNIST run
 
 

@@ -442,3 +442,24 @@ def test_an_objectives_train_table_is_checked_against_its_own_loss() -> None:
     raw["objectives"][1]["train"] = {"gen_form": "log"}  # allowed for pr, not for the default loss bce
     spec = parse_spec(raw, "t.toml")
     assert next(o for o in spec.objectives if o.loss == "pr").train["gen_form"] == "log"
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda r: r["evaluate"]["blocks"][0].update(sigma=[1e300]), "sigma: 1e+300 is not allowed; expected a number in (0, 100]"),
+    (lambda r: r["evaluate"]["blocks"].append({"sampler": "langevin", "steps": [10], "step_size": [1e308]}),
+     "step_size: 1e+308 is not allowed; expected a number in (0, 10]"),
+    (lambda r: r["evaluate"]["blocks"].append({"sampler": "mh", "chain_length": [10**7]}),
+     "chain_length: 10000000 is not allowed; expected an integer from 1 to 10,000"),
+    (lambda r: r["evaluate"]["blocks"].append({"sampler": "langevin", "steps": [10**7], "step_size": [0.01]}),
+     "steps: 10000000 is not allowed; expected an integer from 1 to 10,000"),
+    (lambda r: r["evaluate"]["blocks"].append({"sampler": "adaptive", "budget": [2.0], "components": [10**6]}),
+     "components: 1000000 is not allowed; expected an integer from 1 to 1,000"),
+    (lambda r: r["evaluate"].update(k_precision_recall=100), "evaluate.k_precision_recall: 100 is not allowed; expected fewer than n_samples = 100"),
+    (lambda r: r["evaluate"].update(prd_clusters=500), "evaluate.prd_clusters: 500 is not allowed; expected fewer than n_samples = 100"),
+])
+def test_sampling_values_that_would_fail_or_mislead_in_every_cell_are_refused(edit, message: str) -> None:
+    raw = _raw()
+    edit(raw)
+    with pytest.raises(SpecError) as info:
+        parse_spec(raw, "t.toml")
+    assert message in str(info.value)

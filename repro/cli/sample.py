@@ -38,6 +38,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def params_from_args(args: argparse.Namespace) -> sampling.SamplingParams:
     """The SamplingParams of the command line; a target --acceptance implies its convention."""
     given = options.given(args)
+    method = given.get("method", sampling.SamplingParams().method)
+    for key in sorted(set().union(*sampling.SAMPLER_AXES.values()) - sampling.SAMPLER_AXES[method]):
+        if given.get(key) is not None:  # as a spec block: another sampler's setting is an error
+            owners = " or ".join(s for s, keys in sampling.SAMPLER_AXES.items() if key in keys)
+            raise ConfigError(f"--{key.replace('_', '-')} applies to --method {owners}, not {method}")
+    for name in ("seed", "refit_steps"):
+        if getattr(args, name) < 0 or getattr(args, name) >= 2**31:
+            raise ConfigError(f"--{name.replace('_', '-')} {getattr(args, name)}: expected an integer in [0, 2^31)")
     if given.get("acceptance") is not None:
         given.setdefault("gamma_convention", "acceptance")
     return sampling.SamplingParams.from_dict(given)
