@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import hashlib
 import inspect
 import logging
 import math
@@ -164,8 +165,23 @@ def calibrate(scorer_raw: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> 
 # --------------------------------------------------------------------------- trained runs (I/O)
 
 
-def cache_key(sigma: float, psi: float | None, cfg: RefitConfig) -> str:
-    return stable_hash({"sigma": float(sigma), "psi": psi, "refit": dataclasses.asdict(cfg), "code": CODE_VERSION})
+def weights_digest(*modules: torch.nn.Module) -> str:
+    """SHA-256 of the modules' state (names, shapes, dtypes and bytes): what a derived cache was
+    computed from, so that new weights in the same folder never read an old cache."""
+    h = hashlib.sha256()
+    for m in modules:
+        for name, t in sorted(m.state_dict().items()):
+            t = t.detach().to("cpu").contiguous()
+            h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]
+
+
+def cache_key(sigma: float, psi: float | None, cfg: RefitConfig, weights: str = "") -> str:
+    """The refit cache's name: the latent setting, the refit's configuration, the code version and
+    the digest of the generator and discriminator it was fitted from (``weights_digest``)."""
+    return stable_hash({"sigma": float(sigma), "psi": psi, "refit": dataclasses.asdict(cfg), "code": CODE_VERSION,
+                        "weights": weights})
 
 
 @contextlib.contextmanager
@@ -194,16 +210,20 @@ def refitted(model: Any, sigma: float = 1.0, psi: float | None = None, cfg: Refi
     from repro import data, sampling, train  # noqa: PLC0415
 
     cfg = cfg or RefitConfig()
-    key = cache_key(sigma, psi, cfg)
+    key = cache_key(sigma, psi, cfg, weights_digest(model.generator, model.discriminator))
     path = Path(model.run_dir) / REFIT_DIR / f"{key}.pt"
     device = next(model.generator.parameters()).device
     with _locked(path.with_suffix(".lock")):
         if path.is_file():
-            blob = torch.load(path, map_location=device, weights_only=True)
-            D = copy.deepcopy(model.discriminator)
-            D.load_state_dict(blob["discriminator"])
-            info = blob["info"]
-            return LogRatioNet(D.eval(), model.ratio_divergence, info["calibration_a"], info["calibration_b"]), info
+            try:
+                blob = torch.load(path, map_location=device, weights_only=True)
+                D = copy.deepcopy(model.discriminator)
+                D.load_state_dict(blob["discriminator"])
+                info = blob["info"]
+                return LogRatioNet(D.eval(), model.ratio_divergence, info["calibration_a"], info["calibration_b"]), info
+            except Exception as exc:  # noqa: BLE001 - truncated or foreign bytes: a cache, so recompute it
+                log.warning("refit cache %s is damaged (%s); recomputing it", path, type(exc).__name__)
+                path.unlink(missing_ok=True)
         start = time.perf_counter()
         tc = model.config
         seeds = np.random.SeedSequence([tc.seed, 7, int(round(sigma * 1e6)), int(round((psi or 0) * 1e6))])

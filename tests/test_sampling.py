@@ -491,3 +491,30 @@ def test_cli_samplers_beyond_rejection_on_a_trained_mnist_model(mnist_run: str, 
         images = z["images"]
     assert images.shape == (150, 1, 28, 28) and np.isfinite(images).all() and np.abs(images).max() <= 1.0
     assert len({im.tobytes() for im in images}) > 100  # distinct samples, not one image repeated
+
+
+def test_refit_cache_follows_the_weights_and_survives_damage(mnist_run: str, tmp_path, caplog) -> None:
+    """The refit cache is keyed by the digest of G and D (docs/maths.md §6.4): new weights in the
+    same folder get a new refit, never the old one; a damaged cache file is named, removed and
+    recomputed to the same numbers."""
+    import shutil
+
+    from repro import refit, train
+
+    run = tmp_path / "run"
+    shutil.copytree(mnist_run, run, ignore=shutil.ignore_patterns(refit.REFIT_DIR))
+    cfg = refit.RefitConfig(steps=20, calib_samples=2000)
+    _, info = refit.refitted(train.load_trained(str(run)), cfg=cfg)
+    (cached,) = (run / refit.REFIT_DIR).glob("*.pt")
+    cached.write_bytes(cached.read_bytes()[:200])  # a truncated file, as a killed writer on a full disk leaves
+    with caplog.at_level("WARNING", logger=refit.log.name):
+        _, again = refit.refitted(train.load_trained(str(run)), cfg=cfg)
+    assert "damaged" in caplog.text and str(cached) in caplog.text
+    assert list((run / refit.REFIT_DIR).glob("*.pt")) == [cached]
+    assert {k: v for k, v in again.items() if k != "seconds"} == {k: v for k, v in info.items() if k != "seconds"}
+    # one more step of the generator (as a resumed training would take): another key, another refit
+    model = train.load_trained(str(run))
+    with torch.no_grad():
+        next(model.generator.parameters()).add_(1e-3)
+    _, moved = refit.refitted(model, cfg=cfg)
+    assert moved["key"] != info["key"] and len(list((run / refit.REFIT_DIR).glob("*.pt"))) == 2
