@@ -440,6 +440,8 @@ def paired_all(frame: pd.DataFrame, method: str = "t", confidence: float = 0.95,
              paired_differences(frame, lambda_comparisons(frame), method, confidence, n_resamples, seed,
                                 pair_on=PAIR_ON_SEED),
              paired_differences(frame, objective_comparisons(frame), method, confidence, n_resamples, seed,
+                                # the objective claims also compare mode coverage (class KL)
+                                metrics=(*METRICS, *(m for m in CLASS_METRICS if m in frame.columns)),
                                 pair_on=PAIR_ON_SEED, pairing="objective"),
              envelope_differences(frame, method, confidence, n_resamples, seed)]
     parts = [p for p in parts if not p.empty]

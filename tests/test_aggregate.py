@@ -251,3 +251,12 @@ def test_a_protocol_view_holds_one_model_per_objective_and_seed() -> None:
     comparisons = A.objective_comparisons(frame)
     assert sorted((t["objective"], b["objective"]) for t, b in comparisons) == [("bce", "kl"), ("kl", "bce")]
     assert all(t["init_from"] == "bce" for t, _ in comparisons)
+
+
+def test_objective_comparisons_pair_the_class_kl_by_seed() -> None:
+    """The mode-collapse claims compare class KL: it is paired by seed like the other metrics."""
+    rows = [{"objective": o, "train_seed": s, "init_from": "bce", "class_kl": kl + 0.01 * s}
+            for s in range(3) for o, kl in (("kl", 0.02), ("rkl", 0.05))]
+    paired = A.paired_all(results(rows))
+    d = paired[(paired["pairing"] == "objective") & (paired["metric"] == "class_kl") & (paired["objective"] == "rkl")]
+    assert len(d) == 1 and d.iloc[0]["mean"] == pytest.approx(0.03) and d.iloc[0]["std"] == pytest.approx(0)
