@@ -19,3 +19,8 @@ class ConfigError(ReproError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(f"{field}: {message}" if field else message)
         self.message, self.field = message, field
+
+
+class StoreError(ReproError):
+    """The results store cannot be used as it stands (a file where its folder should be, no
+    permission to write); the message names the path and what to do."""

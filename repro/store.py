@@ -18,13 +18,16 @@ The store verifies what it reads. A finished cell's status.json records the SHA-
 file the cell wrote (``files``); a cell whose status is unreadable or names an unknown state,
 or whose files are missing or no longer match, is ``damaged`` (the reason names the file) and
 is recomputed on the next run, with every cell that depends on it (``outdated``). The tidy
-table is built from verified cells only.
+table is built from verified cells only. Every JSON file is read through ``read_json_object``,
+so that a damaged file (binary, truncated, a list, a folder) or a file in a cell folder's place
+makes that one cell damaged and never stops the store from being read.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,32 @@ RECORDED_STATES = ("done", "failed", "diverged")  # what a status.json may say
 # what later cells add to a train cell's folder (the refit discriminators, their locks).
 _UNTRACKED_FILES = {"status.json", "cell.json", "traceback.json"}
 _UNTRACKED_DIRS = {"refit"}
+
+
+def read_json_object(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """(object, problem) of a JSON file the store wrote: (None, None) when there is nothing at
+    ``path``; (None, why) when what is there is no readable JSON object (a folder, binary bytes,
+    truncated text, a list). The one reader for every file of the store, so that no damaged file
+    raises: it is named, and the cell is recomputed."""
+    try:
+        obj = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None, None
+    except IsADirectoryError:
+        return None, f"{path} is a folder, not a file"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, f"{path} is unreadable ({type(exc).__name__})"
+    if not isinstance(obj, dict):
+        return None, f"{path} records {type(obj).__name__!r}, not a JSON object"
+    return obj, None
+
+
+def remove(path: Path) -> None:
+    """Remove whatever is at ``path`` (a file, a link or a folder), if anything."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def artefacts(cell_dir: Path) -> dict[str, str]:
@@ -72,16 +101,19 @@ class Store:
     def read_status(self, cell_id: str) -> tuple[dict[str, Any] | None, str | None]:
         """(status, problem): (None, None) when the cell has no status yet; (None, why) when
         status.json is unreadable, not a JSON object, or names an unknown state."""
-        path = self.cell_dir(cell_id) / "status.json"
-        try:
-            st = json.loads(path.read_text())
-        except FileNotFoundError:
-            return None, None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return None, f"{path} is unreadable ({type(exc).__name__})"
-        if not isinstance(st, dict) or st.get("state") not in RECORDED_STATES:
-            what = st.get("state") if isinstance(st, dict) else type(st).__name__
-            return None, f"{path} records {what!r}, not one of {', '.join(RECORDED_STATES)}"
+        d = self.cell_dir(cell_id)
+        if d.exists() and not d.is_dir():
+            return None, f"{d} is a file, not a cell folder"
+        path = d / "status.json"
+        st, problem = read_json_object(path)
+        if st is None:
+            return None, problem
+        if st.get("state") not in RECORDED_STATES:
+            return None, f"{path} records {st.get('state')!r}, not one of {', '.join(RECORDED_STATES)}"
+        files = st.get("files")
+        if files is not None and not (isinstance(files, dict)
+                                      and all(isinstance(k, str) and isinstance(v, str) for k, v in files.items())):
+            return None, f"{path} records files {type(files).__name__!r}, not a map of file names to digests"
         return st, None
 
     def check(self, cell_id: str) -> tuple[str | None, str]:
@@ -105,20 +137,14 @@ class Store:
         return st["state"], st.get("error") or ""
 
     def result(self, cell_id: str) -> dict[str, Any] | None:
-        try:
-            return json.loads((self.cell_dir(cell_id) / "result.json").read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
+        return read_json_object(self.cell_dir(cell_id) / "result.json")[0]
 
     def families(self) -> dict[str, str]:
         """family hash → id of finished cells (to tell stale cells: same config, other code version)."""
         out = {}
         for meta in (self.dir / "cells").glob("*/cell.json"):
-            try:
-                d = json.loads(meta.read_text())
-            except json.JSONDecodeError:
-                continue
-            if (meta.parent / "status.json").is_file():
+            d, _ = read_json_object(meta)  # a damaged description names no family
+            if d is not None and isinstance(d.get("family"), str) and (meta.parent / "status.json").is_file():
                 out[d["family"]] = meta.parent.name
         return out
 
@@ -135,8 +161,13 @@ class Store:
         return "missing", "no result yet"
 
     def prepare(self, cell: Cell) -> Path:
+        """The cell's folder, made if needed (what stands in its place, a file, is removed: it is
+        damaged), with cell.json written afresh."""
         d = self.cell_dir(cell.id)
+        if d.exists() and not d.is_dir():
+            remove(d)
         d.mkdir(parents=True, exist_ok=True)
+        remove(d / "cell.json") if (d / "cell.json").is_dir() else None
         atomic_write_json(d / "cell.json", {"id": cell.id, "family": cell.family, "stage": cell.stage,
                                             "config": cell.config, "deps": list(cell.deps), "labels": cell.labels})
         return d
@@ -151,7 +182,15 @@ class Store:
             "provenance": provenance, "files": artefacts(d) if state == "done" else {}})
 
     def clear_status(self, cell_id: str) -> None:
-        (self.cell_dir(cell_id) / "status.json").unlink(missing_ok=True)
+        d = self.cell_dir(cell_id)
+        if d.exists() and not d.is_dir():
+            remove(d)  # a file in the cell folder's place: damaged, nothing to keep
+        else:
+            remove(d / "status.json")
+
+    def clear(self, cell_id: str) -> None:
+        """Remove everything of a cell (to recompute it from scratch), whatever stands there."""
+        remove(self.cell_dir(cell_id))
 
     def train_summary(self, train_id: str) -> dict[str, Any]:
         """The columns a trained model contributes to each of its evaluation rows: training time

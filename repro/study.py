@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
-import shutil
 import sys
 import time
 import traceback
@@ -29,11 +27,11 @@ from repro import evaluation, quality
 from repro.aggregate import CEILING_CSV
 from repro.atomic import atomic_path, atomic_write_json
 from repro.config import load
-from repro.errors import ReproError
+from repro.errors import ReproError, StoreError
 from repro.executors import Task, make_executor
 from repro.runtime import PROJECT_ROOT, provenance, stable_hash
 from repro.spec import STAGES, Cell, Spec, SpecError, expand, is_ceiling
-from repro.store import Store
+from repro.store import Store, read_json_object, remove
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +104,7 @@ def execute_cells(root: str, study: str, cells: tuple[Cell, ...], threads: int) 
     if len(cells) > 1:
         return _execute_stack(store, cells)
     cell = cells[0]
-    cell_dir = store.prepare(cell)
+    cell_dir = store.prepare(cell)  # an OSError here (a read-only cell) reaches run's on_done
     start = time.perf_counter()
     state, result, error = "done", None, None
     try:
@@ -142,6 +140,7 @@ def _execute_stack(store: Store, cells: tuple[Cell, ...]) -> list[str]:
     for i, (cell, cell_dir) in enumerate(zip(cells, dirs, strict=True)):
         try:
             _check_parent(store, cell)
+            train.discard_damaged_checkpoint(cell_dir)
             ready.append(i)
         except Exception as exc:  # noqa: BLE001 - this seed fails; its stack trains on
             state, error = _failure(exc, cell_dir)
@@ -194,6 +193,7 @@ def _run_train(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
 
     _check_parent(store, cell)
     cfg = train.TrainConfig.from_dict(cell.config["train"])
+    train.discard_damaged_checkpoint(cell_dir)  # an unfinished cell's unreadable checkpoint: start again
     return train.train(cfg, cell_dir, init_from=_parent_dir(store, cell), progress=False, device=None)
 
 
@@ -363,7 +363,7 @@ def run(spec: Spec, root: str | Path = DEFAULT_ROOT, *, executor: str | None = N
     """Run every cell without a result, each after the cells it depends on; record failures and go
     on. One run per store at a time (``study_lock``)."""
     store = Store(root, spec.name)
-    store.dir.mkdir(parents=True, exist_ok=True)
+    open_store_dir(store.dir)
     with study_lock(store.dir):
         check_owner(spec, store.dir, force, claim=True)
         return _run(spec, store, root, executor, retry_failed, force, progress)
@@ -372,16 +372,30 @@ def run(spec: Spec, root: str | Path = DEFAULT_ROOT, *, executor: str | None = N
 OWNER = "spec.json"  # which spec file (path and digest) a store's results come from
 
 
+def open_store_dir(study_dir: Path) -> None:
+    """Make the study's store folder, or say in one line why it cannot be (``StoreError``)."""
+    try:
+        study_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (study_dir, *study_dir.parents) if p.exists() and not p.is_dir()), study_dir)
+        raise StoreError(f"{blocker} is a file where the store's folder {study_dir} should be; move it away, "
+                         "or give the study another [study].name or --root") from None
+    except PermissionError as exc:
+        raise StoreError(f"cannot make the store {study_dir}: {exc.strerror}; pass a writable --root") from None
+    if not os.access(study_dir, os.W_OK | os.X_OK):
+        raise StoreError(f"the store {study_dir} is not writable; pass a writable --root")
+
+
 def check_owner(spec: Spec, study_dir: Path, force: bool = False, claim: bool = False) -> None:
     """Refuse a spec that would write or read another spec's store: a different file *and*
     different content under the same ``[study].name`` (the same file edited, or the same content
     moved, is the same study: cells are content-addressed). ``force`` takes the store over;
     ``claim`` records this spec as the store's."""
     path = study_dir / OWNER
-    try:
-        owner = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
-        owner = None
+    owner, problem = read_json_object(path)
+    if problem and claim:  # damaged: it says nothing about the owner, and this spec claims the store
+        log.warning("%s; replacing it", problem)
+        remove(path)
     mine = {"path": str(Path(spec.path).resolve()), "digest": spec.digest}
     if (isinstance(owner, dict) and owner.get("path") != mine["path"] and owner.get("digest") != mine["digest"]
             and not force):
@@ -398,7 +412,13 @@ def study_lock(study_dir: Path) -> Iterator[None]:
     is done, then finds its cells finished instead of computing them again. The lock is the
     kernel's (flock), so it is released when its holder dies, even by kill -9."""
     path = study_dir / ".lock"
-    with open(path, "a+") as fh:
+    try:
+        fh = open(path, "a+")  # noqa: SIM115 - held for the whole run, closed below
+    except IsADirectoryError:
+        raise StoreError(f"{path} is a folder, not the study's lock file; remove it") from None
+    except PermissionError as exc:
+        raise StoreError(f"cannot open the study's lock file {path}: {exc.strerror}; pass a writable --root") from None
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -427,14 +447,21 @@ def _run(spec: Spec, store: Store, root: str | Path, executor: str | None, retry
     start = time.perf_counter()
     planned = plan(spec, root)
     todo = []
+    blocked: dict[str, str] = {}  # cell id → why it could not even be started or recorded
     for p in planned:
-        # recompute from scratch: a checkpoint would otherwise be resumed, and a damaged or
-        # outdated cell's files (a checkpoint of a parent that changed) must not be reused
-        if force or p.state in ("damaged", "outdated"):
-            shutil.rmtree(store.cell_dir(p.cell.id), ignore_errors=True)
-        if p.will_run or force or (retry_failed and p.state == "failed"):
+        if not (p.will_run or force or (retry_failed and p.state == "failed")):
+            continue
+        try:
+            # recompute from scratch: a checkpoint would otherwise be resumed, and a damaged or
+            # outdated cell's files (a checkpoint of a parent that changed) must not be reused
+            if force or p.state in ("damaged", "outdated"):
+                store.clear(p.cell.id)
             store.clear_status(p.cell.id)  # a retried training run resumes from its checkpoint
-            todo.append(p.cell)
+        except OSError as exc:  # a read-only or immutable cell: this cell cannot run, the others can
+            blocked[p.cell.id] = f"cannot clear {store.cell_dir(p.cell.id)}: {exc.strerror or exc}"
+            log.warning("%s", blocked[p.cell.id])
+            continue
+        todo.append(p.cell)
     units = training_units(schedule(todo), stacks_seeds(spec, name))
     index = {c.id: i for i, unit in enumerate(units) for c in unit}
     tasks = [Task((str(store.root), spec.name, unit, spec.threads_per_cell), unit[0].stage,
@@ -447,10 +474,13 @@ def _run(spec: Spec, store: Store, root: str | Path, executor: str | None, retry
     bar = tqdm(total=len(todo), desc=f"{spec.name}", unit="cell", disable=True if not progress or not todo else None)
 
     def on_done(i: int, value: Any) -> None:
-        if isinstance(value, BaseException):  # the worker itself died: record it here
+        if isinstance(value, BaseException):  # the worker itself died, or could not write: record it here
             for cell in units[i]:
-                store.record(cell, "failed", None, f"worker failed: {type(value).__name__}: {value}", 0.0,
-                             provenance())
+                why = f"worker failed: {type(value).__name__}: {value}"
+                try:
+                    store.record(cell, "failed", None, why, 0.0, provenance())
+                except OSError as exc:  # the cell's folder cannot be written: say so in the report
+                    blocked[cell.id] = f"{why}; and its failure could not be recorded: {exc.strerror or exc}"
             value = ["failed"] * len(units[i])
         for cell, state in zip(units[i], value, strict=True):
             counts[state] = counts.get(state, 0) + 1
@@ -464,7 +494,8 @@ def _run(spec: Spec, store: Store, root: str | Path, executor: str | None, retry
     ran = len(todo)
     final = plan(spec, root)
     write_tables(spec, store, final)
-    failed = [(p.cell.stage, p.cell.id, p.why if p.state == "failed" else f"{p.state}: {p.why}")
+    failed = [(p.cell.stage, p.cell.id, blocked.get(p.cell.id)
+               or (p.why if p.state == "failed" else f"{p.state}: {p.why}"))
               for p in final if p.state not in ("done", "diverged")]
     return RunReport(store.dir, summary(final), failed, ran, time.perf_counter() - start)
 

@@ -282,3 +282,91 @@ def expand_spec(path: Path):
     from repro.spec import expand
 
     return expand(load_spec(path))
+
+
+# --------------------------------------------------------------------------- one damaged file never bricks a store
+
+
+def _damaged_copy(reference: Path, tmp_path: Path) -> tuple[Path, pd.DataFrame]:
+    import shutil
+
+    root = tmp_path / "root"
+    shutil.copytree(reference / "micro", root / "micro")
+    return root, pd.read_csv(root / "micro" / "results.csv")
+
+
+def _cells_of(root: Path, stage: str, **labels) -> list[Path]:
+    out = []
+    for meta in sorted((root / "micro" / "cells").glob("*/cell.json")):
+        d = json.loads(meta.read_text())
+        if d["stage"] == stage and all(d["labels"].get(k) == v for k, v in labels.items()):
+            out.append(meta.parent)
+    return out
+
+
+def _file_for_folder(cell: Path) -> None:
+    import shutil
+
+    shutil.rmtree(cell)
+    cell.write_text("not a folder")
+
+
+@pytest.mark.parametrize("damage", [
+    lambda c: (c / "cell.json").write_bytes(b"\x00\xff\xfe binary"),
+    lambda c: (c / "cell.json").write_text("[1, 2, 3]"),
+    lambda c: ((c / "cell.json").unlink(), (c / "cell.json").mkdir()),
+    lambda c: (c / "status.json").write_text(json.dumps({"state": "done", "files": "abc"})),
+    _file_for_folder,
+], ids=["binary-cell-json", "list-cell-json", "folder-cell-json", "files-not-a-map", "cell-folder-is-a-file"])
+def test_one_damaged_cell_never_bricks_the_store(reference: Path, spec_path: Path, tmp_path: Path, damage) -> None:
+    """plan, status and run all work; what is damaged is named and recomputed, with the same numbers."""
+    root, _ = _damaged_copy(reference, tmp_path)
+    cell = _cells_of(root, "evaluate", objective="kl", sampler="none")[0]
+    damage(cell)
+    for action in ("plan", "status"):
+        proc = _cli(action, str(spec_path), "--root", str(root), "--json")
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    states = {c["id"]: c for c in json.loads(_cli("plan", str(spec_path), "--root", str(root), "--json").stdout)["cells"]}
+    if states[cell.name]["state"] != "done":  # the status or the folder itself: damaged, and named
+        assert states[cell.name]["state"] == "damaged" and cell.name in states[cell.name]["why"]
+    proc = _cli("run", str(spec_path), "--root", str(root), "--no-progress", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1])["ran"] == (states[cell.name]["state"] != "done")
+    pd.testing.assert_frame_equal(_metrics(root), _metrics(reference))
+
+
+def test_an_unfinished_training_run_with_a_truncated_checkpoint_starts_again(reference: Path, spec_path: Path,
+                                                                             tmp_path: Path) -> None:
+    """A train cell that never finished, whose checkpoint a full disk cut short: it trains again
+    from the start instead of failing on every retry, and gives the same numbers."""
+    root, _ = _damaged_copy(reference, tmp_path)
+    cell = _cells_of(root, "train", objective="bce")[0]
+    (cell / "status.json").unlink()  # unfinished
+    ckpt = cell / "checkpoint.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    proc = _cli("run", str(spec_path), "--root", str(root), "--no-progress", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "cannot be resumed" in proc.stderr or "not a readable checkpoint" in proc.stderr
+    pd.testing.assert_frame_equal(_metrics(root), _metrics(reference))
+
+
+@pytest.mark.parametrize("setup, fragment", [
+    (lambda root: (root / "micro").write_text("a file"), "is a file where the store's folder"),
+    (lambda root: (root / "micro" / ".lock").mkdir(parents=True), "is a folder, not the study's lock file"),
+], ids=["store-is-a-file", "lock-is-a-folder"])
+def test_a_store_that_cannot_be_used_is_one_clear_error(spec_path: Path, tmp_path: Path, setup, fragment) -> None:
+    setup(tmp_path)
+    proc = _cli("run", str(spec_path), "--root", str(tmp_path), "--no-progress")
+    assert proc.returncode == 2 and fragment in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_a_spec_record_that_is_a_folder_is_replaced(reference: Path, spec_path: Path, tmp_path: Path) -> None:
+    import shutil
+
+    root, _ = _damaged_copy(reference, tmp_path)
+    (root / "micro" / study.OWNER).unlink()
+    (root / "micro" / study.OWNER).mkdir()
+    proc = _cli("run", str(spec_path), "--root", str(root), "--no-progress", "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout.splitlines()[-1])["ran"] == 0, proc.stderr
+    assert json.loads((root / "micro" / study.OWNER).read_text())["path"] == str(spec_path.resolve())
+    shutil.rmtree(root)
