@@ -164,38 +164,68 @@ class LocalExecutor(Executor):
     def run_graph(self, fn, tasks, on_done) -> None:
         """One pool for the whole graph. A task is handed to the pool only when a worker is free,
         so the order of the list decides among the tasks that are ready at that moment (a task
-        queued earlier would otherwise run before a more urgent one that became ready later)."""
+        queued earlier would otherwise run before a more urgent one that became ready later).
+
+        A worker that dies (OOM, kill -9) breaks the pool, and every task running in it ends with
+        ``BrokenProcessPool``, the healthy ones too. Those tasks become suspects and run again in a
+        fresh pool, one at a time and alone: a suspect that breaks the pool on its own is the one
+        that dies, and fails; the others finish (a training run resumes from its checkpoint)."""
         _check_graph(tasks)
         if not tasks:
             return
         ended: set[int] = set()
         started: set[int] = set()
+        suspects: set[int] = set()
         pool = self._pool(len(tasks))
         running: dict[cf.Future, int] = {}
         try:
             while len(ended) < len(tasks):
-                for i in ready_tasks(tasks, ended, started)[: self.workers - len(running)]:
-                    try:
-                        fut = pool.submit(fn, *tasks[i].args)
-                    except BrokenProcessPool:  # a worker died (OOM, kill -9): a new pool
-                        pool.shutdown(wait=False, cancel_futures=True)
-                        pool = self._pool(len(tasks) - len(ended))
-                        fut = pool.submit(fn, *tasks[i].args)
-                    running[fut] = i
+                for i in self._next(tasks, ended, started, suspects, running):
+                    running[pool.submit(fn, *tasks[i].args)] = i
                     started.add(i)
                 if not running:
                     raise ExecutorError(f"tasks {sorted(set(range(len(tasks))) - ended)} wait for each other (a cycle)")
+                alone = len(running) == 1  # whether a task that ends with a broken pool ran by itself
                 finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                broken = False
                 for fut in finished:
                     i = running.pop(fut)
                     try:
                         value = fut.result()
-                    except Exception as exc:  # noqa: BLE001 - a worker that died lands here
+                    except BrokenProcessPool as exc:
+                        broken = True
+                        if not alone:
+                            suspects.add(i)  # not known to be the one that died: again, alone
+                            started.discard(i)
+                            log.warning("a worker died while task %d ran beside others; it runs again alone", i)
+                            continue
+                        value = exc  # it ran alone and its worker died: it is the one
+                    except Exception as exc:  # noqa: BLE001 - reported through on_done like the others
                         value = exc
                     ended.add(i)
                     on_done(i, value)
+                if broken:  # the broken pool's other futures have ended too; a fresh pool for the rest
+                    for i in running.values():
+                        suspects.add(i)
+                        started.discard(i)
+                    running.clear()
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    pool = self._pool(len(tasks) - len(ended))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def _next(self, tasks: Sequence[Task], ended: set[int], started: set[int], suspects: set[int],
+              running: dict[cf.Future, int]) -> list[int]:
+        """The tasks to submit now: the first ready ones for the free workers, except that a
+        suspect (``run_graph``) starts only in an empty pool and then runs alone."""
+        if any(i in suspects for i in running.values()):
+            return []
+        ready = ready_tasks(tasks, ended, started)
+        if not running:
+            first_suspect = next((i for i in ready if i in suspects), None)
+            if first_suspect is not None:
+                return [first_suspect]
+        return [i for i in ready if i not in suspects][: self.workers - len(running)]
 
     def _pool(self, n_tasks: int) -> cf.ProcessPoolExecutor:
         return cf.ProcessPoolExecutor(max_workers=max(1, min(self.workers, n_tasks)), mp_context=mp.get_context("spawn"),

@@ -99,3 +99,26 @@ def test_factory() -> None:
     assert make_executor("local", threads_per_cell=os.cpu_count() or 1).slots == 1
     with pytest.raises(ReproError, match="unknown executor 'k8s'"):
         make_executor("k8s")
+
+
+def die_if(path: str, name: str, seconds: float, victim: str) -> str:
+    """``log_start_end``, except that the task named ``victim`` kills its own worker (kill -9)
+    once the others have started, every time it runs."""
+    import signal
+
+    if name == victim:
+        time.sleep(seconds / 2)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return log_start_end(path, name, seconds)
+
+
+def test_a_killed_worker_fails_its_own_task_only(tmp_path) -> None:
+    """kill -9 of one worker breaks the whole pool; the healthy task beside it runs again and
+    finishes, the killed one fails, and what depends on the healthy one still runs."""
+    log = str(tmp_path / "log")
+    tasks = [Task((log, "victim", 1.0, "victim"), "train"), Task((log, "healthy", 1.0, "victim"), "train"),
+             Task((log, "child", 0.0, "victim"), "evaluate", (1,))]
+    got: dict[int, object] = {}
+    LocalExecutor(workers=2).run_graph(die_if, tasks, lambda i, v: got.__setitem__(i, v))
+    assert isinstance(got[0], BaseException) and got[1] == "healthy" and got[2] == "child"
+    assert sorted(got) == [0, 1, 2]
