@@ -62,6 +62,7 @@ import dataclasses
 import io
 import logging
 import math
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -391,6 +392,35 @@ def _read_checkpoint(run_dir: Path, device: torch.device | str = "cpu") -> dict[
     if not isinstance(blob, dict) or not needed <= set(blob):
         raise DataError(f"{path} is not a repro checkpoint: it lacks {sorted(needed - set(blob or {}))}")
     return blob
+
+
+RESUME_KEYS = ("generator", "generator_ema", "discriminator", "opt_g", "opt_d", "rng", "epoch", "g_updates",
+               "seconds", "curve")  # what a resume reads beyond the config (``_checkpoint``)
+
+
+def _read_resumable(out: Path, device: torch.device | str) -> dict[str, Any]:
+    """``_read_checkpoint`` for a resume: a checkpoint that lacks what a resume needs is a DataError too."""
+    blob = _read_checkpoint(out, device)
+    missing = [k for k in RESUME_KEYS if k not in blob]
+    if missing:
+        raise DataError(f"{Path(out) / CHECKPOINT} cannot be resumed: it lacks {missing}")
+    return blob
+
+
+def discard_damaged_checkpoint(out_dir: str | Path) -> str | None:
+    """Remove an unfinished run's checkpoint that cannot be resumed (truncated by a full disk, a
+    killed writer on a file system without atomic renames, foreign bytes), so that the run starts
+    again instead of failing on every retry; returns why, or None when there is nothing to discard."""
+    path = Path(out_dir) / CHECKPOINT
+    if not path.exists():
+        return None
+    try:
+        _read_resumable(Path(out_dir), "cpu")
+        return None
+    except (DataError, ConfigError) as exc:
+        path.unlink() if not path.is_dir() else shutil.rmtree(path)
+        log.warning("%s; removed it, the run starts again", exc)
+        return str(exc)
 
 
 def _init_from(run: _Run, source: Path) -> None:
@@ -738,7 +768,7 @@ def _start(cfg: TrainConfig, out: Path, dev: torch.device, init_from: str | Path
     run.init_from = str(init_from) if init_from is not None else None
     ckpt = out / CHECKPOINT
     if ckpt.is_file():
-        blob = _read_checkpoint(out, dev)
+        blob = _read_resumable(out, dev)
         if not _same_run(blob["config"], cfg):
             raise ConfigError(f"{out} holds a checkpoint of another configuration; use another --out "
                               f"(saved key {TrainConfig.from_dict(blob['config']).key()}, this {cfg.key()})")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 import torch
 
 from repro import divergences, train as T
-from repro.errors import ConfigError
+from repro.errors import ConfigError, DataError
 from repro.runtime import PROJECT_ROOT
 
 TINY = dict(train_size=256, batch_size=32, g_widths=(16, 32), d_widths=(32, 16), z_dim=8,
@@ -303,6 +304,26 @@ def test_other_config_in_folder_is_an_error(tmp_path: Path) -> None:
     T.train(tiny(epochs=1), tmp_path / "a", progress=False)
     with pytest.raises(ConfigError, match="another configuration"):
         T.train(tiny(epochs=1, lam=2.0), tmp_path / "a", progress=False)
+
+
+@pytest.mark.parametrize("damage, fragment", [
+    (lambda b: b.pop("rng"), "cannot be resumed: it lacks ['rng']"),
+    (lambda b: b.pop("config"), "is not a repro checkpoint"),
+], ids=["no-rng", "no-config"])
+def test_a_checkpoint_that_cannot_be_resumed_is_named_or_discarded(tmp_path: Path, damage, fragment) -> None:
+    """A resume reads the checkpoint through the safe reader: one clear DataError, never a
+    KeyError; a study discards such a checkpoint of an unfinished run and starts it again."""
+    T.train(tiny(epochs=1), tmp_path / "a", progress=False)
+    path = tmp_path / "a" / T.CHECKPOINT
+    blob = torch.load(path, weights_only=True)
+    damage(blob)
+    torch.save(blob, path)
+    with pytest.raises(DataError, match=re.escape(fragment)):
+        T.train(tiny(epochs=2), tmp_path / "a", progress=False)
+    assert fragment in T.discard_damaged_checkpoint(tmp_path / "a") and not path.exists()
+    assert T.discard_damaged_checkpoint(tmp_path / "a") is None
+    T.train(tiny(epochs=1), tmp_path / "b", progress=False)
+    assert T.discard_damaged_checkpoint(tmp_path / "b") is None and (tmp_path / "b" / T.CHECKPOINT).is_file()
 
 
 def test_nonsaturating_js_equals_bce(tmp_path: Path) -> None:
