@@ -7,6 +7,7 @@ even if the process is killed mid-write (rename is atomic on POSIX file systems)
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -20,9 +21,14 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
 
     Use it for writers that want a file name (``np.savez``, ``torch.save``, ``savefig``).
-    On an exception the temporary file is removed and ``path`` is untouched.
+    On an exception the temporary file is removed and ``path`` is untouched. What stands at
+    ``path`` and is not a regular file (a folder, a device node, a FIFO) is never replaced: an
+    ``OSError`` names it.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, a device, a FIFO: never replaced by a file
+        raise IsADirectoryError(errno.EISDIR, "not a regular file; refusing to replace it", str(path)) \
+            if path.is_dir() else FileExistsError(errno.EEXIST, "not a regular file; refusing to replace it", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

@@ -59,3 +59,19 @@ def test_a_writer_killed_mid_write_leaves_the_old_file(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
     assert path.read_bytes() == b"old"
+
+
+def test_what_is_not_a_regular_file_is_never_replaced(tmp_path) -> None:
+    """A FIFO (or a device node) or a folder at the target: an OSError naming it, and it stays."""
+    import os
+    import stat
+
+    fifo, folder = tmp_path / "pipe", tmp_path / "folder"
+    os.mkfifo(fifo)
+    folder.mkdir()
+    for target in (fifo, folder):
+        with pytest.raises(OSError, match="not a regular file") as info:
+            atomic_write_bytes(target, b"data")
+        assert info.value.filename == str(target)
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and folder.is_dir() and not any(folder.iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "pipe"]  # no temporary file left

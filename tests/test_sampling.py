@@ -352,6 +352,23 @@ def test_cli_sample_refuses_what_a_spec_refuses(args: list[str], message: str, t
     assert not (tmp_path / "s.npz").exists()
 
 
+def test_cli_sample_never_replaces_what_it_should_not(tmp_path, capsys) -> None:
+    """An output that is not a regular file (here a FIFO; a device node is refused the same way) or
+    --grid on the samples' own file: one line, exit 2, before anything is loaded or written."""
+    import os
+    import stat
+
+    from repro.cli import main
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert main(["sample", "--ckpt", "x", "-n", "5", "--out", str(fifo)]) == 2
+    assert "not a regular file" in capsys.readouterr().err and stat.S_ISFIFO(fifo.stat().st_mode)
+    out = tmp_path / "x.npz"
+    assert main(["sample", "--ckpt", "x", "-n", "5", "--out", str(out), "--grid", str(out)]) == 2
+    assert "name the same file" in capsys.readouterr().err and not out.exists()
+
+
 # --------------------------------------------------------------------------- a (tiny) trained MNIST run
 
 

@@ -445,6 +445,19 @@ def test_cli_tiny_run(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "lam" in bad.stderr
 
 
+def test_cli_train_out_that_is_a_file_or_unwritable_is_one_line(tmp_path: Path, capsys) -> None:
+    from repro.cli import main
+
+    existing = tmp_path / "notes.txt"
+    existing.write_text("keep me")
+    assert main(["train", "--out", str(existing), "--epochs", "1"]) == 2
+    assert "is a file, not a run folder" in capsys.readouterr().err and existing.read_text() == "keep me"
+    # a folder that cannot be made (its parent is a file): the OSError is one line, not a traceback
+    assert main(["train", "--out", str(existing / "run"), "--epochs", "1"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
+    assert len(err) == 1 and str(existing) in err[0]
+
+
 @pytest.mark.parametrize("field, value", [("lam", float("nan")), ("lr_g", float("inf")), ("clamp", float("nan")),
                                           ("betas_d", (0.5, float("nan")))])
 def test_non_finite_numbers_are_refused(field: str, value) -> None:

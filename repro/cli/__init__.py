@@ -1,7 +1,8 @@
 """``python -m repro …``: one sub-command module per stage, each with ``register(subparsers)``.
 
-A command module adds its parser and sets ``func`` (args -> exit code). Any ``ReproError``
-ends the command with one line on stderr and exit code 2 — no traceback for bad input.
+A command module adds its parser and sets ``func`` (args -> exit code). Any ``ReproError``, and
+any ``OSError`` (a full disk, a read-only folder), ends the command with one line on stderr and
+exit code 2 — no traceback for bad input.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ReproError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a read-only folder, a file in a folder's place: one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -95,6 +95,9 @@ def _check_writable(path: str | None, option: str) -> None:
     parent = p.parent if str(p.parent) else Path(".")
     if p.is_dir():
         raise ConfigError(f"{option} {path}: is a folder; give a file name")
+    if p.exists() and not p.is_file():
+        raise ConfigError(f"{option} {path}: is not a regular file (a device, a FIFO or a socket); "
+                          "give the name of a file to write")
     if not parent.is_dir():
         raise ConfigError(f"{option} {path}: the folder {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
@@ -105,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
     params = params_from_args(args)
     _check_writable(args.out, "--out")
     _check_writable(args.grid, "--grid")
+    if args.grid and Path(args.grid).resolve() == Path(args.out).resolve():
+        raise ConfigError(f"--out and --grid name the same file ({args.out}); the grid would replace the samples")
     images, stats = sampling.sample_from_run(
         args.ckpt, args.n, params, args.seed, device=args.device, batch_size=args.batch_size,
         refit_cfg=refit.RefitConfig(steps=args.refit_steps),

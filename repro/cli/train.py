@@ -8,11 +8,13 @@ its default (per-objective fields: the objective's default, see ``repro.train``)
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import torch
 
 from repro import train as training
 from repro.cli import emit, options
+from repro.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +39,9 @@ def config_from_args(args: argparse.Namespace) -> training.TrainConfig:
 
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {args.out}: is a file, not a run folder; give a folder (made if missing)")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     result = training.train(cfg, args.out, init_from=args.init_from, progress=not args.no_progress,
