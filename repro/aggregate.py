@@ -164,6 +164,37 @@ def load_quality(study_dir: str | Path, frame: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+# What each metric can be (closed intervals): a value outside is no measurement (a hand-edited or
+# damaged table), and the paper refuses it. NaN is "not measured" except where CORE_METRICS says.
+UNIT = (0.0, 1.0)
+METRIC_RANGES: dict[str, tuple[float, float]] = {
+    "fid": (0.0, math.inf), "fid_rebalanced": (0.0, math.inf), "precision": UNIT, "recall": UNIT,
+    "density": (0.0, math.inf), "coverage": UNIT, "f8": UNIT, "f1_8": UNIT, "acceptance_rate": UNIT,
+    "inception_score": (1.0, math.inf), "classes_covered": (0.0, math.inf), "class_kl": (0.0, math.inf),
+    "d_heldout_logloss": (0.0, math.inf), "ratio_class_gap": (0.0, math.inf), "cost_per_sample": (0.0, math.inf),
+}
+CORE_METRICS = ("fid", "precision", "recall")  # every ok row has them
+
+
+def check_ranges(frame: pd.DataFrame) -> None:
+    """DataError naming the first row (its line in the CSV) with a metric outside its range
+    (``METRIC_RANGES``; ±inf is never a measurement) or an ok row without a core metric."""
+    ok = frame["status"] == "ok"
+    for col, (lo, hi) in METRIC_RANGES.items():
+        if col not in frame.columns:
+            continue
+        x = frame[col].to_numpy(dtype=float)
+        bad = (~np.isnan(x) & ~((x >= lo) & (x <= hi) & np.isfinite(x)))
+        if col in CORE_METRICS:
+            bad |= np.isnan(x) & ok.to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            cell = frame["cell_id"].iloc[i] if "cell_id" in frame.columns else "?"
+            raise DataError(f"line {i + 2} (cell {cell}): {col} = {float(x[i])!r} is not a measurement; "
+                            f"{col} lies in [{lo:g}, {hi:g}]" + (", and an ok row has it" if col in CORE_METRICS else "")
+                            + f" ({int(bad.sum())} such row(s))")
+
+
 def tidy(frame: pd.DataFrame) -> pd.DataFrame:
     """Check the schema and normalise types: text keys as str ('' for missing), numbers float."""
     missing = [c for c in REQUIRED if c not in frame.columns]
@@ -187,6 +218,7 @@ def tidy(frame: pd.DataFrame) -> pd.DataFrame:
     bad = sorted(set(out["status"]) - set(STATUSES))
     if bad:
         raise DataError(f"unknown status values {bad}; allowed: {list(STATUSES)}")
+    check_ranges(out)
     return out
 
 

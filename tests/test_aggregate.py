@@ -25,7 +25,7 @@ def results(rows: list[dict]) -> pd.DataFrame:
         "study": "s", "dataset": "mnist", "objective": "kl", "lam": np.nan, "aux": "",
         "gen_form": "nonsat", "sigma": 1.0, "psi": np.nan, "sampler": "none", "gamma": np.nan,
         "gamma_convention": "", "budget": np.nan, "status": "ok", "init_from": "",
-        **{m: 0.5 for m in A.METRICS},
+        **{m: 0.5 for m in A.METRICS}, "inception_score": 2.0,
     }
     out = []
     for r in rows:
@@ -260,3 +260,17 @@ def test_objective_comparisons_pair_the_class_kl_by_seed() -> None:
     paired = A.paired_all(results(rows))
     d = paired[(paired["pairing"] == "objective") & (paired["metric"] == "class_kl") & (paired["objective"] == "rkl")]
     assert len(d) == 1 and d.iloc[0]["mean"] == pytest.approx(0.03) and d.iloc[0]["std"] == pytest.approx(0)
+
+
+@pytest.mark.parametrize("column, value", [("precision", 1.7), ("fid", -50.0), ("recall", float("nan")),
+                                           ("fid", float("inf")), ("inception_score", 0.2)])
+def test_impossible_values_in_a_results_table_are_refused_naming_the_row(tmp_path, column: str, value: float) -> None:
+    """A hand-edited or damaged results.csv never reaches a table: the line and cell are named."""
+    frame = results([{"train_seed": s} for s in range(3)])
+    frame.loc[1, column] = value
+    frame.to_csv(tmp_path / "results.csv", index=False)
+    with pytest.raises(DataError, match=rf"results.csv: line 3 \(cell {frame.loc[1, 'cell_id']}\): {column} = "):
+        A.load_results(tmp_path)
+    frame.loc[1, column] = 0.5 if column != "inception_score" else 2.0
+    frame.to_csv(tmp_path / "results.csv", index=False)
+    assert len(A.load_results(tmp_path)) == 3

@@ -11,6 +11,7 @@ written and a message says how to install LaTeX); 2 — bad input (no such study
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -42,6 +43,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _check_writable(folder: Path) -> Path:
+    """The paper writes aggregate.csv, paired.csv and claims.json beside results.csv."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{folder} is read-only, and the paper writes aggregate.csv, paired.csv and claims.json "
+                          "beside its results.csv; copy the study folder somewhere writable and pass that as --study")
+    return folder
+
+
 def resolve_study(study: str, root: str | Path, force: bool = False) -> Path:
     """A study folder as given, or ``<root>/<name>`` for a spec ``…/x.toml`` whose ``[study].name``
     is ``name``; for a spec, results.csv is first rebuilt from the store's verified cells, so the
@@ -54,7 +63,7 @@ def resolve_study(study: str, root: str | Path, force: bool = False) -> Path:
                               f"`make study STUDY={study}` first, or pass --root")
         print(f"warning: {study} not found; {folder}/results.csv is used as written, without checking "
               "the store", file=sys.stderr)
-        return folder
+        return _check_writable(folder)
     if path.suffix == ".toml":
         from repro import study as study_mod
         from repro.spec import load_spec
@@ -66,12 +75,13 @@ def resolve_study(study: str, root: str | Path, force: bool = False) -> Path:
             raise ConfigError(f"no results for spec {study}: {folder} does not exist; run "
                               f"`make study STUDY={study}` first, or pass --root")
         study_mod.check_owner(spec, folder, force)  # another spec's store is not this paper's
+        _check_writable(folder)
         study_mod.write_tables(spec, Store(root, spec.name), study_mod.plan(spec, root))
         return folder
     if path.is_dir():
-        return path
+        return _check_writable(path)
     if (Path(root) / study).is_dir():
-        return Path(root) / study
+        return _check_writable(Path(root) / study)
     raise ConfigError(f"--study {study!r} is neither a study folder nor a spec study/<name>.toml")
 
 
