@@ -144,15 +144,29 @@ def load_arrays_pickle(path: Path, expected_sha256: str | None = MNIST_SHA256) -
         raise DataError(f"{path}: not a readable gzip'd pickle of arrays: {exc}") from exc
 
 
+def _check_labels(path: Path | str, y: np.ndarray) -> np.ndarray:
+    """The labels as int64, or a DataError: every label a finite whole number in 0..9 (3.7, NaN or
+    −1 is a damaged file, never rounded or wrapped into a class)."""
+    if y.dtype.kind not in "iuf":
+        raise DataError(f"{path}: labels of type {y.dtype}; expected whole numbers 0..{NUM_CLASSES - 1}")
+    yf = y.astype(np.float64)
+    bad = ~np.isfinite(yf) | (yf != np.round(yf)) | (yf < 0) | (yf >= NUM_CLASSES)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{path}: {int(bad.sum())} label(s) not a class 0..{NUM_CLASSES - 1} "
+                        f"(the first, #{i}: {y[i].item()!r})")
+    return y.astype(np.int64)
+
+
 def _check_split(path: Path, name: str, x: object, y: object, n: int) -> Split:
     if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):
         raise DataError(f"{path}: split {name} holds {type(x).__name__}/{type(y).__name__}, expected arrays")
     if x.shape != (n, 784) or y.shape != (n,):
         raise DataError(f"{path}: split {name} has shapes {x.shape}, {y.shape}; expected ({n}, 784), ({n},)")
     pixels = np.rint(x.astype(np.float64) * 256.0)
-    if pixels.min() < 0 or pixels.max() > 255 or y.min() < 0 or y.max() >= NUM_CLASSES:
-        raise DataError(f"{path}: split {name} has pixel or label values out of range")
-    return Split(pixels.astype(np.uint8).reshape(n, *IMAGE_SHAPE), y.astype(np.int64))
+    if not np.isfinite(pixels).all() or pixels.min() < 0 or pixels.max() > 255:
+        raise DataError(f"{path}: split {name} has pixel values out of range")
+    return Split(pixels.astype(np.uint8).reshape(n, *IMAGE_SHAPE), _check_labels(f"{path} (split {name})", y))
 
 
 def read_mnist_pickle(path: Path, expected_sha256: str | None = MNIST_SHA256) -> dict[str, Split]:
@@ -246,8 +260,7 @@ def read_idx_folder(folder: Path) -> dict[str, Split]:
             raise DataError(f"{ipath}: images of shape {x.shape} and type {x.dtype}; expected (N, 28, 28) uint8")
         if y.ndim != 1 or len(y) != len(x):
             raise DataError(f"{lpath}: {y.shape} labels for {len(x)} images in {ipath.name}")
-        if y.size and y.max() >= NUM_CLASSES:
-            raise DataError(f"{lpath}: label {int(y.max())} out of range 0..{NUM_CLASSES - 1}")
+        arrays[f"{kind}_labels"] = (lpath, _check_labels(lpath, y))
     (_, xtr), (_, ytr) = arrays["train_images"], arrays["train_labels"]
     (_, xte), (_, yte) = arrays["test_images"], arrays["test_labels"]
     n_val = SPLIT_SIZES["val"] if len(xtr) > SPLIT_SIZES["val"] else len(xtr) // 6

@@ -99,6 +99,22 @@ def test_wrong_image_shape_refused(tmp_path: Path) -> None:
         data.read_idx_folder(tmp_path)
 
 
+@pytest.mark.parametrize("labels, first", [
+    (np.array([3.7], np.float32), "3.7"), (np.array([np.nan]), "nan"), (np.array([-1], np.int8), "-1"), (np.array([10], np.int32), "10"),
+], ids=["fraction", "nan", "negative", "eleventh-class"])
+def test_labels_that_are_not_a_class_are_refused_before_any_cache(tmp_path: Path, monkeypatch, labels, first) -> None:
+    """A label 3.7 was once truncated to 3: now every label must be a whole number 0..9, and the
+    decoded cache is not written for a refused folder."""
+    monkeypatch.setenv("REPRO_HOME", str(tmp_path / "home"))
+    arrays = _idx_folder(tmp_path / "idx")
+    y = arrays["train_labels"].astype(labels.dtype)
+    y[7] = labels[0]
+    (tmp_path / "idx" / f"{data.IDX_FILES['train_labels']}.gz").write_bytes(gzip.compress(data.encode_idx(y)))
+    with pytest.raises(DataError, match=rf"train-labels.*1 label\(s\) not a class 0..9 \(the first, #7: {first}"):
+        data.load("fashion-mnist", tmp_path / "idx")
+    assert not list((tmp_path / "home").rglob("*.npz"))
+
+
 def test_load_from_data_dir_caches_atomically(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("REPRO_HOME", str(tmp_path / "home"))
     _idx_folder(tmp_path / "idx")
