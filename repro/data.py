@@ -326,8 +326,13 @@ def load(dataset: str = "mnist", data_dir: str | Path | None = None, cache_dir: 
         try:
             with np.load(cache) as z:
                 splits = {s: Split(z[f"{s}_images"], z[f"{s}_labels"]) for s in SPLIT_SIZES}
+            for s, sp in splits.items():  # what the decoder guarantees, checked again on every read
+                if sp.images.dtype != np.uint8 or sp.images.shape[1:] != IMAGE_SHAPE or len(sp.labels) != len(sp.images):
+                    raise ValueError(f"split {s} holds images {sp.images.shape} {sp.images.dtype} "
+                                     f"and {len(sp.labels)} labels")
+                _check_labels(cache, sp.labels)
             return Dataset(dataset, **splits, source=str(source), digest=digest)
-        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, DataError) as exc:
             log.warning("cache %s unreadable (%s); rebuilding it", cache, exc)
     splits = read_source(source)
     arrays = {f"{s}_{kind}": getattr(splits[s], kind) for s in splits for kind in ("images", "labels")}

@@ -239,8 +239,12 @@ class FeatureSpace:
         path = home_dir() / "cache" / "features" / f"{ds.name}-{self.key}-{split}.npy"
         if path.is_file():
             try:
-                return np.load(path)
-            except (OSError, ValueError, EOFError) as exc:  # truncated or foreign bytes: recompute
+                feats = np.load(path)
+                n = len(ds.split(split))
+                if feats.ndim != 2 or len(feats) != n or not np.isfinite(feats).all():
+                    raise ValueError(f"holds {feats.shape} values, not {n} finite embeddings")
+                return feats
+            except (OSError, ValueError, EOFError) as exc:  # truncated, foreign or altered: recompute
                 log.warning("feature cache %s unreadable (%s); recomputing it", path, exc)
         feats = self.embed(ds.split(split).images)
         with atomic_path(path) as tmp:

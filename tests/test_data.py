@@ -228,3 +228,16 @@ def test_a_corrupt_decoded_cache_is_rebuilt(tmp_path: Path) -> None:
     again = data.load("mnist", cache_dir=tmp_path)
     assert np.array_equal(again.test.images, first.test.images)
     assert cache.stat().st_size > 1000
+
+
+def test_a_decoded_cache_with_impossible_labels_is_rebuilt(tmp_path: Path) -> None:
+    """A cache that reads but holds what the decoder never writes (a label 11) is rebuilt."""
+    first = data.load("mnist", cache_dir=tmp_path)
+    cache = next(tmp_path.glob("mnist-*.npz"))
+    with np.load(cache) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["test_labels"][0] = 11
+    with open(cache, "wb") as fh:
+        np.savez(fh, **arrays)
+    again = data.load("mnist", cache_dir=tmp_path)
+    assert np.array_equal(again.test.labels, first.test.labels)
