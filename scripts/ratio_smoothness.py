@@ -1,0 +1,159 @@
+"""How smooth a ratio estimate must be for rejection not to select by class (docs/maths.md §6.9).
+
+For trained models of a study's store, one ratio-based sampler setting is evaluated with ratio
+estimates of increasing sharpness: the training discriminator as it is (``raw``), then the
+discriminator refitted against the sampled generator for more and more steps. Each point gets
+the refit's held-out log-loss (how well it separates), the class gap of its ratio (how far its
+class means are from the classes' real-to-generated shares; 0 for the exact ratio), the class
+KL of the accepted sample, and precision, recall, FID and the class-rebalanced FID. The curve is
+measured for every setting listed, and none is chosen from it: the study's refit setting is
+fixed in its spec.
+
+    python scripts/ratio_smoothness.py runs/default --objectives js kl --out runs/default/ratio_smoothness.csv
+
+One row per (model, ratio estimate) is appended to the CSV as it is measured, so a stopped run
+keeps what it measured and a rerun skips it; ``--plot`` draws the curve from the CSV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+COLUMNS = ("objective", "train_seed", "train_id", "sampler", "discriminator", "refit_steps", "heldout_logloss",
+           "ratio_class_gap", "class_kl", "precision", "recall", "fid", "fid_rebalanced", "acceptance_rate")
+STEPS = (100, 300, 1000, 3000)
+SAMPLERS = {"drs6": {"method": "drs", "gamma_convention": "acceptance", "acceptance": 0.06, "burn_in": 5000},
+            "obrs4": {"method": "obrs", "budget": 4.0, "burn_in": 5000}}
+
+
+def trained_models(study_dir: Path, objectives: list[str]) -> list[dict[str, Any]]:
+    """The finished from-scratch train cells of ``objectives`` in a study's store."""
+    out = []
+    for meta in sorted((study_dir / "cells").glob("*/cell.json")):
+        cell = json.loads(meta.read_text())
+        labels = cell["labels"]
+        status = meta.parent / "status.json"
+        if (cell["stage"] == "train" and labels.get("objective") in objectives and not labels.get("init_from")
+                and status.is_file() and json.loads(status.read_text()).get("state") == "done"):
+            out.append({"objective": labels["objective"], "train_seed": labels["train_seed"],
+                        "train_id": cell["id"], "dir": meta.parent})
+    return sorted(out, key=lambda m: (objectives.index(m["objective"]), m["train_seed"]))
+
+
+def measure(run_dir: Path, sampler: dict[str, Any], discriminator: str, steps: int, n: int, seed: int
+            ) -> dict[str, float]:
+    """One point of the curve, scored by the study's evaluation protocol (repro.evaluation)."""
+    from repro import data, evaluation, features, refit, sampling, train
+
+    settings = evaluation.EvalSettings(n_samples=n)
+    model = train.load_trained(run_dir)
+    params = sampling.SamplingParams(**sampler, discriminator=discriminator)
+    cfg = refit.RefitConfig(steps=steps)
+    images, stats = sampling.sample_trained(model, n, params, seed, refit_cfg=cfg)
+    ds = data.load(model.config.dataset)
+    fs = features.load_or_train(ds, progress=False)
+    fake = fs.embed(images, value_range=(-1.0, 1.0))
+    real = evaluation.reference_subset(fs.real_features(ds, settings.reference_split), n, seed)
+    probs_fake, probs_real = fs.probs_from_features(fake), fs.probs_from_features(real)
+    scores, _ = evaluation.score(real, fake, settings, seed, probs=(probs_fake, probs_real))
+    prop, log_r = sampling.proposals_with_log_ratio(model, n, params, seed, refit_cfg=cfg)
+    extra, _ = evaluation.class_diagnostics(real, fake, probs_real, probs_fake, seed,
+                                            (log_r, fs.probs_from_features(fs.embed(prop, value_range=(-1.0, 1.0)))))
+    if discriminator == "raw":  # the training D's own separation, calibrated as a refit's is
+        _, info = refit.refitted(model, params.sigma, params.psi, refit.RefitConfig(steps=STEPS[0]))
+        heldout = info["raw_heldout_logloss"]
+    else:
+        heldout = stats["refit"]["heldout_logloss"]
+    return {"heldout_logloss": heldout,
+            **{k: scores[k] for k in ("class_kl", "precision", "recall", "fid")}, **extra,
+            "acceptance_rate": stats["acceptance_rate"]}
+
+
+def run(study_dir: Path, out: Path, objectives: list[str], samplers: list[str], steps: tuple[int, ...], n: int,
+        seed: int) -> None:
+    done = set()
+    if out.is_file():
+        with open(out) as fh:
+            done = {(r["train_id"], r["sampler"], r["discriminator"], r["refit_steps"]) for r in csv.DictReader(fh)}
+    models = trained_models(study_dir, objectives)
+    if not models:
+        raise SystemExit(f"{study_dir}: no finished from-scratch train cell of {objectives}")
+    points = [("raw", 0), *(("refit", s) for s in steps)]
+    for m in models:
+        for name in samplers:
+            for disc, k in points:
+                if (m["train_id"], name, disc, str(k)) in done:
+                    continue
+                row = {"objective": m["objective"], "train_seed": m["train_seed"], "train_id": m["train_id"],
+                       "sampler": name, "discriminator": disc, "refit_steps": k,
+                       **measure(m["dir"], SAMPLERS[name], disc, max(k, 1), n, seed)}
+                new = not out.is_file()
+                with open(out, "a", newline="") as fh:  # one line per point: a stopped run keeps it
+                    w = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
+                    if new:
+                        w.writeheader()
+                    w.writerow(row)
+                print(" ".join(f"{c}={row[c]:.4g}" if isinstance(row[c], float) else f"{c}={row[c]}"
+                               for c in COLUMNS if c != "train_id"), flush=True)
+
+
+def plot(csv_path: Path, png: Path) -> None:
+    """Class gap and class KL (left), precision and recall (right) against the refit's held-out
+    log-loss, one line per objective and sampler, mean over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    frame = pd.read_csv(csv_path)
+    frame["setting"] = frame["discriminator"].where(frame["discriminator"] == "raw", frame["refit_steps"].astype(str))
+    mean = frame.groupby(["objective", "sampler", "discriminator", "refit_steps"], as_index=False).mean(numeric_only=True)
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    for (obj, sampler), g in mean.groupby(["objective", "sampler"]):
+        g = g.sort_values("heldout_logloss", ascending=False)
+        label = f"{obj}, {sampler}"
+        axes[0].plot(g["heldout_logloss"], g["ratio_class_gap"], "o-", label=label)
+        axes[1].plot(g["heldout_logloss"], g["class_kl"], "o-", label=label)
+        axes[2].plot(g["recall"], g["precision"], "o-", label=label)
+        for _, r in g.iterrows():
+            axes[0].annotate("raw" if r["discriminator"] == "raw" else str(int(r["refit_steps"])),
+                             (r["heldout_logloss"], r["ratio_class_gap"]), fontsize=7)
+    axes[0].set(xlabel="held-out log-loss of the ratio's D", ylabel="class gap of the ratio")
+    axes[1].set(xlabel="held-out log-loss of the ratio's D", ylabel="class KL of the accepted sample")
+    axes[2].set(xlabel="recall", ylabel="precision")
+    for ax in axes[:2]:
+        ax.invert_xaxis()  # sharper ratio to the right
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(png, dpi=120)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("study_dir", type=Path, help="a study's store, runs/<name>")
+    p.add_argument("--objectives", nargs="+", default=["js", "kl"])
+    p.add_argument("--samplers", nargs="+", default=["drs6"], choices=sorted(SAMPLERS))
+    p.add_argument("--steps", nargs="+", type=int, default=list(STEPS))
+    p.add_argument("-n", type=int, default=5000, help="samples per point (the study's n_samples)")
+    p.add_argument("--seed", type=int, default=0, help="evaluation seed")
+    p.add_argument("--out", type=Path, default=None, help="CSV (default: <study_dir>/ratio_smoothness.csv)")
+    p.add_argument("--plot", type=Path, default=None, help="draw the curve from the CSV into this PNG")
+    args = p.parse_args(argv)
+    out = args.out or args.study_dir / "ratio_smoothness.csv"
+    run(args.study_dir, out, args.objectives, args.samplers, tuple(args.steps), args.n, args.seed)
+    if args.plot:
+        plot(out, args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
