@@ -120,6 +120,25 @@ def load_results(study_dir: str | Path) -> pd.DataFrame:
         raise DataError(f"{path}: {exc}") from None
 
 
+RATIO_SMOOTHNESS_CSV = "ratio_smoothness.csv"  # written by scripts/ratio_smoothness.py into a study's store
+
+
+def ratio_smoothness(study_dir: str | Path) -> pd.DataFrame | None:
+    """The ratio-sharpness curve of a study (``RATIO_SMOOTHNESS_CSV``), mean over seeds per
+    (objective, sampler, ratio estimate), the raw training D first; None when it was not measured."""
+    path = Path(study_dir) / RATIO_SMOOTHNESS_CSV
+    if not path.is_file():
+        return None
+    frame = pd.read_csv(path)
+    if frame.empty:
+        return None
+    mean = frame.groupby(["objective", "sampler", "discriminator", "refit_steps"], as_index=False).agg(
+        **{c: (c, "mean") for c in ("heldout_logloss", "ratio_class_gap", "class_kl", "precision", "recall", "fid",
+                                    "fid_rebalanced")}, seeds=("train_seed", "nunique"))
+    mean["order"] = np.where(mean["discriminator"] == "raw", -1, mean["refit_steps"])
+    return mean.sort_values(["objective", "sampler", "order"]).reset_index(drop=True)
+
+
 def load_ceiling(study_dir: str | Path) -> pd.DataFrame:
     """``<study_dir>/ceiling.csv`` (the real-versus-real cells, ``repro.evaluation``) as tidy
     rows of the pseudo-objective ``CEILING`` (plain sampler, σ = 1; the evaluation seed stands

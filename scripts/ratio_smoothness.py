@@ -6,13 +6,14 @@ discriminator refitted against the sampled generator for more and more steps. Ea
 the refit's held-out log-loss (how well it separates), the class gap of its ratio (how far its
 class means are from the classes' real-to-generated shares; 0 for the exact ratio), the class
 KL of the accepted sample, and precision, recall, FID and the class-rebalanced FID. The curve is
-measured for every setting listed, and none is chosen from it: the study's refit setting is
-fixed in its spec.
+measured for every setting listed and for the study's own (read from its results.csv), and
+none is chosen from it: the study's refit setting is fixed in its spec.
 
-    python scripts/ratio_smoothness.py runs/default --objectives js kl --out runs/default/ratio_smoothness.csv
+    python scripts/ratio_smoothness.py runs/default --objectives js kl
 
-One row per (model, ratio estimate) is appended to the CSV as it is measured, so a stopped run
-keeps what it measured and a rerun skips it; ``--plot`` draws the curve from the CSV.
+One row per (model, ratio estimate) is appended to ``runs/<study>/ratio_smoothness.csv`` as it
+is measured, so a stopped run keeps what it measured and a rerun skips it; ``make paper`` then
+draws the curve (``repro.report.figures.fig_ratio_smoothness``) and ``--plot`` draws it alone.
 """
 
 from __future__ import annotations
@@ -48,6 +49,15 @@ def trained_models(study_dir: Path, objectives: list[str]) -> list[dict[str, Any
     return sorted(out, key=lambda m: (objectives.index(m["objective"]), m["train_seed"]))
 
 
+def study_refit_steps(study_dir: Path) -> set[int]:
+    """The refit steps the study itself used (results.csv), so that its own setting is a point."""
+    path = study_dir / "results.csv"
+    if not path.is_file():
+        return set()
+    with open(path) as fh:
+        return {int(float(r["refit_steps"])) for r in csv.DictReader(fh) if r.get("refit_steps")}
+
+
 def measure(run_dir: Path, sampler: dict[str, Any], discriminator: str, steps: int, n: int, seed: int
             ) -> dict[str, float]:
     """One point of the curve, scored by the study's evaluation protocol (repro.evaluation)."""
@@ -77,8 +87,10 @@ def measure(run_dir: Path, sampler: dict[str, Any], discriminator: str, steps: i
             "acceptance_rate": stats["acceptance_rate"]}
 
 
-def run(study_dir: Path, out: Path, objectives: list[str], samplers: list[str], steps: tuple[int, ...], n: int,
-        seed: int) -> None:
+def run(study_dir: Path, out: Path, objectives: list[str], samplers: list[str], steps: tuple[int, ...], n: int
+        ) -> None:
+    """Measure every missing point; the evaluation seed is the model's training seed, as in the
+    study's cells, so the study's own setting reproduces its DRS cell exactly."""
     done = set()
     if out.is_file():
         with open(out) as fh:
@@ -86,7 +98,7 @@ def run(study_dir: Path, out: Path, objectives: list[str], samplers: list[str], 
     models = trained_models(study_dir, objectives)
     if not models:
         raise SystemExit(f"{study_dir}: no finished from-scratch train cell of {objectives}")
-    points = [("raw", 0), *(("refit", s) for s in steps)]
+    points = [("raw", 0), *(("refit", s) for s in sorted(set(steps) | study_refit_steps(study_dir)))]
     for m in models:
         for name in samplers:
             for disc, k in points:
@@ -94,7 +106,7 @@ def run(study_dir: Path, out: Path, objectives: list[str], samplers: list[str], 
                     continue
                 row = {"objective": m["objective"], "train_seed": m["train_seed"], "train_id": m["train_id"],
                        "sampler": name, "discriminator": disc, "refit_steps": k,
-                       **measure(m["dir"], SAMPLERS[name], disc, max(k, 1), n, seed)}
+                       **measure(m["dir"], SAMPLERS[name], disc, max(k, 1), n, int(m["train_seed"]))}
                 new = not out.is_file()
                 with open(out, "a", newline="") as fh:  # one line per point: a stopped run keeps it
                     w = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
@@ -105,36 +117,16 @@ def run(study_dir: Path, out: Path, objectives: list[str], samplers: list[str], 
                                for c in COLUMNS if c != "train_id"), flush=True)
 
 
-def plot(csv_path: Path, png: Path) -> None:
-    """Class gap and class KL (left), precision and recall (right) against the refit's held-out
-    log-loss, one line per objective and sampler, mean over seeds."""
-    import matplotlib
+def plot(study_dir: Path, png: Path) -> None:
+    """The paper's figure of the curve (``repro.report.figures.fig_ratio_smoothness``) as a PNG."""
+    from repro.aggregate import RATIO_SMOOTHNESS_CSV
+    from repro.report import figures
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
-    frame = pd.read_csv(csv_path)
-    frame["setting"] = frame["discriminator"].where(frame["discriminator"] == "raw", frame["refit_steps"].astype(str))
-    mean = frame.groupby(["objective", "sampler", "discriminator", "refit_steps"], as_index=False).mean(numeric_only=True)
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
-    for (obj, sampler), g in mean.groupby(["objective", "sampler"]):
-        g = g.sort_values("heldout_logloss", ascending=False)
-        label = f"{obj}, {sampler}"
-        axes[0].plot(g["heldout_logloss"], g["ratio_class_gap"], "o-", label=label)
-        axes[1].plot(g["heldout_logloss"], g["class_kl"], "o-", label=label)
-        axes[2].plot(g["recall"], g["precision"], "o-", label=label)
-        for _, r in g.iterrows():
-            axes[0].annotate("raw" if r["discriminator"] == "raw" else str(int(r["refit_steps"])),
-                             (r["heldout_logloss"], r["ratio_class_gap"]), fontsize=7)
-    axes[0].set(xlabel="held-out log-loss of the ratio's D", ylabel="class gap of the ratio")
-    axes[1].set(xlabel="held-out log-loss of the ratio's D", ylabel="class KL of the accepted sample")
-    axes[2].set(xlabel="recall", ylabel="precision")
-    for ax in axes[:2]:
-        ax.invert_xaxis()  # sharper ratio to the right
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(png, dpi=120)
+    figures.style()
+    fig = figures.fig_ratio_smoothness(study_dir=study_dir)
+    if fig is None:
+        raise SystemExit(f"{study_dir}: no {RATIO_SMOOTHNESS_CSV} to plot")
+    fig.savefig(png, dpi=150)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,14 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samplers", nargs="+", default=["drs6"], choices=sorted(SAMPLERS))
     p.add_argument("--steps", nargs="+", type=int, default=list(STEPS))
     p.add_argument("-n", type=int, default=5000, help="samples per point (the study's n_samples)")
-    p.add_argument("--seed", type=int, default=0, help="evaluation seed")
-    p.add_argument("--out", type=Path, default=None, help="CSV (default: <study_dir>/ratio_smoothness.csv)")
-    p.add_argument("--plot", type=Path, default=None, help="draw the curve from the CSV into this PNG")
+    p.add_argument("--plot", type=Path, default=None, help="also draw the study's curve into this PNG")
     args = p.parse_args(argv)
-    out = args.out or args.study_dir / "ratio_smoothness.csv"
-    run(args.study_dir, out, args.objectives, args.samplers, tuple(args.steps), args.n, args.seed)
+    from repro.aggregate import RATIO_SMOOTHNESS_CSV
+
+    run(args.study_dir, args.study_dir / RATIO_SMOOTHNESS_CSV, args.objectives, args.samplers, tuple(args.steps),
+        args.n)
     if args.plot:
-        plot(out, args.plot)
+        plot(args.study_dir, args.plot)
     return 0
 
 

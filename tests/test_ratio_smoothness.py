@@ -37,8 +37,8 @@ def test_the_curve_is_measured_once_per_ratio_estimate(tmp_path: Path) -> None:
                                                 "labels": {"objective": "bce", "train_seed": 0}}))
     (cell / "status.json").write_text(json.dumps({"state": "done"}))
     rs = _script()
-    out = tmp_path / "curve.csv"
-    args = [str(tmp_path / "study"), "--objectives", "bce", "--steps", "20", "-n", "400", "--out", str(out),
+    out = tmp_path / "study" / "ratio_smoothness.csv"
+    args = [str(tmp_path / "study"), "--objectives", "bce", "--steps", "20", "-n", "400",
             "--plot", str(tmp_path / "curve.png")]
     assert rs.main(args) == 0
     rows = list(csv.DictReader(open(out)))
@@ -47,4 +47,18 @@ def test_the_curve_is_measured_once_per_ratio_estimate(tmp_path: Path) -> None:
         assert float(r["ratio_class_gap"]) >= 0 and 0 < float(r["heldout_logloss"]) < 1
         assert abs(float(r["acceptance_rate"]) - 0.06) < 0.03 and math.isfinite(float(r["fid_rebalanced"]))
     assert (tmp_path / "curve.png").stat().st_size > 0
+    from repro.aggregate import ratio_smoothness
+
+    means = ratio_smoothness(tmp_path / "study")  # what the paper draws and quotes
+    assert list(means["discriminator"]) == ["raw", "refit"] and (means["seeds"] == 1).all()
+    import pandas as pd
+
+    from repro.report import macros
+
+    got: dict[str, object] = {}
+    macros._ratio_curve_macros(got.__setitem__, tmp_path / "study", pd.DataFrame({"refit_steps": [20.0]}))
+    assert got["HasRatioCurve"] == 1 and got["RatioCurvePoints"] == "raw, 20 steps"
+    gap = float(rows[0]["ratio_class_gap"])
+    assert str(got["RatioCurveSummary"]).startswith("BCE: held-out log-loss") and f"class gap {gap:.2f} / " in str(
+        got["RatioCurveSummary"])
     assert rs.main(args) == 0 and len(list(csv.DictReader(open(out)))) == 2  # measured points are kept, not redone

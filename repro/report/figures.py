@@ -23,7 +23,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from repro.aggregate import DEFAULT_KEYS, lookup, pr_reference, select, values_of  # noqa: E402
+from repro.aggregate import DEFAULT_KEYS, lookup, pr_reference, ratio_smoothness, select, values_of  # noqa: E402
 from repro.atomic import atomic_path  # noqa: E402
 from repro.claims import table1_configs  # noqa: E402
 from repro.report import METRIC_LABELS, SAMPLER_LABELS, objective_label  # noqa: E402
@@ -617,7 +617,45 @@ def fig_class_bias(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_:
     return fig
 
 
+RATIO_CURVE_SAMPLERS = {"drs6": "DRS 6 %", "obrs4": "OBRS K = 4"}  # scripts/ratio_smoothness.py's settings
+
+
+def fig_ratio_smoothness(study_dir: Path, **_: Any) -> plt.Figure | None:
+    """Class gap of the ratio, class KL and FID (raw and at the real class mix) of the accepted
+    sample, and its (recall, precision), from the raw training D to ever longer refits: one line
+    per objective and sampler, mean over seeds (docs/maths.md §6.9)."""
+    mean = ratio_smoothness(study_dir)
+    if mean is None:
+        return None
+    fig, axes = plt.subplots(1, 4, figsize=(WIDTH, 2.0), constrained_layout=True)
+    for (obj, sampler), g in mean.groupby(["objective", "sampler"], sort=False):
+        ticks = ["raw" if d == "raw" else (f"{k / 1000:g}k" if k >= 1000 else f"{int(k)}")
+                 for d, k in zip(g["discriminator"], g["refit_steps"])]
+        x = np.arange(len(g))
+        kw = {"color": COLOURS.get(obj), "marker": MARKERS.get(obj, "o"), "markersize": 3,
+              "label": f"{objective_label(obj, mean)}, {RATIO_CURVE_SAMPLERS.get(sampler, sampler)}"}
+        axes[0].plot(x, g["ratio_class_gap"], **kw)
+        axes[1].plot(x, g["class_kl"], **kw)
+        axes[2].plot(x, g["fid"], **kw)
+        axes[2].plot(x, g["fid_rebalanced"], **{**kw, "label": None, "linestyle": ":"})
+        axes[3].plot(g["recall"], g["precision"], **kw)
+        raw = g[g["discriminator"] == "raw"]
+        if len(raw):
+            axes[3].annotate("raw", (raw["recall"].iloc[0], raw["precision"].iloc[0]), fontsize=6,
+                             xytext=(3, -6), textcoords="offset points")
+        for ax in axes[:3]:
+            ax.set_xticks(x, ticks, fontsize=6)
+    for ax, ylabel in zip(axes, ("class gap of the ratio", "class KL (accepted)", "FID (dotted: real class mix)")):
+        ax.set_xlabel("ratio estimate (refit steps)", fontsize=7)
+        ax.set_ylabel(ylabel, fontsize=7)
+    axes[3].set_xlabel("Recall")
+    axes[3].set_ylabel("Precision")
+    axes[0].legend(fontsize="x-small")
+    return fig
+
+
 FIGURES: dict[str, Callable[..., plt.Figure | None]] = {
+    "ratio_smoothness": fig_ratio_smoothness,
     "class_bias": fig_class_bias,
     "below_bar": fig_below_bar,
     "sigma_prd": fig_sigma_prd,

@@ -18,7 +18,8 @@ import pandas as pd
 
 from repro import quality
 from repro.aggregate import (
-    BOOTSTRAP_MIN_N, fine_tuned_from, lookup, pr_reference, protocol_view, status_counts, values_of,
+    BOOTSTRAP_MIN_N, fine_tuned_from, lookup, pr_reference, protocol_view, ratio_smoothness, status_counts,
+    values_of,
 )
 from repro.atomic import atomic_write_bytes
 from repro.claims import HIGH_ACCEPTANCE, RECALL_TOLERANCE, VERDICTS, Verdict, table1_configs
@@ -88,6 +89,7 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
     _claim_macros(put, verdicts)
     _protocol_macros(put, frame, verdicts)
     _class_bias_macros(put, scratch)
+    _ratio_curve_macros(put, context.get("study_dir"), frame)
     _quality_macros(put, judged)
     _seed_macros(put)
     _provenance_macros(put, provenance, context)
@@ -306,6 +308,39 @@ def _class_bias_macros(put: Put, agg: pd.DataFrame) -> None:
             rows = [lookup(agg, metric, objective=o, **sel) for o in F_GAN_OBJECTIVES] if sel else []
             vals = [r["mean"] for r in rows if r is not None and np.isfinite(r["mean"])]
             put(label + name, f"{np.mean(vals):.{digits}f}" if vals else "--")
+
+
+def _ratio_curve_macros(put: Put, study_dir: Path | None, frame: pd.DataFrame) -> None:
+    """The ratio-sharpness curve, where the study measured it (``aggregate.ratio_smoothness``),
+    for its first sampler: per objective, the raw training D, the study's own refit and the
+    longest refit, as one sentence (docs/maths.md §6.9)."""
+    mean = ratio_smoothness(study_dir) if study_dir is not None else None
+    put("HasRatioCurve", int(mean is not None))
+    study_steps = (frame["refit_steps"].dropna().max() if "refit_steps" in frame and frame["refit_steps"].notna().any()
+                   else np.nan)
+    sub = mean[mean["sampler"] == mean["sampler"].iloc[0]] if mean is not None else pd.DataFrame()
+    refits = sorted(sub.loc[sub["discriminator"] == "refit", "refit_steps"].unique()) if len(sub) else []
+    put("RatioCurveSteps", ", ".join(f"{int(k):,}" for k in refits) or "--")
+    put("RatioCurveObjectives", " and ".join(objective_label(o, sub) for o in dict.fromkeys(sub["objective"]))
+        if len(sub) else "--")
+    put("RatioCurveSeeds", int(sub["seeds"].min()) if len(sub) else "--")
+    put("RatioCurveStudySteps", f"{int(study_steps):,}" if np.isfinite(study_steps) else "--")
+    points = [("raw", None)] + [("refit", k) for k in dict.fromkeys(
+        [k for k in (study_steps, max(refits, default=np.nan)) if k in refits])]
+    put("RatioCurvePoints", ", ".join("raw" if d == "raw" else f"{int(k):,} steps" for d, k in points)
+        if len(sub) else "--")
+    parts = []
+    for obj, g in (sub.groupby("objective", sort=False) if len(sub) else ()):
+        rows = [g[g["discriminator"] == "raw"] if d == "raw" else g[(g["discriminator"] == d) & (g["refit_steps"] == k)]
+                for d, k in points]
+        figures = []
+        for metric, label, digits in (("heldout_logloss", "held-out log-loss", 2), ("ratio_class_gap", "class gap", 2),
+                                      ("class_kl", "class KL", 3), ("precision", "precision", 3),
+                                      ("recall", "recall", 3), ("fid", "FID", 0), ("fid_rebalanced", "FID at the real mix", 0)):
+            vals = [f"{r[metric].iloc[0]:.{digits}f}" if len(r) else "--" for r in rows]
+            figures.append(f"{label} {' / '.join(vals)}")
+        parts.append(f"{objective_label(obj, sub)}: " + ", ".join(figures))
+    put("RatioCurveSummary", "; ".join(parts) or "--")
 
 
 def _quality_macros(put: Put, judged: pd.DataFrame | None) -> None:

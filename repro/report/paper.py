@@ -110,7 +110,7 @@ def build(
         from repro.runtime import git_state  # imported here: it pulls in torch
         git = git_state()
     context = {
-        "study": study_dir.name, "method": method, "confidence": confidence,
+        "study": study_dir.name, "study_dir": study_dir, "method": method, "confidence": confidence,
         "resamples": n_resamples, "paper_commit": git.get("commit"),
         "paper_dirty": git.get("dirty"),
         "rebuild": rebuild or f"make paper STUDY={study_dir}",
