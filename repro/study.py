@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from repro import evaluation, quality
+from repro import evaluation, grids, quality
 from repro.aggregate import CEILING_CSV
 from repro.atomic import atomic_path, atomic_write_json
 from repro.config import load
@@ -248,25 +248,8 @@ def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
         with open(tmp, "wb") as fh:
             np.savez(fh, precision=prd_p, recall=prd_r)
     if images is not None and settings.grid_images:
-        _save_grid(images[: settings.grid_images], cell_dir / "grid.png")
+        grids.save_grid(cell_dir / "grid.png", images[: settings.grid_images])
     return {"metrics": result_metrics, "sampling": stats, "n_samples": n}
-
-
-def _save_grid(images: Any, path: Path) -> None:
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    x = np.asarray(images, dtype=np.float32).reshape(-1, 28, 28)
-    cols = 8
-    rows = max(1, -(-len(x) // cols))
-    canvas = np.ones((rows * 29 + 1, cols * 29 + 1), np.float32)
-    for i, img in enumerate(x):
-        r, c = divmod(i, cols)
-        canvas[1 + r * 29 : 1 + r * 29 + 28, 1 + c * 29 : 1 + c * 29 + 28] = (img + 1) / 2
-    with atomic_path(path) as tmp:
-        plt.imsave(tmp, canvas, cmap="gray", vmin=0, vmax=1, format="png")
 
 
 # --------------------------------------------------------------------------- the study

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from repro import refit, sampling
-from repro.atomic import atomic_path, atomic_write
+from repro import grids, refit, sampling
+from repro.atomic import atomic_write
 from repro.cli import emit, options
 from repro.errors import ConfigError
 
@@ -60,33 +60,6 @@ def save_npz(path: str | Path, images: np.ndarray, params: sampling.SamplingPara
     atomic_write(path, lambda fh: np.savez(fh, **arrays))
 
 
-def save_grid(path: str | Path, images: np.ndarray, ncol: int = 8) -> None:
-    """PNG of the first 64 samples, 8 per row; values in [-1, 1] mapped to [0, 1]."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    x = np.asarray(images[:64], dtype=np.float32)
-    if x.ndim == 2 and x.shape[1] == 784:
-        x = x.reshape(-1, 28, 28)
-    elif x.ndim == 4 and x.shape[1] in (1, 3):
-        x = np.moveaxis(x, 1, -1)  # (B, H, W, C)
-        if x.shape[-1] == 1:
-            x = x[..., 0]
-    x = np.clip((x + 1) / 2, 0, 1)
-    nrow = max(1, -(-len(x) // ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(ncol, nrow), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for ax, img in zip(axes.ravel(), x):
-        ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
-    fig.subplots_adjust(0, 0, 1, 1, 0.02, 0.02)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=56)
-    plt.close(fig)
-
-
 def _check_writable(path: str | None, option: str) -> None:
     """Refuse an output path that cannot be written before any work is done."""
     if path is None:
@@ -119,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     out = dict(stats, out=str(args.out))
     if args.grid:
         try:
-            save_grid(args.grid, arr)
+            grids.save_grid(args.grid, arr[:64])
         except OSError as exc:  # both outputs or neither: the .npz is not left behind alone
             Path(args.out).unlink(missing_ok=True)
             raise ConfigError(f"--grid {args.grid}: cannot be written ({exc.strerror or exc}); "
