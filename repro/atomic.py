@@ -1,4 +1,5 @@
-"""Atomic file writes: write to a temporary file in the same folder, fsync, rename.
+"""Atomic file writes: write to a temporary file in the same folder, fsync, rename; and the
+one file lock of the project (``locked``).
 
 A reader sees either the old file or the complete new one, never a half-written one,
 even if the process is killed mid-write (rename is atomic on POSIX file systems).
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
 import tempfile
@@ -56,3 +58,29 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
     text = json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n"
     atomic_write_bytes(path, text.encode())
+
+
+@contextlib.contextmanager
+def locked(path: str | os.PathLike[str], on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (made if missing) for the block. The lock is the
+    kernel's (flock): released when its holder ends, even by kill -9. The holder's pid is written
+    in the file; a caller that has to wait first gets ``on_wait(holder)`` (e.g. to say so).
+    ``OSError`` where the file cannot be opened (a folder, no permission)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                fh.seek(0)
+                on_wait(fh.read().strip() or "another process")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

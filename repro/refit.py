@@ -21,14 +21,12 @@ wait for one refit instead of repeating it.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import inspect
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +36,7 @@ import torch
 from torch import nn
 
 from repro import CODE_VERSION, divergences
-from repro.atomic import atomic_write
+from repro.atomic import atomic_write, locked
 from repro.runtime import stable_hash
 from repro.vocab import DISCRIMINATORS
 
@@ -184,17 +182,6 @@ def cache_key(sigma: float, psi: float | None, cfg: RefitConfig, weights: str = 
                         "weights": weights})
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def refitted(model: Any, sigma: float = 1.0, psi: float | None = None, cfg: RefitConfig | None = None,
              progress: bool = False) -> tuple[LogRatioNet, dict[str, Any]]:
     """The calibrated log-ratio of ``model``'s discriminator refitted against its sampled generator
@@ -213,7 +200,7 @@ def refitted(model: Any, sigma: float = 1.0, psi: float | None = None, cfg: Refi
     key = cache_key(sigma, psi, cfg, weights_digest(model.generator, model.discriminator))
     path = Path(model.run_dir) / REFIT_DIR / f"{key}.pt"
     device = next(model.generator.parameters()).device
-    with _locked(path.with_suffix(".lock")):
+    with locked(path.with_suffix(".lock")):
         if path.is_file():
             try:
                 blob = torch.load(path, map_location=device, weights_only=True)

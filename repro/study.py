@@ -10,7 +10,6 @@ one configuration's seeds trained as one stack: ``training_units``).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import sys
@@ -25,7 +24,7 @@ import numpy as np
 
 from repro import evaluation, grids, quality
 from repro.aggregate import CEILING_CSV
-from repro.atomic import atomic_path, atomic_write_json
+from repro.atomic import atomic_path, atomic_write_json, locked
 from repro.config import load
 from repro.errors import ReproError, StoreError
 from repro.executors import Task, make_executor
@@ -395,29 +394,20 @@ def study_lock(study_dir: Path) -> Iterator[None]:
     is done, then finds its cells finished instead of computing them again. The lock is the
     kernel's (flock), so it is released when its holder dies, even by kill -9."""
     path = study_dir / ".lock"
-    try:
-        fh = open(path, "a+")  # noqa: SIM115 - held for the whole run, closed below
-    except IsADirectoryError:
-        raise StoreError(f"{path} is a folder, not the study's lock file; remove it") from None
-    except PermissionError as exc:
-        raise StoreError(f"cannot open the study's lock file {path}: {exc.strerror}; pass a writable --root") from None
-    with fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            print(f"{study_dir}: another study run ({holder}) is running; waiting for it to finish",
-                  file=sys.stderr, flush=True)
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def say(holder: str) -> None:
+        print(f"{study_dir}: another study run ({holder}) is running; waiting for it to finish",
+              file=sys.stderr, flush=True)
+
+    with contextlib.ExitStack() as stack:
+        try:  # only taking the lock is guarded here: what the study run raises passes through
+            stack.enter_context(locked(path, on_wait=say))
+        except IsADirectoryError:
+            raise StoreError(f"{path} is a folder, not the study's lock file; remove it") from None
+        except PermissionError as exc:
+            raise StoreError(f"cannot open the study's lock file {path}: {exc.strerror}; pass a writable --root") \
+                from None
+        yield
 
 
 def _run(spec: Spec, store: Store, root: str | Path, executor: str | None, retry_failed: bool, force: bool,

@@ -75,3 +75,27 @@ def test_what_is_not_a_regular_file_is_never_replaced(tmp_path) -> None:
         assert info.value.filename == str(target)
     assert stat.S_ISFIFO(fifo.stat().st_mode) and folder.is_dir() and not any(folder.iterdir())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "pipe"]  # no temporary file left
+
+
+def test_one_lock_at_a_time_and_the_waiter_is_told_who_holds_it(tmp_path) -> None:
+    """A second process waits for the lock, is told the holder's pid, then takes it."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from repro.atomic import locked
+
+    path = tmp_path / ".lock"
+    code = ("import sys, time; from repro.atomic import locked\n"
+            "with locked(sys.argv[1], on_wait=lambda h: print('waiting for', h, flush=True)):\n"
+            "    print('got it', time.time(), flush=True)\n")
+    with locked(path):
+        assert path.read_text() == f"pid {os.getpid()}"
+        proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
+        time.sleep(3)  # ample time to start and reach the lock
+        assert proc.poll() is None
+        released = time.time()
+    out, _ = proc.communicate(timeout=60)
+    assert out.splitlines()[0] == f"waiting for pid {os.getpid()}"
+    assert float(out.splitlines()[1].split()[-1]) >= released
