@@ -12,6 +12,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,8 +30,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     path = Path(path)
     if path.exists() and not path.is_file():  # a folder, a device, a FIFO: never replaced by a file
-        raise IsADirectoryError(errno.EISDIR, "not a regular file; refusing to replace it", str(path)) \
-            if path.is_dir() else FileExistsError(errno.EEXIST, "not a regular file; refusing to replace it", str(path))
+        # OSError picks its subclass from the code: IsADirectoryError or FileExistsError
+        raise OSError(errno.EISDIR if path.is_dir() else errno.EEXIST, "not a regular file; refusing to replace it",
+                      str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -58,6 +60,15 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
     text = json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n"
     atomic_write_bytes(path, text.encode())
+
+
+def remove(path: str | os.PathLike[str]) -> None:
+    """Remove whatever is at ``path`` (a file, a link or a folder), if anything."""
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

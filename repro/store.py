@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from repro.atomic import atomic_write_json
+from repro.atomic import atomic_write_json, remove
 from repro.runtime import file_sha256
 from repro.spec import Cell, is_ceiling
 
@@ -63,14 +62,6 @@ def read_json_object(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     if not isinstance(obj, dict):
         return None, f"{path} records {type(obj).__name__!r}, not a JSON object"
     return obj, None
-
-
-def remove(path: Path) -> None:
-    """Remove whatever is at ``path`` (a file, a link or a folder), if anything."""
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink(missing_ok=True)
 
 
 def artefacts(cell_dir: Path) -> dict[str, str]:
@@ -167,7 +158,8 @@ class Store:
         if d.exists() and not d.is_dir():
             remove(d)
         d.mkdir(parents=True, exist_ok=True)
-        remove(d / "cell.json") if (d / "cell.json").is_dir() else None
+        if (d / "cell.json").is_dir():  # a folder where the description goes: damaged, and in the way
+            remove(d / "cell.json")
         atomic_write_json(d / "cell.json", {"id": cell.id, "family": cell.family, "stage": cell.stage,
                                             "config": cell.config, "deps": list(cell.deps), "labels": cell.labels})
         return d

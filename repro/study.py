@@ -24,13 +24,13 @@ import numpy as np
 
 from repro import evaluation, grids, quality
 from repro.aggregate import CEILING_CSV
-from repro.atomic import atomic_path, atomic_write_json, locked
+from repro.atomic import atomic_path, atomic_write_json, locked, remove
 from repro.config import load
 from repro.errors import ReproError, StoreError
 from repro.executors import Task, make_executor
 from repro.runtime import PROJECT_ROOT, provenance, stable_hash
 from repro.spec import STAGES, Cell, Spec, SpecError, expand, is_ceiling
-from repro.store import Store, read_json_object, remove
+from repro.store import Store, read_json_object
 
 log = logging.getLogger(__name__)
 

@@ -62,7 +62,6 @@ import dataclasses
 import io
 import logging
 import math
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -73,7 +72,7 @@ import torch
 from tqdm.auto import tqdm
 
 from repro import CODE_VERSION, divergences, nets, seedstack
-from repro.atomic import atomic_path, atomic_write_bytes, atomic_write_json
+from repro.atomic import atomic_path, atomic_write_bytes, atomic_write_json, remove
 from repro.config import check_choices, load, option
 from repro.errors import ConfigError, DataError, ReproError
 from repro.runtime import provenance, resolve_device, stable_hash
@@ -418,7 +417,7 @@ def discard_damaged_checkpoint(out_dir: str | Path) -> str | None:
         _read_resumable(Path(out_dir), "cpu")
         return None
     except (DataError, ConfigError) as exc:
-        path.unlink() if not path.is_dir() else shutil.rmtree(path)
+        remove(path)
         log.warning("%s; removed it, the run starts again", exc)
         return str(exc)
 

@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _check_writable(folder: Path) -> Path:
+def _writable_folder(folder: Path) -> Path:
     """The paper writes aggregate.csv, paired.csv and claims.json beside results.csv."""
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ConfigError(f"{folder} is read-only, and the paper writes aggregate.csv, paired.csv and claims.json "
@@ -63,7 +63,7 @@ def resolve_study(study: str, root: str | Path, force: bool = False) -> Path:
                               f"`make study STUDY={study}` first, or pass --root")
         print(f"warning: {study} not found; {folder}/results.csv is used as written, without checking "
               "the store", file=sys.stderr)
-        return _check_writable(folder)
+        return _writable_folder(folder)
     if path.suffix == ".toml":
         from repro import study as study_mod
         from repro.spec import load_spec
@@ -75,13 +75,13 @@ def resolve_study(study: str, root: str | Path, force: bool = False) -> Path:
             raise ConfigError(f"no results for spec {study}: {folder} does not exist; run "
                               f"`make study STUDY={study}` first, or pass --root")
         study_mod.check_owner(spec, folder, force)  # another spec's store is not this paper's
-        _check_writable(folder)
+        _writable_folder(folder)
         study_mod.write_tables(spec, Store(root, spec.name), study_mod.plan(spec, root))
         return folder
     if path.is_dir():
-        return _check_writable(path)
+        return _writable_folder(path)
     if (Path(root) / study).is_dir():
-        return _check_writable(Path(root) / study)
+        return _writable_folder(Path(root) / study)
     raise ConfigError(f"--study {study!r} is neither a study folder nor a spec study/<name>.toml")
 
 

@@ -18,6 +18,7 @@ from repro import grids, refit, sampling
 from repro.atomic import atomic_write
 from repro.cli import emit, options
 from repro.errors import ConfigError
+from repro.train import MAX_SEED
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="sample a trained GAN: σ/ψ truncation, DRS, OBRS")
@@ -44,7 +45,7 @@ def params_from_args(args: argparse.Namespace) -> sampling.SamplingParams:
             owners = " or ".join(s for s, keys in sampling.SAMPLER_AXES.items() if key in keys)
             raise ConfigError(f"--{key.replace('_', '-')} applies to --method {owners}, not {method}")
     for name in ("seed", "refit_steps"):
-        if getattr(args, name) < 0 or getattr(args, name) >= 2**31:
+        if not 0 <= getattr(args, name) < MAX_SEED:
             raise ConfigError(f"--{name.replace('_', '-')} {getattr(args, name)}: expected an integer in [0, 2^31)")
     if given.get("acceptance") is not None:
         given.setdefault("gamma_convention", "acceptance")

@@ -310,6 +310,10 @@ def _class_bias_macros(put: Put, agg: pd.DataFrame) -> None:
             put(label + name, f"{np.mean(vals):.{digits}f}" if vals else "--")
 
 
+RATIO_CURVE_MACROS = ("RatioCurveSteps", "RatioCurveObjectives", "RatioCurveSeeds", "RatioCurvePoints",
+                      "RatioCurveSummary")
+
+
 def _ratio_curve_macros(put: Put, study_dir: Path | None, frame: pd.DataFrame) -> None:
     """The ratio-sharpness curve, where the study measured it (``aggregate.ratio_smoothness``),
     for its first sampler: per objective, the raw training D, the study's own refit and the
@@ -318,19 +322,21 @@ def _ratio_curve_macros(put: Put, study_dir: Path | None, frame: pd.DataFrame) -
     put("HasRatioCurve", int(mean is not None))
     study_steps = (frame["refit_steps"].dropna().max() if "refit_steps" in frame and frame["refit_steps"].notna().any()
                    else np.nan)
-    sub = mean[mean["sampler"] == mean["sampler"].iloc[0]] if mean is not None else pd.DataFrame()
-    refits = sorted(sub.loc[sub["discriminator"] == "refit", "refit_steps"].unique()) if len(sub) else []
-    put("RatioCurveSteps", ", ".join(f"{int(k):,}" for k in refits) or "--")
-    put("RatioCurveObjectives", " and ".join(objective_label(o, sub) for o in dict.fromkeys(sub["objective"]))
-        if len(sub) else "--")
-    put("RatioCurveSeeds", int(sub["seeds"].min()) if len(sub) else "--")
     put("RatioCurveStudySteps", f"{int(study_steps):,}" if np.isfinite(study_steps) else "--")
+    if mean is None:
+        for name in RATIO_CURVE_MACROS:
+            put(name, "--")
+        return
+    sub = mean[mean["sampler"] == mean["sampler"].iloc[0]]
+    refits = sorted(sub.loc[sub["discriminator"] == "refit", "refit_steps"].unique())
+    put("RatioCurveSteps", ", ".join(f"{int(k):,}" for k in refits) or "--")
+    put("RatioCurveObjectives", " and ".join(objective_label(o, sub) for o in dict.fromkeys(sub["objective"])))
+    put("RatioCurveSeeds", int(sub["seeds"].min()))
     points = [("raw", None)] + [("refit", k) for k in dict.fromkeys(
         [k for k in (study_steps, max(refits, default=np.nan)) if k in refits])]
-    put("RatioCurvePoints", ", ".join("raw" if d == "raw" else f"{int(k):,} steps" for d, k in points)
-        if len(sub) else "--")
+    put("RatioCurvePoints", ", ".join("raw" if d == "raw" else f"{int(k):,} steps" for d, k in points))
     parts = []
-    for obj, g in (sub.groupby("objective", sort=False) if len(sub) else ()):
+    for obj, g in sub.groupby("objective", sort=False):
         rows = [g[g["discriminator"] == "raw"] if d == "raw" else g[(g["discriminator"] == d) & (g["refit_steps"] == k)]
                 for d, k in points]
         figures = []
@@ -340,7 +346,7 @@ def _ratio_curve_macros(put: Put, study_dir: Path | None, frame: pd.DataFrame) -
             vals = [f"{r[metric].iloc[0]:.{digits}f}" if len(r) else "--" for r in rows]
             figures.append(f"{label} {' / '.join(vals)}")
         parts.append(f"{objective_label(obj, sub)}: " + ", ".join(figures))
-    put("RatioCurveSummary", "; ".join(parts) or "--")
+    put("RatioCurveSummary", "; ".join(parts))
 
 
 def _quality_macros(put: Put, judged: pd.DataFrame | None) -> None:
