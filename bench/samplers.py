@@ -45,10 +45,10 @@ def bench_run() -> Path:
 
 def case(run_dir: str, params: dict[str, Any]):
     """Load the model, fit its refit discriminator (cached), return the timed call."""
-    from repro import refit, sampling, train  # noqa: PLC0415
+    from repro import refit, samplers, sampling, train  # noqa: PLC0415
 
     model = train.load_trained(run_dir)
-    p = sampling.SamplingParams(**params)
+    p = samplers.SamplingParams.of(**params)
     if p.method != "none":
         refit.refitted(model, p.sigma, p.psi, None)
     out: dict[str, Any] = {}

@@ -41,6 +41,7 @@ import pandas as pd
 from scipy import stats
 
 from repro.atomic import atomic_path
+from repro.samplers import registry
 from repro.errors import ConfigError, DataError
 from repro.vocab import CEILING, F_GAN_OBJECTIVES, PREFERRED_DISCRIMINATOR
 
@@ -48,19 +49,21 @@ CEILING_CSV = "ceiling.csv"  # the real-versus-real rows a study writes beside r
 
 log = logging.getLogger(__name__)
 
+# The samplers' settings as result columns (every registered sampler's, repro.samplers.registry);
+# a column belongs to the samplers that fill it and stays empty for the others.
+SAMPLER_COLUMNS = registry.column_names()
+SAMPLER_NUMBERS = tuple(c for c in SAMPLER_COLUMNS if c not in registry.text_column_names())
 # The configuration of an evaluation cell: every key column except the seeds and the ids.
-# The samplers beyond rejection (repro.refinement): their settings, absent from older results.
-CHAIN_KEYS = ("chain_length", "steps", "step_size", "langevin_noise", "components")
 KEY_COLUMNS = (
     "study", "dataset", "objective", "variant", "lam", "aux", "gen_form", "init_from", "sigma", "psi",
-    "sampler", "gamma", "gamma_convention", "target_acceptance", "budget", *CHAIN_KEYS, "discriminator",
+    "sampler", *SAMPLER_COLUMNS, "discriminator",
 )
 # What a lookup assumes unless told: no hard truncation, the objective's default recipe.
 DEFAULT_KEYS = {"psi": math.nan, "variant": ""}
 # What tells one sampler setting from another (the treatment of a paired comparison).
-TREATMENT_KEYS = ("sampler", "sigma", "gamma", "target_acceptance", "budget", *CHAIN_KEYS, "discriminator")
+TREATMENT_KEYS = ("sampler", "sigma", *SAMPLER_NUMBERS, "discriminator")
 # Key columns a results table may leave out (filled with "" / NaN): older or smaller studies.
-OPTIONAL_KEYS = ("variant", "init_from", "target_acceptance", *CHAIN_KEYS, "discriminator")
+OPTIONAL_KEYS = ("variant", "init_from", *SAMPLER_COLUMNS, "discriminator")
 SEED_COLUMNS = ("train_seed", "eval_seed")
 ID_COLUMNS = ("cell_id", "train_id")
 METRICS = (
@@ -87,7 +90,7 @@ REQUIRED = (*(k for k in KEY_COLUMNS if k not in OPTIONAL_KEYS), *SEED_COLUMNS, 
 STATUSES = ("ok", "failed", "diverged", "damaged", "outdated", "missing", "stale")
 METHODS = ("t", "bootstrap")
 BOOTSTRAP_MIN_N = 10  # below this many seeds a bootstrap interval under-covers: t is used
-NUMERIC_KEYS = ("lam", "sigma", "psi", "gamma", "target_acceptance", "budget", *CHAIN_KEYS)
+NUMERIC_KEYS = ("lam", "sigma", "psi", *SAMPLER_NUMBERS)
 TEXT_KEYS = tuple(k for k in KEY_COLUMNS if k not in NUMERIC_KEYS)
 
 AGG_COLUMNS = (

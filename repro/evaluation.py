@@ -24,13 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from repro import metrics
-from repro.config import check_choices, check_minimum, option
+from repro import metrics, seeds
+from repro.config import MAX_SAMPLES, check_choices, check_minimum, option
 from repro.errors import ConfigError
 from repro.vocab import SPLITS
 
-REAL_SUBSET_SEED = 20231  # with the evaluation seed, seeds the real reference subset
-HELD_OUT_SEED = 20232  # with the evaluation seed, seeds the held-out real images of the ceiling
+REAL_SUBSET_SEED = seeds.REAL_SUBSET  # with the evaluation seed, seeds the real reference subset
+HELD_OUT_SEED = seeds.HELD_OUT  # with the evaluation seed, seeds the held-out real images of the ceiling
 CURVE_METRICS = ("fid", "precision", "recall", "density", "coverage")
 
 
@@ -50,12 +50,10 @@ class EvalSettings:
     refit_steps: int = 1000  # D updates of the refit against the sampled generator (repro.refit)
 
     def __post_init__(self) -> None:
-        from repro.sampling import max_samples  # noqa: PLC0415 - sampling needs torch models; this need not
-
         check_choices(self)
         check_minimum(self, {"n_samples": 10, "k_precision_recall": 1, "k_density_coverage": 1, "prd_clusters": 2,
                              "prd_angles": 3, "prd_runs": 1, "grid_images": 0, "eval_seeds": 1, "refit_steps": 0},
-                      maximum={"n_samples": max_samples()})
+                      maximum={"n_samples": MAX_SAMPLES})
         # neighbours and clusters are counted among the n samples: past n every cell would fail
         for name in ("k_precision_recall", "k_density_coverage", "prd_clusters"):
             if getattr(self, name) >= self.n_samples:
@@ -65,7 +63,7 @@ class EvalSettings:
 
 def subset(n_total: int, n: int, seed: int, stream: int = REAL_SUBSET_SEED) -> np.ndarray:
     """Sorted indices of n of n_total items, drawn by ``default_rng([stream, seed])``."""
-    return np.sort(np.random.default_rng([stream, seed]).permutation(n_total)[:n])
+    return np.sort(seeds.real_subset(seed, stream).permutation(n_total)[:n])
 
 
 def reference_subset(real_all: np.ndarray, n: int, eval_seed: int) -> np.ndarray:

@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from tqdm.auto import tqdm
 
+from repro import versions
 from repro.atomic import atomic_path
 from repro.data import NUM_CLASSES, Dataset, Split, load
 from repro.runtime import home_dir, provenance, resolve_device, stable_hash
@@ -253,10 +254,9 @@ class FeatureSpace:
         return feats
 
 
-# The classifier's own version: bump it when a change alters the trained classifier or its
-# embeddings. It is not repro.CODE_VERSION, whose bumps (for GAN training or sampling changes)
-# would otherwise retrain an identical classifier.
-FEATURES_VERSION = 1
+# The classifier's own version (repro.versions): a GAN training or sampling change does not
+# retrain an identical classifier.
+FEATURES_VERSION = versions.FEATURES
 
 
 def classifier_key(ds: Dataset, cfg: ClassifierConfig) -> str:

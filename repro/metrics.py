@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from scipy.special import rel_entr
 
+from repro import seeds
 from repro.runtime import resolve_device
 
 # Keys of ``prdc``'s result, in a fixed order.
@@ -615,7 +616,7 @@ def rebalance_indices(labels_fake: Any, labels_real: Any, n: int, seed: int) -> 
     w = np.where(h_fake[fake] > 0, h_real[fake] / np.maximum(h_fake[fake], 1e-300), 0.0)
     if w.sum() <= 0:
         raise ValueError("no generated sample falls in a class of the real set")
-    return np.random.default_rng([20233, seed]).choice(len(fake), size=n, replace=True, p=w / w.sum())
+    return seeds.rebalance(seed).choice(len(fake), size=n, replace=True, p=w / w.sum())
 
 
 def class_ratio_calibration(log_r: Any, labels_prop: Any, labels_real: Any,

@@ -9,7 +9,7 @@ with KeepTraining(D). Here:
 1. **Refit**: starting from the trained D, ``steps`` more updates of the discriminator's own loss
    (the dual bound of its ratio divergence, ``repro.divergences``) on real training images
    against samples of the sampled generator at the sampled latent (σ, ψ); G is frozen.
-2. **Calibrate** (Platt scaling, ``repro.sampling.fit_platt``) on the validation split: half of
+2. **Calibrate** (Platt scaling, ``repro.samplers.fit_platt``) on the validation split: half of
    it against as many fresh generated images fits log r̂ = a · log r_D + b; the other half is
    held out to score the ratio by the log-loss of σ(log r̂) on balanced real/generated images
    (the Bayes classifier's logit is log p/q, so a better ratio has a lower held-out loss).
@@ -21,11 +21,13 @@ wait for one refit instead of repeating it.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import inspect
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +37,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from repro import CODE_VERSION, divergences
+from repro import data, divergences, seeds, train, versions
 from repro.atomic import atomic_write, locked
 from repro.runtime import stable_hash
+from repro.samplers import fit_platt, truncated_latents
 from repro.vocab import DISCRIMINATORS
 
 log = logging.getLogger(__name__)
@@ -147,8 +150,6 @@ def heldout_logloss(lr_real: np.ndarray, lr_fake: np.ndarray) -> float:
 def calibrate(scorer_raw: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
     """Platt-scale ``scorer_raw`` (x ↦ uncalibrated log r) on half of ``real`` / ``fake`` and score
     it on the other half. Returns a, b and held-out log-losses and accuracy."""
-    from repro.sampling import fit_platt  # noqa: PLC0415 - sampling imports this module
-
     h = min(len(real), len(fake)) // 2
     s_real, s_fake = log_ratios(scorer_raw, real[: 2 * h]), log_ratios(scorer_raw, fake[: 2 * h])
     a, b = fit_platt(s_real[:h], s_fake[:h])
@@ -178,7 +179,7 @@ def weights_digest(*modules: torch.nn.Module) -> str:
 def cache_key(sigma: float, psi: float | None, cfg: RefitConfig, weights: str = "") -> str:
     """The refit cache's name: the latent setting, the refit's configuration, the code version and
     the digest of the generator and discriminator it was fitted from (``weights_digest``)."""
-    return stable_hash({"sigma": float(sigma), "psi": psi, "refit": dataclasses.asdict(cfg), "code": CODE_VERSION,
+    return stable_hash({"sigma": float(sigma), "psi": psi, "refit": dataclasses.asdict(cfg), "code": versions.REFIT,
                         "weights": weights})
 
 
@@ -191,11 +192,6 @@ def refitted(model: Any, sigma: float = 1.0, psi: float | None = None, cfg: Refi
     refitted). Returns the scorer and its record (held-out losses, calibration, the raw D's
     held-out loss against the same generator, steps, seconds).
     """
-    import copy  # noqa: PLC0415
-    import time  # noqa: PLC0415
-
-    from repro import data, sampling, train  # noqa: PLC0415
-
     cfg = cfg or RefitConfig()
     key = cache_key(sigma, psi, cfg, weights_digest(model.generator, model.discriminator))
     path = Path(model.run_dir) / REFIT_DIR / f"{key}.pt"
@@ -213,21 +209,20 @@ def refitted(model: Any, sigma: float = 1.0, psi: float | None = None, cfg: Refi
                 path.unlink(missing_ok=True)
         start = time.perf_counter()
         tc = model.config
-        seeds = np.random.SeedSequence([tc.seed, 7, int(round(sigma * 1e6)), int(round((psi or 0) * 1e6))])
-        g_fake, g_order, g_cal = (torch.Generator().manual_seed(int(s)) for s in seeds.generate_state(3))
+        g_fake, g_order, g_cal = (torch.Generator().manual_seed(s) for s in seeds.refit_streams(tc.seed, sigma, psi))
 
         def sample_fake(k: int) -> torch.Tensor:
-            z = sampling.truncated_latents(k, model.z_dim, sigma, psi, g_fake, torch.device("cpu"))
+            z = truncated_latents(k, model.z_dim, sigma, psi, g_fake, torch.device("cpu"))
             return model.generator(z.to(device))
 
         ds = data.load(tc.dataset)
-        real_train = train._load_train_images(tc)
+        real_train = train.train_images(tc)
         D = copy.deepcopy(model.discriminator)
         trace = refit_discriminator(D, sample_fake, real_train, lambda vr, vf: train.d_loss(vr, vf, tc), cfg, g_order)
         D.eval()
         real_val = data.to_gan_range(ds.val.images_float())[: cfg.calib_samples, None]
         with torch.inference_mode():
-            fake_val = torch.cat([model.generator(sampling.truncated_latents(
+            fake_val = torch.cat([model.generator(truncated_latents(
                 min(1000, len(real_val) - i), model.z_dim, sigma, psi, g_cal, torch.device("cpu")).to(device)).cpu()
                 for i in range(0, len(real_val), 1000)])
         real_val = torch.as_tensor(real_val, dtype=torch.float32)

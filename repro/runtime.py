@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from repro import CODE_VERSION, __version__
+from repro import __version__, versions
 from repro.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -96,7 +96,7 @@ def provenance(device: torch.device | None = None) -> dict[str, Any]:
     return {
         "git": git_state(),
         "versions": package_versions(),
-        "code_version": CODE_VERSION,
+        "components": versions.all_versions(),
         "device": str(device or default_device()),
         "host": platform.node(),
         "argv": sys.argv,

@@ -29,8 +29,9 @@ Example (see ``study/*.toml``)::
 
 A cell is one unit of work: ``features`` (the classifier, once per data set), ``train`` (one
 model) or ``evaluate`` (one model × tuning × sampler × evaluation seed). Its id is a hash of
-its fully resolved configuration (defaults included) and ``repro.CODE_VERSION``; its
-``family`` is the same hash without the code version, which tells a stale result apart.
+its fully resolved configuration (defaults included) and the versions of the components its
+stage runs (``repro.versions``); its ``family`` is the same hash without the versions, which
+tells a stale result apart.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repro import CODE_VERSION, EVAL_PROTOCOL
+from repro import versions
 from repro.evaluation import EvalSettings
 from repro.data import DATASETS
 from repro import config
@@ -53,7 +54,7 @@ from repro.features import ClassifierConfig
 from repro.quality import QualityBar, bar_for
 from repro.runtime import stable_hash
 from repro.vocab import (
-    DISCRIMINATORS, EXECUTORS, GAMMA_CONVENTIONS, PROTOCOLS, SAMPLERS, SPLITS, STACK_SEEDS, STAGES,
+    EXECUTORS, PROTOCOLS, SPLITS, STACK_SEEDS, STAGES,
 )
 
 
@@ -258,25 +259,6 @@ class Spec:
     quality: QualityBar = QualityBar()  # the training bar ([quality]; repro.quality)
 
 
-_BLOCK_AXES = {  # key → (check, allowed, type) for list-valued grid axes
-    "sigma": (lambda x: x > 0, "numbers σ > 0", float),
-    "psi": (lambda x: x > 0, "numbers ψ > 0", float),
-    "gamma": (lambda x: True, "numbers (DRS γ offsets)", float),
-    "budget": (lambda x: x >= 1, "numbers K ≥ 1 (OBRS budget)", float),
-    "acceptance": (lambda x: 0 < x <= 1, "target acceptance rates in (0, 1] (DRS)", float),
-    "chain_length": (lambda x: x >= 1 and x == int(x), "integers K ≥ 1 (MH chain length)", int),
-    "steps": (lambda x: x >= 1 and x == int(x), "integers ≥ 1 (Langevin steps)", int),
-    "step_size": (lambda x: x > 0, "numbers η > 0 (Langevin step size)", float),
-    "components": (lambda x: x >= 1 and x == int(x), "integers ≥ 1 (mixture components)", int),
-}
-# the axes that belong to one sampler (σ and ψ apply to every sampler)
-def _sampler_axes() -> dict[str, set[str]]:
-    from repro.sampling import SAMPLER_AXES  # noqa: PLC0415 - sampling needs torch; a spec is read without it
-
-    assert set(SAMPLER_AXES) == set(SAMPLERS), "every sampler of repro.vocab needs its axes there"
-    return SAMPLER_AXES
-
-
 def _train_overrides(t: _Table, reserved: set[str], context: dict[str, Any] | None = None) -> dict[str, Any]:
     """A [train] table's keys, typed by ``TrainConfig`` (``repro.config``); the grid's own keys
     (loss, λ, seed, data set) are refused here. ``context``: the keys the grid sets for this
@@ -461,43 +443,46 @@ def _read_evaluate(top: _Table, losses: list[str], max_cells: int) -> tuple[Eval
     block_tables = ev.tables("blocks")
     if not block_tables:
         raise SpecError("evaluate.blocks: empty grid; add at least one [[evaluate.blocks]] table "
-                        "(sampler = one of none, drs, obrs)")
+                        "(sampler = one of the registered samplers: repro.samplers)")
     for b in block_tables:
         blocks.append(_read_block(b, losses, max_cells))
     ev.done()
     return settings, blocks
 
 
+# the keys of a [[evaluate.blocks]] table that are not sampling settings
+_BLOCK_KEYS = ("sampler", "objectives", "variants", "protocol")
+
+
 def _read_block(b: _Table, losses: list[str], max_cells: int) -> EvalBlock:
-    """One [[evaluate.blocks]] table: the sampler, its grid axes, its fixed settings, the
-    objectives it applies to."""
-    sampler = b.str("sampler", "none", SAMPLERS)
+    """One [[evaluate.blocks]] table: the sampler, its settings, the objectives it applies to.
+
+    Every other key is a setting of the sampler (``repro.samplers``: σ, ψ and the sampler's own
+    configuration); a number may be a list of numbers, a grid axis. The sampler's configuration
+    checks each value, and its defaults fill what the block leaves out."""
+    from repro import samplers  # noqa: PLC0415 - the registry imports torch; a spec's own checks come first
+
+    sampler = b.str("sampler", "none", tuple(samplers.REGISTRY))
+    hints = {"sigma": float, "psi": float, **{f.name: config.hints(samplers.get(sampler).config)[f.name]
+                                              for f in dataclasses.fields(samplers.get(sampler).config)}}
     axes: dict[str, tuple[Any, ...]] = {}
-    for key, (check, allowed, kind) in _BLOCK_AXES.items():
-        if key in b.raw:
-            owners = [s for s, keys in _sampler_axes().items() if key in keys]
-            if owners and sampler not in owners:
+    fixed: dict[str, Any] = {"method": sampler}
+    for key in b.raw:
+        if key in _BLOCK_KEYS:
+            continue
+        owners = samplers.registry.owners(key)
+        if key not in hints:
+            if owners:
                 names = " or ".join(f'"{o}"' for o in owners)
                 raise SpecError(f"{b.at(key)}: applies to sampler = {names}, not {sampler!r}")
-            axes[key] = tuple(kind(x) for x in b.numbers(key, check=check, allowed=allowed))
-    fixed: dict[str, Any] = {"method": sampler}
-    if sampler == "langevin":
-        fixed["langevin_noise"] = b.bool("langevin_noise", True)  # false: the deterministic gradient flow
-    if sampler == "drs":
-        fixed["gamma_convention"] = b.str("gamma_convention", "acceptance" if "acceptance" in axes else "percentile",
-                                          GAMMA_CONVENTIONS)
-        if (fixed["gamma_convention"] == "acceptance") != ("acceptance" in axes):
-            raise SpecError(f"{b.at('acceptance')}: a DRS block sets acceptance = [...] exactly when "
-                            f"gamma_convention = \"acceptance\" (got gamma_convention = "
-                            f"{fixed['gamma_convention']!r})")
-        if "acceptance" in axes and "gamma" in axes:
-            raise SpecError(f"{b.at('gamma')}: with acceptance = [...] γ is found per model; leave gamma out")
-        fixed["gamma_percentile"] = float(b.numbers("gamma_percentile", 95.0, check=lambda x: 0 <= x <= 100,
-                                                    allowed="a percentile in [0, 100]")[0])
-        fixed["eps"] = float(b.numbers("eps", 1e-6, check=lambda x: x >= 0, allowed="ε ≥ 0")[0])
-    if sampler != "none":
-        fixed["burn_in"] = b.int("burn_in", 10_000, minimum=100, maximum=_max_samples())
-        fixed["discriminator"] = b.str("discriminator", "refit", DISCRIMINATORS)
+            continue  # b.done() names it as unknown
+        b.seen.add(key)
+        value = b.raw[key]
+        if isinstance(value, list) or config.is_number(value):
+            values = b.numbers(key, allowed="numbers")
+            axes[key] = tuple(_as(hints[key], x) for x in values)
+        else:
+            fixed[key] = value
     only = b.get("objectives", None)
     if only is not None:
         if not isinstance(only, list) or not only or not all(isinstance(o, str) for o in only):
@@ -515,6 +500,12 @@ def _read_block(b: _Table, losses: list[str], max_cells: int) -> EvalBlock:
     _check_size(math.prod(len(v) for v in axes.values()), max_cells, b.path)  # before grid() lists it
     _validate_sampling(block, b.path)
     return block
+
+
+def _as(hint: Any, x: float) -> Any:
+    """A grid value as its field's type: an integer field takes whole numbers only."""
+    base = next((h for h in (int, float) if h is hint or h in getattr(hint, "__args__", ())), float)
+    return int(x) if base is int and x == int(x) else x
 
 
 def _read_quality(top: _Table, dataset: str) -> QualityBar:
@@ -555,17 +546,15 @@ def _load(cls: type, data: dict[str, Any], where: str) -> Any:
         raise SpecError(str(exc)) from None
 
 
-def _max_samples() -> int:
-    from repro.sampling import max_samples  # noqa: PLC0415
-
-    return max_samples()
-
-
 def _validate_sampling(block: EvalBlock, where: str) -> None:
-    from repro.sampling import SamplingParams  # noqa: PLC0415
+    """Every point of the block's grid is a valid sampling setting (errors name the block's field)."""
+    from repro.samplers import SamplingParams  # noqa: PLC0415
 
     for params in block.grid():
-        _load(SamplingParams, params, where)
+        try:
+            SamplingParams.from_dict(params, where)
+        except ConfigError as exc:
+            raise SpecError(str(exc)) from None
 
 
 def _check_size(n: int, cap: int, where: str) -> None:
@@ -604,7 +593,7 @@ class Cell:
 
     @property
     def id(self) -> str:
-        return stable_hash({"cell": self.config, "code": CODE_VERSION})
+        return stable_hash({"cell": self.config, "versions": versions.of_stage(self.stage)})
 
     @property
     def family(self) -> str:
@@ -613,7 +602,7 @@ class Cell:
 
 def expand(spec: Spec) -> list[Cell]:
     """The study's grid in dependency order: features, then train, then evaluate cells."""
-    from repro.sampling import SamplingParams  # noqa: PLC0415
+    from repro.samplers import SamplingParams  # noqa: PLC0415
     from repro.train import TrainConfig  # noqa: PLC0415
 
     feat = Cell("features", {"stage": "features", "dataset": spec.dataset, "classifier": asdict(ClassifierConfig())},
@@ -659,7 +648,7 @@ def expand(spec: Spec) -> list[Cell]:
         # evaluation seed j of a model: its own generated sample and real reference subset;
         # j = 0 is the training seed, so a one-evaluation study keeps its historical seeds
         eval_seed = tcell.labels["train_seed"] + EVAL_SEED_STRIDE * j
-        cell = _evaluate_cell(SamplingParams(**params), tcell, feat, eval_seed, spec.evaluate)
+        cell = _evaluate_cell(SamplingParams.from_dict(params), tcell, feat, eval_seed, spec.evaluate)
         if cell.id not in seen:  # blocks may overlap (e.g. σ = 1 in two of them)
             seen.add(cell.id)
             cells.append(cell)
@@ -677,29 +666,18 @@ def _ceiling_cell(dataset: str, feat: Cell, eval_seed: int, settings: EvalSettin
     """Held-out real images in place of a model's samples, one per evaluation seed of the
     study: the best each metric can be in this feature space (the real-versus-real row)."""
     conf = {"stage": "evaluate", "ceiling": "held-out real", "dataset": dataset, "features_id": feat.id,
-            "eval_seed": eval_seed, "evaluate": asdict(settings), "protocol": EVAL_PROTOCOL}
+            "eval_seed": eval_seed, "evaluate": asdict(settings), "versions": versions.evaluation(False)}
     return Cell("evaluate", conf, (feat.id,), {"dataset": dataset, "eval_seed": eval_seed})
 
 
 def _evaluate_cell(sp: Any, tcell: Cell, feat: Cell, eval_seed: int, settings: EvalSettings) -> Cell:
-    """One model × sampler setting × evaluation seed; its labels are the tidy table's key columns."""
-    drs, obrs = sp.method == "drs", sp.method == "obrs"
+    """One model × sampler setting × evaluation seed; its labels are the tidy table's key columns
+    (the sampler's from its registry entry: ``SamplingParams.labels``)."""
     conf = {"stage": "evaluate", "train_id": tcell.id, "features_id": feat.id,
             "sampling": _jsonable(sp.hashed_dict()), "eval_seed": eval_seed, "evaluate": asdict(settings),
-            "protocol": EVAL_PROTOCOL}
+            "versions": versions.evaluation(sp.scored)}
     return Cell("evaluate", conf, (feat.id, tcell.id), {
-        **tcell.labels, "train_id": tcell.id, "eval_seed": eval_seed,
-        "sigma": sp.sigma, "psi": sp.psi, "sampler": sp.method,
-        "gamma": sp.gamma if drs and sp.gamma_convention != "acceptance" else None,
-        "gamma_convention": sp.gamma_convention if drs else None,
-        "target_acceptance": sp.acceptance if drs else None,
-        "budget": sp.budget if obrs or sp.method == "adaptive" else None,
-        "chain_length": sp.chain_length if sp.method == "mh" else None,
-        "steps": sp.steps if sp.method == "langevin" else None,
-        "step_size": sp.step_size if sp.method == "langevin" else None,
-        "langevin_noise": float(sp.langevin_noise) if sp.method == "langevin" else None,
-        "components": sp.components if sp.method == "adaptive" else None,
-        "discriminator": sp.discriminator if sp.method != "none" else None})
+        **tcell.labels, "train_id": tcell.id, "eval_seed": eval_seed, **sp.labels()})
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:

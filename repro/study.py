@@ -29,6 +29,7 @@ from repro.config import load
 from repro.errors import ReproError, StoreError
 from repro.executors import Task, make_executor
 from repro.runtime import PROJECT_ROOT, provenance, stable_hash
+from repro.samplers import SamplingParams
 from repro.spec import STAGES, Cell, Spec, SpecError, expand, is_ceiling
 from repro.store import Store, read_json_object
 
@@ -221,7 +222,7 @@ def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
             raise UpstreamError(f"the trained model {train_id} " + ("has not finished" if state is None else
                                                                    f"is {state}: {why}"))
         model = train.load_trained(store.cell_dir(train_id))
-        params = sampling.SamplingParams.from_dict(cfg["sampling"])
+        params = SamplingParams.from_dict({k: v for k, v in cfg["sampling"].items() if k != "sampler_version"})
         images, stats = sampling.sample_trained(model, n, params, eval_seed,
                                                 refit_cfg=refit.RefitConfig(steps=settings.refit_steps))
         if not bool(torch.isfinite(images).all()):  # nothing non-finite is scored or saved
@@ -236,7 +237,7 @@ def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
     result_metrics, (prd_p, prd_r) = evaluation.score(real, fake, settings, eval_seed, probs=(probs_fake, probs_real))
     if not is_ceiling(cell):  # the class mix: its effect on FID, and the ratio's calibration by class
         proposals = None
-        if params.method != "none":
+        if params.scored:
             prop, log_r = sampling.proposals_with_log_ratio(
                 model, n, params, eval_seed, refit_cfg=refit.RefitConfig(steps=settings.refit_steps))
             proposals = (log_r, fs.probs_from_features(fs.embed(prop, value_range=(-1.0, 1.0))))

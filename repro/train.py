@@ -71,11 +71,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from repro import CODE_VERSION, divergences, nets, seedstack
+from repro import data, divergences, nets, seedstack, versions
 from repro.atomic import atomic_path, atomic_write_bytes, atomic_write_json, remove
 from repro.config import check_choices, load, option
 from repro.errors import ConfigError, DataError, ReproError
 from repro.runtime import provenance, resolve_device, stable_hash
+from repro.seeds import MAX_SEED, TRAIN_STREAMS, curve_latents, train_streams
 from repro.vocab import AUX_DIVERGENCES, CRITICS, DATASETS, OBJECTIVES
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,6 @@ COMMON_DEFAULTS: dict[str, Any] = {
 }
 PR_FORMS = divergences.PR_GENERATOR_FORMS
 MAX_WIDTH = 65_536  # a layer wider than this (or z_dim) is a typo, not a network for 28 × 28 images
-MAX_SEED = 2**31  # seeds and the evaluation seeds derived from them stay below torch's and numpy's limits
 
 
 @dataclass(frozen=True)
@@ -247,7 +247,7 @@ class TrainConfig:
         return "bce" if self.critic == "logistic" else self.loss
 
     def key(self) -> str:
-        return stable_hash({"config": asdict(self.resolve()), "code": CODE_VERSION})
+        return stable_hash({"config": asdict(self.resolve()), "code": versions.TRAINING})
 
 
 # --------------------------------------------------------------------------- objectives (pure)
@@ -318,7 +318,7 @@ class _Run:
     evaluator: Any = None  # the curve's _Evaluator, made when first needed
 
 
-RNG_STREAMS = ("z", "shuffle", "dropout")
+RNG_STREAMS = TRAIN_STREAMS
 
 
 def _networks(cfg: TrainConfig, seeds: int = 1) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -336,13 +336,12 @@ def _fresh(cfg: TrainConfig, out: Path, device: torch.device) -> _Run:
     g = {k: v.to(device) for k, v in G.state_dict().items()}
     weights = {"generator": g, "discriminator": {k: v.to(device) for k, v in D.state_dict().items()},
                "generator_ema": {k: v.clone() for k, v in g.items()} if cfg.ema > 0 else None}
-    seeds = np.random.SeedSequence([cfg.seed, 4]).generate_state(len(RNG_STREAMS))
-    rng = {name: torch.Generator().manual_seed(int(s)).get_state() for name, s in zip(RNG_STREAMS, seeds, strict=True)}
+    rng = {name: torch.Generator().manual_seed(s).get_state() for name, s in train_streams(cfg.seed).items()}
     return _Run(cfg, out, None, weights, {"opt_g": {"state": {}}, "opt_d": {"state": {}}}, rng)
 
 
 def _checkpoint(run: _Run) -> dict[str, Any]:
-    return {"config": asdict(run.cfg), "code_version": CODE_VERSION, "epoch": run.epoch, "g_updates": run.g_updates,
+    return {"config": asdict(run.cfg), "code_version": versions.TRAINING, "epoch": run.epoch, "g_updates": run.g_updates,
             "seconds": run.seconds, **run.weights, **run.opt, "rng": run.rng, "curve": run.curve,
             "init_from": run.init_from}
 
@@ -489,7 +488,7 @@ class _Evaluator:
         from repro import evaluation
 
         start = time.perf_counter()
-        fake = generate(G, self.n, self.z_dim, torch.Generator().manual_seed(10_000 + self.seed))
+        fake = generate(G, self.n, self.z_dim, torch.Generator().manual_seed(curve_latents(self.seed)))
         out, _ = evaluation.score(self.real, self.fs.embed(fake, value_range=(-1.0, 1.0)), self.settings,
                                   self.seed, full=False)
         out["eval_seconds"] = time.perf_counter() - start
@@ -680,10 +679,8 @@ def _train_epoch(st: _Stack, cfg: TrainConfig, x_train: torch.Tensor, device: to
     return [{"loss_d": float(sum_d[s]) / max(steps, 1), "loss_g": float(sum_g[s]) / max(n_g, 1)} for s in range(S)]
 
 
-def _load_train_images(cfg: TrainConfig) -> torch.Tensor:
+def train_images(cfg: TrainConfig) -> torch.Tensor:
     """The training split once as float32 (N, 1, 28, 28) in [−1, 1] (``data.to_gan_range``)."""
-    from repro import data
-
     images = data.load(cfg.dataset).train.images
     if cfg.train_size:
         images = images[: cfg.train_size]
@@ -794,7 +791,7 @@ def _run_epochs(runs: list[_Run], cfg: TrainConfig, dev: torch.device, progress:
             run.curve.append({"epoch": 0, "g_steps": 0, "epoch_seconds": 0.0, "total_seconds": run.seconds,
                               **_evaluate(run, dev)})
             _write_curve(run.curve, run.out)
-    x_train = _load_train_images(cfg).to(dev)
+    x_train = train_images(cfg).to(dev)
     if len(x_train) < cfg.batch_size:
         raise ConfigError(f"train_size {len(x_train)} is smaller than batch_size {cfg.batch_size}")
     for run in runs:

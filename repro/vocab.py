@@ -28,9 +28,7 @@ PROTOCOLS: Final = ("scratch", "fine-tuned")
 CRITICS: Final = ("dual", "logistic")  # D's loss: its divergence's dual bound, or the logistic loss (docs/maths.md §3.4)
 
 # sampling (docs/maths.md §5–6)
-REJECTION_SAMPLERS: Final = ("none", "drs", "obrs")  # one acceptance rule per proposal (sampling.RULES)
-CHAIN_SAMPLERS: Final = ("mh", "langevin", "adaptive")  # beyond rejection (repro.refinement)
-SAMPLERS: Final = (*REJECTION_SAMPLERS, *CHAIN_SAMPLERS)
+# the samplers themselves are the entries of repro.samplers.registry
 GAMMA_CONVENTIONS: Final = ("absolute", "percentile", "acceptance")
 DEFAULT_GAMMA_CONVENTION: Final = "percentile"  # Azadi et al.'s code; one default for spec, API and CLI
 DISCRIMINATORS: Final = ("refit", "raw")  # which D a ratio-based sampler scores with (docs/maths.md §6.4)

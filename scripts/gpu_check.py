@@ -34,7 +34,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from repro import evaluation, features, metrics, sampling, spec, study, train  # noqa: E402
+from repro import evaluation, features, metrics, samplers, sampling, spec, study, train  # noqa: E402
 from repro.report import tables  # noqa: E402
 
 TOL_TRAIN = 1e-3      # max |Δ| of generated pixels in [-1, 1] after 32 steps
@@ -139,7 +139,7 @@ def main() -> int:
                   TOL_TRAIN, failures)
 
         print("2. refit discriminator and DRS at 50 % acceptance")
-        params = sampling.SamplingParams(method="drs", gamma_convention="acceptance", acceptance=0.5, burn_in=2000)
+        params = samplers.SamplingParams.of(method="drs", gamma_convention="acceptance", acceptance=0.5, burn_in=2000)
         from repro.refit import RefitConfig  # noqa: PLC0415
         rates = [sampling.sample_trained(m, 1000, params, 3, device=d, refit_cfg=RefitConfig(steps=50))[1]
                  ["acceptance_rate"] for m, d in ((on_dev[0], dev), (on_cpu[0], cpu))]

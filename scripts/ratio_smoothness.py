@@ -61,11 +61,11 @@ def study_refit_steps(study_dir: Path) -> set[int]:
 def measure(run_dir: Path, sampler: dict[str, Any], discriminator: str, steps: int, n: int, seed: int
             ) -> dict[str, float]:
     """One point of the curve, scored by the study's evaluation protocol (repro.evaluation)."""
-    from repro import data, evaluation, features, refit, sampling, train
+    from repro import data, evaluation, features, refit, samplers, sampling, train
 
     settings = evaluation.EvalSettings(n_samples=n)
     model = train.load_trained(run_dir)
-    params = sampling.SamplingParams(**sampler, discriminator=discriminator)
+    params = samplers.SamplingParams.of(**sampler, discriminator=discriminator)
     cfg = refit.RefitConfig(steps=steps)
     images, stats = sampling.sample_trained(model, n, params, seed, refit_cfg=cfg)
     ds = data.load(model.config.dataset)

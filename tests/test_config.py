@@ -11,7 +11,8 @@ from repro import config
 from repro.cli import build_parser, options
 from repro.errors import ConfigError
 from repro.evaluation import EvalSettings
-from repro.sampling import SamplingParams
+from repro import samplers
+from repro.samplers import SamplingParams, option_classes
 from repro.spec import Resources, SlurmSettings
 from repro.train import TrainConfig
 
@@ -66,12 +67,12 @@ def test_errors_name_the_dotted_path_and_what_is_allowed(data: dict, message: st
 
 def test_a_cross_field_rule_of_the_class_is_named_by_its_field() -> None:
     with pytest.raises(ConfigError, match=r"^blocks\[0\]\.acceptance: is the target of gamma_convention"):
-        config.load(SamplingParams, {"method": "drs", "acceptance": 0.5}, "blocks[0]")
+        SamplingParams.from_dict({"method": "drs", "acceptance": 0.5, "gamma_convention": "percentile"}, "blocks[0]")
     with pytest.raises(ConfigError, match=r"^train\.gen_form: gen_form='log' needs aux kl or rkl"):
         config.load(TrainConfig, {"loss": "pr", "gen_form": "log", "aux": "chi2"}, "train")
 
 
-@pytest.mark.parametrize("cls", [TrainConfig, SamplingParams, EvalSettings, Resources, SlurmSettings])
+@pytest.mark.parametrize("cls", [TrainConfig, EvalSettings, Resources, SlurmSettings, *option_classes()[1:]])
 def test_every_configuration_round_trips_through_plain_data(cls: type) -> None:
     """asdict → JSON-like lists → load gives the same object: checkpoints and cells reload."""
     plain = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cls()).items()}
@@ -91,20 +92,23 @@ def _options_of(command: str) -> set[str]:
     return {s for a in sub.choices[command]._actions for s in a.option_strings}
 
 
-@pytest.mark.parametrize(("command", "cls"), [("train", TrainConfig), ("sample", SamplingParams)])
+@pytest.mark.parametrize(("command", "cls"), [("train", TrainConfig), *(("sample", c) for c in option_classes())])
 def test_both_clis_have_an_option_for_every_field(command: str, cls: type) -> None:
     flags = _options_of(command)
     for f in dataclasses.fields(cls):
-        assert "--" + f.name.replace("_", "-") in flags, f.name
+        assert f.name == "settings" or "--" + f.name.replace("_", "-") in flags, f.name
 
 
 def test_the_generated_options_build_the_dataclass_with_its_choices_and_switches() -> None:
     p = argparse.ArgumentParser()
-    options.add_options(p, SamplingParams)
+    options.add_options(p, SamplingParams, skip=("settings",))
+    options.add_options(p, samplers.get("drs").config)
     args = p.parse_args(["--method", "drs", "--acceptance", "0.88", "--gamma-convention", "acceptance",
                          "--psi", "none", "--no-update-M", "--calibrate"])
     assert options.given(args) == {"method": "drs", "acceptance": 0.88, "gamma_convention": "acceptance",
                                    "psi": None, "update_M": False, "calibrate": True}
     assert SamplingParams.from_dict(options.given(args)).update_M is False
     with pytest.raises(SystemExit):
-        p.parse_args(["--method", "hmc"])  # choices come from the field's declaration
+        p.parse_args(["--gamma-convention", "relative"])  # choices come from the field's declaration
+    with pytest.raises(ConfigError, match="method: 'hmc' is not allowed; expected one of none, drs"):
+        SamplingParams.from_dict(options.given(p.parse_args(["--method", "hmc"])))  # the registry's names

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from repro import cost, mcmc
-from repro.sampling import SamplingParams, sample
+from repro.samplers import SamplingParams, sample
 
 # --------------------------------------------------------------------------- the identities
 
@@ -81,7 +81,7 @@ def p_cdf(x: np.ndarray) -> np.ndarray:
 
 
 def draw(method: str, n: int, real=None, **kw) -> tuple[np.ndarray, dict]:
-    x, st_ = sample(Scale(), ExactLogRatio(), n, method, SamplingParams(method=method, **kw), 0,
+    x, st_ = sample(Scale(), ExactLogRatio(), n, SamplingParams.of(method=method, **kw), 0,
                     ratio_divergence=None, z_dim=1, real=real)
     return x.numpy().ravel(), st_
 

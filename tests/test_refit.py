@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from repro import divergences, refit, sampling
+from repro import divergences, refit, samplers, sampling
 
 MEANS = torch.tensor([[2.0, 2.0], [2.0, -2.0], [-2.0, 2.0], [-2.0, -2.0]], dtype=torch.float64)
 SD_P, SD_Q, SD_OLD = 0.5, 2.2, 1.0
@@ -116,13 +116,13 @@ def energy_distance(a: np.ndarray, b: np.ndarray) -> float:
 def test_rejection_with_the_refit_ratio_matches_the_exact_ratio(fitted, method, extra):
     _, new = fitted
     G = Scale(SD_Q)
-    params = sampling.SamplingParams(method=method, burn_in=20_000, discriminator="raw", **extra)
+    params = samplers.SamplingParams.of(method=method, burn_in=20_000, discriminator="raw", **extra)
     target = sample_p(1500, torch.Generator().manual_seed(3)).numpy()
     out = {}
     for name, scorer in (("exact", ExactLogRatio(SD_Q)), ("refit", refit.LogRatioNet(new, "bce"))):
-        x, stats = sampling.sample(G, scorer, 1500, params=params, seed=4, ratio_divergence=None, z_dim=2)
+        x, stats = samplers.sample(G, scorer, 1500, params=params, seed=4, ratio_divergence=None, z_dim=2)
         out[name] = (energy_distance(x.numpy(), target), stats["acceptance_rate"])
-    plain, _ = sampling.sample(G, None, 1500, method="none", seed=4, ratio_divergence=None, z_dim=2)
+    plain, _ = samplers.sample(G, None, 1500, seed=4, ratio_divergence=None, z_dim=2)
     e_plain = energy_distance(plain.numpy(), target)
     # both filters move Q most of the way to P, and the refit one nearly as far as the exact one
     assert out["exact"][0] < 0.25 * e_plain, (out, e_plain)
@@ -133,9 +133,9 @@ def test_rejection_with_the_refit_ratio_matches_the_exact_ratio(fitted, method, 
 def test_drs_acceptance_convention_lands_on_its_target():
     G = Scale(SD_Q)
     for target in (0.88, 0.3, 0.06):
-        params = sampling.SamplingParams(method="drs", gamma_convention="acceptance", acceptance=target,
+        params = samplers.SamplingParams.of(method="drs", gamma_convention="acceptance", acceptance=target,
                                          burn_in=20_000, discriminator="raw")
-        _, stats = sampling.sample(G, ExactLogRatio(SD_Q), 3000, params=params, seed=5, ratio_divergence=None,
+        _, stats = samplers.sample(G, ExactLogRatio(SD_Q), 3000, params=params, seed=5, ratio_divergence=None,
                                    z_dim=2)
         assert abs(stats["acceptance_rate"] - target) < 0.03, (target, stats["acceptance_rate"])
         assert abs(stats["expected_acceptance_burn_in"] - target) < 1e-6
@@ -157,7 +157,7 @@ def test_a_target_acceptance_holds_on_a_sharp_ratio() -> None:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return 25.0 * sharp(x)  # a calibrated but very confident ratio
 
-    params = sampling.SamplingParams(method="drs", gamma_convention="acceptance", acceptance=0.06, burn_in=2000,
+    params = samplers.SamplingParams.of(method="drs", gamma_convention="acceptance", acceptance=0.06, burn_in=2000,
                                      discriminator="raw")
-    _, stats = sampling.sample(G, Sharper(), 500, params=params, seed=6, ratio_divergence=None, z_dim=2)
+    _, stats = samplers.sample(G, Sharper(), 500, params=params, seed=6, ratio_divergence=None, z_dim=2)
     assert abs(stats["acceptance_rate"] - 0.06) < 0.03 and stats["M_updates"] == 0

@@ -20,7 +20,7 @@ from torch import nn
 from repro import sampling
 from repro.acceptance import obrs_acceptance, obrs_constant
 from repro.errors import ConfigError
-from repro.sampling import AcceptanceTooLowError, SamplingParams, sample
+from repro.samplers import AcceptanceTooLowError, SamplingParams, sample
 
 # --------------------------------------------------------------------------- the toy problems
 
@@ -82,8 +82,9 @@ def mix_problem() -> tuple[nn.Module, nn.Module]:
 def run(g, d, n, seed=0, *, z_dim=1, ratio_divergence="bce", method="none", batch_size=1000, **kw):
     """Sample the toy problem; γ is absolute unless a test says otherwise (the exact-ratio tests
     set γ in the units of the acceptance formula, not as an offset from a percentile)."""
-    kw.setdefault("gamma_convention", "absolute")
-    return sample(g, d, n, method, SamplingParams(**kw), seed,
+    if method == "drs":
+        kw.setdefault("gamma_convention", "absolute")
+    return sample(g, d, n, SamplingParams.of(method=method, **kw), seed,
                   ratio_divergence=ratio_divergence, z_dim=z_dim, batch_size=batch_size)
 
 
@@ -125,7 +126,7 @@ def test_ratio_divergence_decides_the_map_from_v_to_log_r() -> None:
 def test_calibration_undoes_an_affine_distortion_of_log_r() -> None:
     g, d_bad = gauss_problem(scale=3.0, shift=2.0)  # v = 3 log r + 2
     real = torch.randn(4000, 1, generator=torch.Generator().manual_seed(5))
-    x, st = sample(g, d_bad, 2000, "drs", SamplingParams(calibrate=True, eps=1e-12, burn_in=20_000, gamma_convention="absolute"), 0,
+    x, st = sample(g, d_bad, 2000, SamplingParams.of(method="drs", calibrate=True, eps=1e-12, burn_in=20_000, gamma_convention="absolute"), 0,
                    ratio_divergence="bce", z_dim=1, real=real)
     assert st["calibrated"]
     assert st["calibration_a"] == pytest.approx(1 / 3, abs=0.05)
@@ -218,7 +219,8 @@ def test_truncation_combines_with_rejection() -> None:
 @pytest.mark.parametrize("method", ["none", "drs", "obrs"])
 def test_deterministic_for_a_seed_and_blind_to_global_rng(method: str) -> None:
     g, d = mix_problem()
-    kw = dict(method=method, budget=2.0, psi=2.5, burn_in=1000)
+    own = {"none": {}, "drs": {"burn_in": 1000}, "obrs": {"budget": 2.0, "burn_in": 1000}}[method]
+    kw = dict(method=method, psi=2.5, **own)
     torch.manual_seed(1)
     np.random.seed(1)
     state = torch.get_rng_state()
@@ -245,27 +247,28 @@ def test_too_low_acceptance_raises_with_counts() -> None:
     "kw,field",
     [
         (dict(method="hmc"), "method"),
-        (dict(gamma_convention="relative"), "gamma_convention"),
-        (dict(budget=0.5), "budget"),
+        (dict(method="drs", gamma_convention="relative"), "gamma_convention"),
+        (dict(method="obrs", budget=0.5), "budget"),
         (dict(sigma=0.0), "sigma"),
         (dict(psi=-1.0), "psi"),
-        (dict(gamma=math.inf), "gamma"),
-        (dict(gamma_percentile=101), "gamma_percentile"),
-        (dict(eps=-1e-3), "eps"),
-        (dict(burn_in=0), "burn_in"),
-        (dict(max_proposals_per_sample=0.5), "max_proposals_per_sample"),
+        (dict(method="drs", gamma=math.inf), "gamma"),
+        (dict(method="drs", gamma_percentile=101), "gamma_percentile"),
+        (dict(method="drs", eps=-1e-3), "eps"),
+        (dict(method="obrs", burn_in=0), "burn_in"),
+        (dict(method="drs", max_proposals_per_sample=0.5), "max_proposals_per_sample"),
+        (dict(method="none", budget=2.0), "budget"),  # another sampler's setting is refused by name
     ],
 )
 def test_params_are_validated_with_the_field_named(kw: dict, field: str) -> None:
-    with pytest.raises(ConfigError, match=f"^{field}: .* is not allowed; expected ") as info:
-        SamplingParams(**kw)
-    assert info.value.field == field  # repro.config.load puts the field's dotted path in front
+    with pytest.raises(ConfigError, match=f"^blocks\\[0\\]\\.{field}: .*(expected |applies to sampler)"):
+        SamplingParams.from_dict(kw, "blocks[0]")
 
 
 def test_other_config_errors() -> None:
-    with pytest.raises(ConfigError, match="expected one of none, drs, obrs"):
-        SamplingParams(method="rejection")
-    with pytest.raises(ConfigError, match="gama: unknown field; allowed here: acceptance, budget"):
+    with pytest.raises(ConfigError, match="expected one of none, drs, obrs, mh, langevin, adaptive"):
+        SamplingParams.of(method="rejection")
+    with pytest.raises(ConfigError, match="gama: unknown field; allowed for sampler 'drs': method, sigma, psi, "
+                                          "acceptance, burn_in"):
         SamplingParams.from_dict({"method": "drs", "gama": 1.0})
     with pytest.raises(ConfigError, match="sigma: expected a number, got a string '1'"):
         SamplingParams.from_dict({"sigma": "1"})  # typed: a string is not a number
@@ -282,10 +285,10 @@ def test_other_config_errors() -> None:
 def test_method_argument_overrides_params_and_modes_are_restored() -> None:
     g, d = gauss_problem()
     g.train()
-    _, st = sample(g, d, 10, "obrs", SamplingParams(method="drs", budget=2, burn_in=500), 0,
+    _, st = sample(g, d, 10, SamplingParams.of(method="obrs", budget=2, burn_in=500), 0,
                    ratio_divergence="bce", z_dim=1)
     assert st["method"] == "obrs" and g.training
-    x, st = sample(g, d, 0, "drs", SamplingParams(burn_in=100), 0, ratio_divergence="bce", z_dim=1)
+    x, st = sample(g, d, 0, SamplingParams.of(method="drs", burn_in=100), 0, ratio_divergence="bce", z_dim=1)
     assert x.shape == (0, 1) and st["accepted"] == 0
     json.dumps(st)  # JSON-able
 
@@ -393,7 +396,7 @@ def mnist_run(tmp_path_factory) -> str:
 
 @pytest.mark.parametrize("K", [2, 4])
 def test_obrs_on_a_trained_mnist_model_accepts_one_over_K(mnist_run: str, K: int) -> None:
-    params = SamplingParams(method="obrs", budget=K, burn_in=10_000, discriminator="raw")
+    params = SamplingParams.of(method="obrs", budget=K, burn_in=10_000, discriminator="raw")
     x, st = sampling.sample_from_run(mnist_run, 2000, params, seed=11)
     assert x.shape == (2000, 1, 28, 28) and float(x.abs().max()) <= 1
     assert st["c_K"] > 1  # D separates real from generated enough that K < M matters
@@ -446,7 +449,7 @@ def test_cli_on_a_trained_mnist_model(mnist_run: str, tmp_path, capsys) -> None:
 
 
 def test_calibration_on_a_trained_mnist_model_uses_the_validation_split(mnist_run: str) -> None:
-    params = SamplingParams(method="drs", calibrate=True, burn_in=2000, discriminator="raw")
+    params = SamplingParams.of(method="drs", calibrate=True, burn_in=2000, discriminator="raw")
     x, st = sampling.sample_from_run(mnist_run, 200, params, seed=3)
     assert st["calibrated"] and st["calibration_a"] > 0
     assert x.shape == (200, 1, 28, 28)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from repro import spec as specmod
+from repro import versions
 from repro.spec import SpecError, expand, is_ceiling, load_spec, parse_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,9 +93,9 @@ MALFORMED = [
     ("objectives.1.lam", [], "objectives[1].lam: empty list"),
     ("objectives.0.lam", 2.0, "objectives[0].lam: λ applies to loss = \"pr\" only"),
     ("objectives.1.init_from", "kl", "objectives[1].init_from: 'kl' is not an objective of this spec"),
-    ("evaluate.blocks.0.sigma", [0.5, 0.0], "evaluate.blocks[0].sigma[1]: 0.0 is not allowed; expected numbers σ > 0"),
+    ("evaluate.blocks.0.sigma", [0.5, 0.0], "evaluate.blocks[0].sigma: 0.0 is not allowed; expected a number in (0, 100]"),
     ("evaluate.blocks.0.sigma", [1.0, 1.0], "evaluate.blocks[0].sigma: duplicate values"),
-    ("evaluate.blocks.1.budget", [0.5], "evaluate.blocks[1].budget[0]: 0.5 is not allowed; expected numbers K ≥ 1"),
+    ("evaluate.blocks.1.budget", [0.5], "evaluate.blocks[1].budget: 0.5 is not allowed; expected a finite number ≥ 1"),
     ("evaluate.blocks.0.gamma", [1.0], "evaluate.blocks[0].gamma: applies to sampler = \"drs\", not 'none'"),
     ("evaluate.blocks.0.sampler", "hmc", "evaluate.blocks[0].sampler: 'hmc' is not allowed; expected one of none, drs, obrs, mh, langevin, adaptive"),
     ("evaluate.blocks.1.chain_length", [20], "evaluate.blocks[1].chain_length: applies to sampler = \"mh\", not 'obrs'"),
@@ -166,10 +167,10 @@ def _drs_block(**fields) -> dict:
 
 
 @pytest.mark.parametrize(("fields", "message"), [
-    ({"acceptance": [0.88, 1.5]}, "evaluate.blocks[2].acceptance[1]: 1.5 is not allowed; expected target acceptance rates in (0, 1]"),
-    ({"acceptance": [0.88], "gamma_convention": "percentile"}, "evaluate.blocks[2].acceptance: a DRS block sets acceptance"),
-    ({"gamma_convention": "acceptance"}, "evaluate.blocks[2].acceptance: a DRS block sets acceptance"),
-    ({"acceptance": [0.88], "gamma": [1.0]}, "evaluate.blocks[2].gamma: with acceptance = [...] γ is found per model"),
+    ({"acceptance": [0.88, 1.5]}, "evaluate.blocks[2].acceptance: 1.5 is not allowed; expected a target acceptance rate in (0, 1]"),
+    ({"acceptance": [0.88], "gamma_convention": "percentile"}, "evaluate.blocks[2].acceptance: is the target of gamma_convention"),
+    ({"gamma_convention": "acceptance"}, "evaluate.blocks[2].acceptance: is the target of gamma_convention"),
+    ({"acceptance": [0.88], "gamma": [1.0]}, "evaluate.blocks[2].gamma: with a target acceptance γ is found per model"),
 ])
 def test_malformed_drs_block_names_the_field(fields: dict, message: str) -> None:
     with pytest.raises(SpecError) as info:
@@ -234,10 +235,10 @@ def test_cell_ids_are_content_hashes_with_defaults_resolved() -> None:
     assert len(a & changed_ids) == 1 + 2  # only the feature classifier and the real-vs-real ceilings
 
 
-def test_code_version_changes_id_but_not_family(monkeypatch) -> None:
+def test_a_component_version_changes_id_but_not_family(monkeypatch) -> None:
     cell = expand(parse_spec(_raw(), "t.toml"))[1]
     family, cell_id = cell.family, cell.id
-    monkeypatch.setattr(specmod, "CODE_VERSION", 999)
+    monkeypatch.setattr(versions, "TRAINING", 999)
     again = expand(parse_spec(_raw(), "t.toml"))[1]
     assert again.family == family and again.id != cell_id
 
@@ -316,7 +317,7 @@ def test_blocks_of_the_samplers_beyond_rejection_expand_with_their_labels() -> N
     # a rejection cell's configuration holds none of the new fields: its id did not change
     plain = next(c for c in expand(parse_spec(raw, "t.toml")) if c.labels.get("sampler") == "none")
     assert not {"chain_length", "steps", "step_size", "langevin_noise", "components"} & set(plain.config["sampling"])
-    with pytest.raises(SpecError, match=r"chain_length\[0\]: 2.5 is not allowed; expected integers K ≥ 1"):
+    with pytest.raises(SpecError, match=r"blocks\[2\]\.chain_length: expected an integer"):
         raw["evaluate"]["blocks"][2]["chain_length"] = [2.5]
         parse_spec(raw, "t.toml")
 

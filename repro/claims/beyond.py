@@ -13,9 +13,11 @@ from typing import Any
 
 import pandas as pd
 
-from repro.aggregate import lookup, values_of
+from repro.aggregate import SAMPLER_NUMBERS, lookup, select, values_of
 from repro.claims.core import UNTESTABLE, Outcome, describe, directional, fmt, objectives_present, paired_test
 from repro.claims.rejection import preferred_discriminator
+from repro.samplers import registry
+from repro.vocab import PREFERRED_DISCRIMINATOR
 
 
 def longest(agg: pd.DataFrame, sampler: str, objective: str) -> dict[str, Any] | None:
@@ -66,11 +68,9 @@ def ddls_improves(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
 def equal_cost_configs(agg: pd.DataFrame, objective: str) -> list[dict[str, Any]]:
     """Every sampler setting the study ran on ``objective``'s models at σ = 1 without ψ (the
     refit discriminator where a setting has both), as selectors, ordered by sampler family (the
-    order of ``vocab.SAMPLERS``) and then by cost per sample: the rows of the equal-cost table."""
-    from repro.aggregate import CHAIN_KEYS, select  # noqa: PLC0415
-    from repro.vocab import PREFERRED_DISCRIMINATOR, SAMPLERS  # noqa: PLC0415
-
-    keys = ("sampler", "target_acceptance", "gamma", "budget", *CHAIN_KEYS)
+    registry's order) and then by cost per sample: the rows of the equal-cost table."""
+    keys = ("sampler", *SAMPLER_NUMBERS)
+    order = list(registry.REGISTRY)
     sub = agg[(agg["metric"] == "cost_per_sample") & (agg["n"] > 0)]
     sub = sub[select(sub, {"objective": objective, "variant": "", "sigma": 1.0, "psi": float("nan")})]
     if "discriminator" in sub and (sub["discriminator"] == PREFERRED_DISCRIMINATOR).any():
@@ -83,4 +83,4 @@ def equal_cost_configs(agg: pd.DataFrame, objective: str) -> list[dict[str, Any]
             sel["discriminator"] = row["discriminator"]
         if sel not in out:
             out.append(sel)
-    return sorted(out, key=lambda s: SAMPLERS.index(s["sampler"]))  # stable: by cost within a family
+    return sorted(out, key=lambda s: order.index(s["sampler"]))  # stable: by cost within a family

@@ -31,6 +31,7 @@ import pandas as pd
 
 from repro.aggregate import DEFAULT_KEYS, holm, lookup, prefer_refit, select, welch
 from repro.quality import model_name
+from repro.samplers import registry
 from repro.vocab import F_GAN_OBJECTIVES
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
@@ -310,20 +311,9 @@ def describe(selector: dict[str, Any]) -> str:
     tail = f", σ = {sigma:g}" if sigma is not None and sigma != 1.0 else ""
     if sampler == "none":
         return f"plain sampler, σ = {sigma:g}" if sigma is not None else "plain sampler"
+    entry = registry.REGISTRY.get(sampler)
+    if entry is None:
+        return f"{sampler}{tail}"
     # a ratio sampler's verdict is about the ratio it read: the refit estimate, not the exact ratio
     ratio = {"refit": ", refit ratio estimate", "raw": ", raw discriminator"}.get(selector.get("discriminator"), "")
-    if sampler == "drs":
-        if "target_acceptance" in selector:
-            return f"DRS at {selector['target_acceptance']:.0%} acceptance{tail}{ratio}"
-        return f"DRS at γ = {selector.get('gamma', float('nan')):g}{tail}{ratio}"
-    if sampler == "obrs":
-        return f"OBRS K = {selector.get('budget', float('nan')):g}{tail}{ratio}"
-    if sampler == "mh":
-        return f"MH K = {selector.get('chain_length', float('nan')):g}{tail}"
-    if sampler == "langevin":
-        name = "Langevin" if selector.get("langevin_noise", 1.0) else "gradient flow"
-        return f"{name} {selector.get('steps', float('nan')):g} × η = {selector.get('step_size', float('nan')):g}{tail}"
-    if sampler == "adaptive":
-        return (f"adaptive truncation, {selector.get('components', float('nan')):g} components, "
-                f"K = {selector.get('budget', float('nan')):g}{tail}")
-    return f"{sampler}{tail}"
+    return f"{entry.phrase(selector)}{tail}{ratio if entry.scored else ''}"

@@ -8,17 +8,19 @@ one JSON object holding the stats.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 from pathlib import Path
 
 import numpy as np
 
-from repro import grids, refit, sampling
+from repro import grids, refit, samplers, sampling
+from repro.samplers import DEFAULT_BATCH_SIZE, SamplingParams, option_classes
 from repro.atomic import atomic_write
 from repro.cli import emit, options
 from repro.errors import ConfigError
-from repro.train import MAX_SEED
+from repro.seeds import MAX_SEED
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="sample a trained GAN: σ/ψ truncation, DRS, OBRS")
@@ -29,30 +31,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--refit-steps", type=int, default=refit.RefitConfig().steps,
                    help="D updates of the refit against the sampled generator")
-    p.add_argument("--batch-size", type=int, default=sampling.DEFAULT_BATCH_SIZE)
+    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     p.add_argument("--device", default=None, help="cpu, cuda, … (default: where the run loads)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    options.add_options(p, sampling.SamplingParams)  # --method, --sigma, --acceptance, …
+    p.add_argument("--method", dest=options.PREFIX + "method", default=argparse.SUPPRESS, choices=list(samplers.REGISTRY),
+                   help="the sampler (default: none, the plain sampler)")
+    seen: set[str] = {"settings", "method"}  # an option shared by two samplers (budget) is added once
+    for cls in option_classes():  # --method, --sigma, then every sampler's: --acceptance, --budget, …
+        options.add_options(p, cls, skip=tuple(seen))
+        seen.update(f.name for f in dataclasses.fields(cls))
     p.set_defaults(func=run)
 
 
-def params_from_args(args: argparse.Namespace) -> sampling.SamplingParams:
-    """The SamplingParams of the command line; a target --acceptance implies its convention."""
+def params_from_args(args: argparse.Namespace) -> SamplingParams:
+    """The SamplingParams of the command line; as in a spec block, another sampler's option is an error."""
     given = options.given(args)
-    method = given.get("method", sampling.SamplingParams().method)
-    for key in sorted(set().union(*sampling.SAMPLER_AXES.values()) - sampling.SAMPLER_AXES[method]):
-        if given.get(key) is not None:  # as a spec block: another sampler's setting is an error
-            owners = " or ".join(s for s, keys in sampling.SAMPLER_AXES.items() if key in keys)
+    method = given.get("method", SamplingParams().method)
+    if method in samplers.REGISTRY:
+        own = {f.name for f in dataclasses.fields(samplers.get(method).config)} | {"method", "sigma", "psi"}
+        for key in sorted(set(given) - own):
+            owners = " or ".join(samplers.registry.owners(key))
             raise ConfigError(f"--{key.replace('_', '-')} applies to --method {owners}, not {method}")
     for name in ("seed", "refit_steps"):
         if not 0 <= getattr(args, name) < MAX_SEED:
             raise ConfigError(f"--{name.replace('_', '-')} {getattr(args, name)}: expected an integer in [0, 2^31)")
-    if given.get("acceptance") is not None:
-        given.setdefault("gamma_convention", "acceptance")
-    return sampling.SamplingParams.from_dict(given)
+    return SamplingParams.from_dict(given)
 
 
-def save_npz(path: str | Path, images: np.ndarray, params: sampling.SamplingParams, stats: dict) -> None:
+def save_npz(path: str | Path, images: np.ndarray, params: SamplingParams, stats: dict) -> None:
     arrays = {
         "images": images,
         "params": np.array(json.dumps(params.to_dict(), sort_keys=True)),

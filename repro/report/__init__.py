@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from repro.samplers import registry
 from repro.vocab import CEILING
 
 # LaTeX special characters and their escapes, applied to every text value a template prints.
@@ -67,8 +68,7 @@ def objective_label(objective: str, frame=None) -> str:
     return OBJECTIVE_LABELS.get(objective, objective)
 
 
-SAMPLER_LABELS = {"none": "plain", "drs": "DRS", "obrs": "OBRS", "mh": "MH", "langevin": "Langevin",
-                  "adaptive": "Adaptive"}
+SAMPLER_LABELS = registry.labels()  # each sampler's word, from its registry entry
 METRIC_LABELS = {
     "fid": "FID", "precision": "Precision", "recall": "Recall", "density": "Density",
     "coverage": "Coverage", "acceptance_rate": "Acceptance", "f8": "F8", "f1_8": "F1/8",

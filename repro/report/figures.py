@@ -27,7 +27,8 @@ from repro.aggregate import DEFAULT_KEYS, lookup, pr_reference, ratio_smoothness
 from repro.atomic import atomic_path  # noqa: E402
 from repro.claims import table1_configs  # noqa: E402
 from repro.report import METRIC_LABELS, SAMPLER_LABELS, objective_label  # noqa: E402
-from repro.vocab import CHAIN_SAMPLERS, OBJECTIVES, SAMPLERS  # noqa: E402
+from repro.samplers import registry  # noqa: E402
+from repro.vocab import OBJECTIVES  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -321,7 +322,7 @@ def fig_samples(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: An
     lams = values_of(agg, "lam", **ref, sampler="none", sigma=1.0)
     rows_spec = [(objective_label(o, agg), {"objective": o}) for o in _objectives(agg)]
     rows_spec += [(rf"$\lambda$={lam:g}", {**ref, "lam": lam}) for lam in lams]
-    samplers = [s for s in SAMPLERS if any(c[1] == s for c in configs)] or ["none"]
+    samplers = [s for s in registry.names() if any(c[1] == s for c in configs)] or ["none"]
     if not rows_spec:
         return None
     fig, axes = plt.subplots(len(rows_spec), len(samplers), figsize=(1.6 * len(samplers), 1.6 * len(rows_spec)),
@@ -428,7 +429,7 @@ def fig_equal_cost(agg: pd.DataFrame, **_: Any) -> plt.Figure | None:
     the methods compared at equal cost."""
     from repro.claims.beyond import equal_cost_configs  # noqa: PLC0415
 
-    objs = [o for o in _objectives(agg) if any(s["sampler"] in CHAIN_SAMPLERS for s in equal_cost_configs(agg, o))]
+    objs = [o for o in _objectives(agg) if any(s["sampler"] in registry.names("beyond") for s in equal_cost_configs(agg, o))]
     if not objs:
         return None
     fig, axes = plt.subplots(len(objs), 3, figsize=(WIDTH, 2.0 * len(objs) + 0.4), squeeze=False,

@@ -26,7 +26,8 @@ from repro.claims import HIGH_ACCEPTANCE, RECALL_TOLERANCE, VERDICTS, Verdict, t
 from repro.claims.core import COUNTED
 from repro.claims.published import REPORT_BEST_FID, REPORT_TABLE_1
 from repro.errors import ConfigError
-from repro.vocab import CEILING, F_GAN_OBJECTIVES, OBJECTIVES, REJECTION_SAMPLERS
+from repro.samplers import registry
+from repro.vocab import CEILING, F_GAN_OBJECTIVES, OBJECTIVES
 from repro.report import ARCH_LABELS, DATASET_LABELS, SAMPLER_LABELS, latex_escape, objective_label
 from repro.report.tables import digits_of, scale_of
 
@@ -193,7 +194,7 @@ def _table1_section_macros(put: Put, agg: pd.DataFrame) -> None:
     # that the paper builds from any study
     found = {(obj, sampler): sel for obj, sampler, sel in configs}
     for obj in F_GAN_OBJECTIVES:
-        for sampler in REJECTION_SAMPLERS:  # Table 1's samplers (the others: _beyond_macros)
+        for sampler in registry.names("rejection"):  # Table 1's samplers (the others: _beyond_macros)
             _table1_macros(put, agg, obj, sampler, found.get((obj, sampler)))
     for obj, sampler, sel in configs:
         row = lookup(agg, "fid", objective=obj, **sel)

@@ -27,7 +27,8 @@ from repro.claims.core import SHORT_NAMES, describe
 from repro.claims.published import PUBLISHED, PublishedRow
 from repro.report import (DATASET_LABELS, LOWER_IS_BETTER, METRIC_LABELS, OBJECTIVE_LABELS, SAMPLER_LABELS,
                           latex_escape, objective_label)
-from repro.vocab import CEILING, CHAIN_SAMPLERS, DISCRIMINATORS, F_GAN_OBJECTIVES
+from repro.samplers import registry
+from repro.vocab import CEILING, DISCRIMINATORS, F_GAN_OBJECTIVES
 
 TEMPLATES = Path(__file__).with_name("templates")
 MISSING = "--"
@@ -438,7 +439,7 @@ def build_beyond(agg: pd.DataFrame) -> Table:
     """(7) every sampler at σ = 1 on the models that have the samplers beyond rejection, ordered
     by family and cost per sample: the equal-cost comparison (docs/maths.md §6.8)."""
     specs = []
-    objs = [o for o in F_GAN if any(s["sampler"] in CHAIN_SAMPLERS for s in equal_cost_configs(agg, o))]
+    objs = [o for o in F_GAN if any(s["sampler"] in registry.names("beyond") for s in equal_cost_configs(agg, o))]
     for obj in objs:
         for k, sel in enumerate(equal_cost_configs(agg, obj)):
             specs.append(([_obj(obj, agg) if k == 0 else "", latex_escape(describe(sel).replace(", σ = 1", ""))],
