@@ -33,6 +33,7 @@ import logging
 import math
 import warnings
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,21 +50,8 @@ CEILING_CSV = "ceiling.csv"  # the real-versus-real rows a study writes beside r
 
 log = logging.getLogger(__name__)
 
-# The samplers' settings as result columns (every registered sampler's, repro.samplers.registry);
-# a column belongs to the samplers that fill it and stays empty for the others.
-SAMPLER_COLUMNS = registry.column_names()
-SAMPLER_NUMBERS = tuple(c for c in SAMPLER_COLUMNS if c not in registry.text_column_names())
-# The configuration of an evaluation cell: every key column except the seeds and the ids.
-KEY_COLUMNS = (
-    "study", "dataset", "objective", "variant", "lam", "aux", "gen_form", "init_from", "sigma", "psi",
-    "sampler", *SAMPLER_COLUMNS, "discriminator",
-)
 # What a lookup assumes unless told: no hard truncation, the objective's default recipe.
 DEFAULT_KEYS = {"psi": math.nan, "variant": ""}
-# What tells one sampler setting from another (the treatment of a paired comparison).
-TREATMENT_KEYS = ("sampler", "sigma", *SAMPLER_NUMBERS, "discriminator")
-# Key columns a results table may leave out (filled with "" / NaN): older or smaller studies.
-OPTIONAL_KEYS = ("variant", "init_from", *SAMPLER_COLUMNS, "discriminator")
 SEED_COLUMNS = ("train_seed", "eval_seed")
 ID_COLUMNS = ("cell_id", "train_id")
 METRICS = (
@@ -83,20 +71,52 @@ CLASS_METRICS = ("classes_covered", "class_kl")
 REBALANCED_METRICS = ("fid_rebalanced",)
 # What a sampler spent per returned sample, in forward passes (repro.cost).
 COST_METRICS = ("cost_per_sample",)
-REQUIRED = (*(k for k in KEY_COLUMNS if k not in OPTIONAL_KEYS), *SEED_COLUMNS, *ID_COLUMNS,
-            "status", *METRICS)
 # ok enters statistics; the others are counted. The harness lists cells not yet run as
 # missing, and cells whose configuration changed since they ran as stale.
 STATUSES = ("ok", "failed", "diverged", "damaged", "outdated", "missing", "stale")
 METHODS = ("t", "bootstrap")
 BOOTSTRAP_MIN_N = 10  # below this many seeds a bootstrap interval under-covers: t is used
-NUMERIC_KEYS = ("lam", "sigma", "psi", *SAMPLER_NUMBERS)
-TEXT_KEYS = tuple(k for k in KEY_COLUMNS if k not in NUMERIC_KEYS)
+STAT_COLUMNS = ("mean", "std", "lo", "hi", "half_width", "n", "n_failed", "n_diverged", "n_missing", "method",
+                "confidence", "resamples")
 
-AGG_COLUMNS = (
-    *KEY_COLUMNS, "metric", "mean", "std", "lo", "hi", "half_width", "n", "n_failed",
-    "n_diverged", "n_missing", "method", "confidence", "resamples",
-)
+
+@dataclass(frozen=True)
+class Columns:
+    """The tidy tables' key columns. The sampler part is every registered sampler's result
+    columns (``repro.samplers.registry``; a column stays empty for the samplers that do not fill
+    it), so ``columns()`` builds them when asked: a sampler registered at run time is in."""
+
+    sampler: tuple[str, ...]  # the samplers' settings
+    key: tuple[str, ...]  # the configuration of an evaluation cell: every key column but seeds and ids
+    treatment: tuple[str, ...]  # what tells one sampler setting from another (a paired comparison's)
+    optional: tuple[str, ...]  # key columns a results table may leave out (older or smaller studies)
+    numeric: tuple[str, ...]
+    text: tuple[str, ...]
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return (*(k for k in self.key if k not in self.optional), *SEED_COLUMNS, *ID_COLUMNS, "status", *METRICS)
+
+    @property
+    def aggregated(self) -> tuple[str, ...]:
+        return (*self.key, "metric", *STAT_COLUMNS)
+
+    @property
+    def paired(self) -> tuple[str, ...]:
+        return (*GROUP_ON, *self.treatment, "psi", "baseline", "pairing", "metric", "mean", "std", "lo", "hi",
+                "half_width", "n", "method", "resamples", "confidence", "p_value")
+
+
+def columns() -> Columns:
+    """The key columns of the samplers registered now (see ``Columns``)."""
+    sampler = registry.column_names()
+    numbers = tuple(c for c in sampler if c not in registry.text_column_names())
+    key = ("study", "dataset", "objective", "variant", "lam", "aux", "gen_form", "init_from", "sigma", "psi",
+           "sampler", *sampler, "discriminator")
+    numeric = ("lam", "sigma", "psi", *numbers)
+    return Columns(sampler=sampler, key=key, treatment=("sampler", "sigma", *numbers, "discriminator"),
+                   optional=("variant", "init_from", *sampler, "discriminator"), numeric=numeric,
+                   text=tuple(k for k in key if k not in numeric))
 
 
 # ---------------------------------------------------------------- loading (I/O edge)
@@ -110,7 +130,7 @@ def load_results(study_dir: str | Path) -> pd.DataFrame:
             "that holds results.csv"
         )
     try:
-        frame = pd.read_csv(path, keep_default_na=True, dtype={k: "string" for k in TEXT_KEYS})
+        frame = pd.read_csv(path, keep_default_na=True, dtype={k: "string" for k in columns().text})
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty: no evaluation cell of this study has run yet "
                         "(make study STUDY=…)") from None
@@ -156,7 +176,7 @@ def load_ceiling(study_dir: str | Path) -> pd.DataFrame:
         raise DataError(f"{path} is not a ceiling table ({type(exc).__name__}); rebuild it with "
                         "`repro paper --study <spec>.toml` or `repro study run <spec>`") from None
     rows = raw.assign(objective=CEILING, sampler="none", sigma=1.0, train_seed=raw["eval_seed"], train_id="",
-                      **{k: np.nan for k in (*KEY_COLUMNS, *METRICS) if k not in raw and k not in (
+                      **{k: np.nan for k in (*columns().key, *METRICS) if k not in raw and k not in (
                           "objective", "sampler", "sigma")})
     return tidy(rows)
 
@@ -219,16 +239,16 @@ def check_ranges(frame: pd.DataFrame) -> None:
 
 def tidy(frame: pd.DataFrame) -> pd.DataFrame:
     """Check the schema and normalise types: text keys as str ('' for missing), numbers float."""
-    missing = [c for c in REQUIRED if c not in frame.columns]
+    missing = [c for c in columns().required if c not in frame.columns]
     if missing:
-        raise DataError(f"results are missing columns {missing}; expected at least {list(REQUIRED)}")
+        raise DataError(f"results are missing columns {missing}; expected at least {list(columns().required)}")
     out = frame.copy()
-    for col in OPTIONAL_KEYS:
+    for col in columns().optional:
         if col not in out.columns:
-            out[col] = np.nan if col in NUMERIC_KEYS else ""
-    for col in TEXT_KEYS:
+            out[col] = np.nan if col in columns().numeric else ""
+    for col in columns().text:
         out[col] = out[col].astype("string").fillna("").astype(str)
-    for col in (*NUMERIC_KEYS, *METRICS):
+    for col in (*columns().numeric, *METRICS):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
     for col in ("train_seconds", "train_fid_first", "train_fid_last", *RATIO_METRICS, *CLASS_METRICS,
                 *REBALANCED_METRICS, *COST_METRICS):
@@ -334,7 +354,7 @@ def aggregate(
     """
     metrics = list(metrics)
     rows = []
-    for key, group in frame.groupby(list(KEY_COLUMNS), dropna=False, sort=True):
+    for key, group in frame.groupby(list(columns().key), dropna=False, sort=True):
         ok = group[group["status"] == "ok"]
         counts = {"n_failed": int(group["status"].isin(["failed", "damaged"]).sum()),
                   "n_diverged": int((group["status"] == "diverged").sum()),
@@ -343,9 +363,9 @@ def aggregate(
         per_seed = ok.groupby("train_seed")[metrics].mean()
         for metric in metrics:
             stat = interval(per_seed[metric], method, confidence, n_resamples, seed)
-            rows.append({**dict(zip(KEY_COLUMNS, key)), "metric": metric, **stat, **counts,
+            rows.append({**dict(zip(columns().key, key)), "metric": metric, **stat, **counts,
                          "confidence": confidence})
-    return pd.DataFrame(rows, columns=list(AGG_COLUMNS))
+    return pd.DataFrame(rows, columns=list(columns().aggregated))
 
 
 def standard_comparisons(frame: pd.DataFrame) -> list[tuple[dict, dict]]:
@@ -353,11 +373,11 @@ def standard_comparisons(frame: pd.DataFrame) -> list[tuple[dict, dict]]:
     σ ≠ 1 or ψ versus the plain sampler at σ = 1 without ψ, per trained model."""
     base = {"sampler": "none", "sigma": 1.0, "psi": math.nan}
     pairs = []
-    sel = frame[[*TREATMENT_KEYS, "psi"]].drop_duplicates()
+    sel = frame[[*columns().treatment, "psi"]].drop_duplicates()
     for _, r in sel.iterrows():
         if r["sampler"] == "none" and r["sigma"] == 1.0 and not np.isfinite(r["psi"]):
             continue
-        treat = {k: r[k] for k in (*TREATMENT_KEYS, "psi")}
+        treat = {k: r[k] for k in (*columns().treatment, "psi")}
         if r["sampler"] != "none" and r["sigma"] != 1.0:
             continue  # compare samplers at σ = 1 and σ with the plain sampler only
         pairs.append((treat, base))
@@ -369,7 +389,7 @@ def select(frame: pd.DataFrame, selector: Mapping[str, Any]) -> pd.Series:
     for col, val in selector.items():
         if isinstance(val, float) and math.isnan(val):
             mask &= frame[col].isna()
-        elif col in NUMERIC_KEYS:
+        elif col in columns().numeric:
             mask &= np.isclose(frame[col].astype(float), float(val))
         else:
             mask &= frame[col] == val
@@ -382,8 +402,6 @@ PAIR_ON = ("study", "dataset", "objective", "variant", "lam", "aux", "gen_form",
            "train_id", "train_seed", "eval_seed")
 PAIR_ON_SEED = ("study", "dataset", "train_seed", "eval_seed")
 GROUP_ON = ("study", "dataset", "objective", "variant", "lam", "aux", "gen_form", "init_from")
-PAIRED_COLUMNS = (*GROUP_ON, *TREATMENT_KEYS, "psi", "baseline", "pairing", "metric", "mean", "std", "lo", "hi",
-                  "half_width", "n", "method", "resamples", "confidence", "p_value")
 
 
 def t_pvalue(mean: float, std: float, n: int) -> float:
@@ -425,7 +443,7 @@ def paired_differences(
 
     ``PAIR_ON`` (default): the same trained model and evaluation seed; ``PAIR_ON_SEED``: the same
     training and evaluation seeds (models that share a parent). Returns one row per (model
-    configuration, treatment, metric): ``GROUP_ON`` and ``TREATMENT_KEYS`` of the treatment,
+    configuration, treatment, metric): ``GROUP_ON`` and ``columns().treatment`` of the treatment,
     ``baseline`` (a text label), ``pairing`` (a name for the family of comparisons: ``model``
     against the plain sampler, ``seed`` between λ-PR fine-tunes, ``discriminator`` refit against
     raw; default from ``pair_on``), the ``interval`` statistics of the differences and the
@@ -448,16 +466,16 @@ def paired_differences(
             for metric in metrics:
                 diffs = per_seed[metric].mean() - per_seed[f"{metric}_base"].mean()
                 stat = interval(diffs, method, confidence, n_resamples, seed)
-                rows.append({**dict(zip(GROUP_ON, key)), **{k: treat.get(k, np.nan) for k in (*TREATMENT_KEYS, "psi")},
+                rows.append({**dict(zip(GROUP_ON, key)), **{k: treat.get(k, np.nan) for k in (*columns().treatment, "psi")},
                              "baseline": label, "pairing": pairing, "metric": metric, **stat,
                              "confidence": confidence, "p_value": t_pvalue(stat["mean"], stat["std"], stat["n"])})
-    return pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))
+    return pd.DataFrame(rows, columns=list(columns().paired))
 
 
 def discriminator_comparisons(frame: pd.DataFrame) -> list[tuple[dict, dict]]:
     """Each DRS / OBRS setting with the refit discriminator against the same setting with the raw
     one, on the same model (docs/maths.md §6.4): ``paired_differences(..., pairing="discriminator")``."""
-    keys = [k for k in (*TREATMENT_KEYS, "psi") if k != "discriminator"]
+    keys = [k for k in (*columns().treatment, "psi") if k != "discriminator"]
     refit = frame[frame["discriminator"] == "refit"][keys].drop_duplicates()
     out = []
     for _, r in refit.iterrows():
@@ -563,11 +581,11 @@ def envelope_differences(frame: pd.DataFrame, method: str = "t", confidence: flo
                 if not values:
                     continue
                 stat = interval(values, method, confidence, n_resamples, seed)
-                rows.append({**{k: first[k] for k in GROUP_ON}, **{k: first.get(k, np.nan) for k in (*TREATMENT_KEYS, "psi")},
+                rows.append({**{k: first[k] for k in GROUP_ON}, **{k: first.get(k, np.nan) for k in (*columns().treatment, "psi")},
                              "baseline": f"{parent} {knob} truncation envelope", "pairing": "envelope",
                              "metric": metric, **stat, "confidence": confidence,
                              "p_value": t_pvalue(stat["mean"], stat["std"], stat["n"])})
-    return pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))
+    return pd.DataFrame(rows, columns=list(columns().paired))
 
 
 def objective_comparisons(frame: pd.DataFrame) -> list[tuple[dict, dict]]:
@@ -575,7 +593,7 @@ def objective_comparisons(frame: pd.DataFrame) -> list[tuple[dict, dict]]:
     setting both have: ``paired_differences(..., pair_on=PAIR_ON_SEED, pairing="objective")``
     (the fine-tunes of one seed share their parent, so they are paired by seed)."""
     tuned = frame[frame["objective"].isin(F_GAN_OBJECTIVES) & (_init_from(frame) != "")]
-    keys = [k for k in (*TREATMENT_KEYS, "psi") if k in tuned.columns]
+    keys = [k for k in (*columns().treatment, "psi") if k in tuned.columns]
     out = []
     for parent, g in tuned.groupby(_init_from(tuned)):
         for _, r in g[keys].drop_duplicates().iterrows():
@@ -620,7 +638,7 @@ def fine_tuned_from(frame: pd.DataFrame) -> list[str]:
 
 
 def parts_empty() -> pd.DataFrame:
-    return pd.DataFrame(columns=list(PAIRED_COLUMNS))
+    return pd.DataFrame(columns=list(columns().paired))
 
 
 def status_counts(frame: pd.DataFrame) -> dict[str, int]:
@@ -691,9 +709,9 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
 
 
 def read_aggregate(path: str | Path) -> pd.DataFrame:
-    frame = pd.read_csv(path, dtype={k: "string" for k in (*TEXT_KEYS, "baseline", "metric",
+    frame = pd.read_csv(path, dtype={k: "string" for k in (*columns().text, "baseline", "metric",
                                                            "method")})
-    for col in TEXT_KEYS:
+    for col in columns().text:
         if col in frame:
             frame[col] = frame[col].fillna("").astype(str)
     return frame

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from repro.aggregate import SAMPLER_NUMBERS, lookup, select, values_of
+from repro.aggregate import columns, lookup, select, values_of
 from repro.claims.core import UNTESTABLE, Outcome, describe, directional, fmt, objectives_present, paired_test
 from repro.claims.rejection import preferred_discriminator
 from repro.samplers import registry
@@ -69,7 +69,7 @@ def equal_cost_configs(agg: pd.DataFrame, objective: str) -> list[dict[str, Any]
     """Every sampler setting the study ran on ``objective``'s models at σ = 1 without ψ (the
     refit discriminator where a setting has both), as selectors, ordered by sampler family (the
     registry's order) and then by cost per sample: the rows of the equal-cost table."""
-    keys = ("sampler", *SAMPLER_NUMBERS)
+    keys = tuple(k for k in columns().treatment if k not in ("sigma", "discriminator"))
     order = list(registry.REGISTRY)
     sub = agg[(agg["metric"] == "cost_per_sample") & (agg["n"] > 0)]
     sub = sub[select(sub, {"objective": objective, "variant": "", "sigma": 1.0, "psi": float("nan")})]

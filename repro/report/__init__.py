@@ -68,7 +68,10 @@ def objective_label(objective: str, frame=None) -> str:
     return OBJECTIVE_LABELS.get(objective, objective)
 
 
-SAMPLER_LABELS = registry.labels()  # each sampler's word, from its registry entry
+def sampler_label(name: str) -> str:
+    """A sampler's word in tables and figures, from its registry entry (``repro.samplers``)."""
+    entry = registry.REGISTRY.get(name)
+    return entry.label if entry is not None else name
 METRIC_LABELS = {
     "fid": "FID", "precision": "Precision", "recall": "Recall", "density": "Density",
     "coverage": "Coverage", "acceptance_rate": "Acceptance", "f8": "F8", "f1_8": "F1/8",

@@ -26,7 +26,7 @@ from scipy import stats  # noqa: E402
 from repro.aggregate import DEFAULT_KEYS, lookup, pr_reference, ratio_smoothness, select, values_of  # noqa: E402
 from repro.atomic import atomic_path  # noqa: E402
 from repro.claims import table1_configs  # noqa: E402
-from repro.report import METRIC_LABELS, SAMPLER_LABELS, objective_label  # noqa: E402
+from repro.report import METRIC_LABELS, objective_label, sampler_label  # noqa: E402
 from repro.samplers import registry  # noqa: E402
 from repro.vocab import OBJECTIVES  # noqa: E402
 
@@ -215,8 +215,8 @@ def fig_prd(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: Any
                 continue
             drew = True
             r_m, p_m, p_lo, p_hi = curve
-            label = SAMPLER_LABELS[sampler]
-            ax.plot(r_m, p_m, color=COLOURS[o], linestyle=SAMPLER_STYLE[sampler], label=label)
+            label = sampler_label(sampler)
+            ax.plot(r_m, p_m, color=COLOURS[o], linestyle=SAMPLER_STYLE.get(sampler, "-."), label=label)
             if np.isfinite(p_lo).any():
                 ax.fill_between(r_m, p_lo, p_hi, color=COLOURS[o], alpha=0.15, linewidth=0)
         ax.set_title(objective_label(o, agg))
@@ -359,13 +359,9 @@ def fig_samples(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: An
 
 
 def _sampler_title(sampler: str, sel: dict[str, Any]) -> str:
-    label = SAMPLER_LABELS[sampler]
-    if sampler == "drs":
-        label += (f" ({100 * sel['target_acceptance']:.0f}%)" if "target_acceptance" in sel
-                  else rf" ($\gamma$={sel['gamma']:g})")
-    if sampler == "obrs":
-        label += f" (K={sel['budget']:g})"
-    return label
+    """A panel's title: the sampler's phrase from its registry entry ("DRS at 88 % acceptance")."""
+    entry = registry.REGISTRY.get(sampler)
+    return entry.phrase(sel) if entry is not None else sampler
 
 
 def _sigma_model(agg: pd.DataFrame) -> str | None:
@@ -415,7 +411,8 @@ def fig_sigma_prd(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: 
 
 
 FAMILY_MARKERS = {"none": "o", "drs": "s", "obrs": "D", "mh": "^", "langevin": "v", "flow": "<", "adaptive": "P"}
-FAMILY_LABELS = {**SAMPLER_LABELS, "flow": "gradient flow"}
+def family_label(family: str) -> str:
+    return "gradient flow" if family == "flow" else sampler_label(family)
 
 
 def _family(sel: dict[str, Any]) -> str:
@@ -452,7 +449,7 @@ def fig_equal_cost(agg: pd.DataFrame, **_: Any) -> plt.Figure | None:
                 x, y, lo, hi = (np.array(v) for v in zip(*pts))
                 yerr = np.vstack([y - lo, hi - y]) if np.isfinite(lo).all() else None
                 ax.errorbar(x, y, yerr=yerr, color=palette[fam], marker=FAMILY_MARKERS[fam], markersize=3.5,
-                            capsize=2, linewidth=1, label=FAMILY_LABELS[fam])
+                            capsize=2, linewidth=1, label=family_label(fam))
             ax.set_xscale("log")
             ax.set_ylabel(_label(metric))
             if i == len(objs) - 1:

@@ -28,7 +28,7 @@ from repro.claims.published import REPORT_BEST_FID, REPORT_TABLE_1
 from repro.errors import ConfigError
 from repro.samplers import registry
 from repro.vocab import CEILING, F_GAN_OBJECTIVES, OBJECTIVES
-from repro.report import ARCH_LABELS, DATASET_LABELS, SAMPLER_LABELS, latex_escape, objective_label
+from repro.report import ARCH_LABELS, DATASET_LABELS, latex_escape, objective_label, sampler_label
 from repro.report.tables import digits_of, scale_of
 
 _DIGITS = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
@@ -200,7 +200,7 @@ def _table1_section_macros(put: Put, agg: pd.DataFrame) -> None:
         row = lookup(agg, "fid", objective=obj, **sel)
         if row is not None and (best is None or row["mean"] < best[2]):
             best = (obj, sampler, row["mean"])
-    put("BestFidConfig", f"{objective_label(best[0], agg)} + {SAMPLER_LABELS[best[1]]}"
+    put("BestFidConfig", f"{objective_label(best[0], agg)} + {sampler_label(best[1])}"
         if best else "--")
     put("BestFidValue", fmt_value(best[2], "fid") if best else "--")
 
@@ -395,7 +395,7 @@ def _table1_macros(put, agg: pd.DataFrame, obj: str, sampler: str,
                    sel: dict[str, Any] | None) -> None:
     for metric in ("fid", "precision", "recall", "density", "coverage", "acceptance_rate"):
         row = lookup(agg, metric, objective=obj, **sel) if sel is not None else None
-        base = macro_name(obj, SAMPLER_LABELS[sampler], METRIC_LABELS_SHORT[metric])
+        base = macro_name(obj, sampler_label(sampler), METRIC_LABELS_SHORT[metric])
         put(base, fmt_value(row["mean"] if row else np.nan, metric))
         put(base + "Hw", fmt_value(row["half_width"] if row else np.nan, metric))
 

@@ -25,8 +25,8 @@ from repro.claims.core import sign, welch_test
 from repro.claims.beyond import equal_cost_configs
 from repro.claims.core import SHORT_NAMES, describe
 from repro.claims.published import PUBLISHED, PublishedRow
-from repro.report import (DATASET_LABELS, LOWER_IS_BETTER, METRIC_LABELS, OBJECTIVE_LABELS, SAMPLER_LABELS,
-                          latex_escape, objective_label)
+from repro.report import (DATASET_LABELS, LOWER_IS_BETTER, METRIC_LABELS, OBJECTIVE_LABELS, latex_escape,
+                          objective_label)
 from repro.samplers import registry
 from repro.vocab import CEILING, DISCRIMINATORS, F_GAN_OBJECTIVES
 
@@ -190,12 +190,7 @@ def build_objective_sampler(agg: pd.DataFrame, budget: float | None = None) -> T
     specs = []
     last = None
     for obj, sampler, sel in table1_configs(agg, budget):
-        label = SAMPLER_LABELS[sampler]
-        if sampler == "drs":
-            label += (f" (acc. {sel['target_acceptance']:.0%})" if "target_acceptance" in sel
-                      else f" (γ = {sel['gamma']:g})")
-        elif sampler == "obrs":
-            label += f" (K = {sel['budget']:g})"
+        label = registry.get(sampler).phrase(sel) if sampler in registry.REGISTRY else sampler
         specs.append(([_obj(obj, agg) if obj != last else "", latex_escape(label)],
                       {"objective": obj, **sel}, obj != last))
         last = obj

@@ -11,7 +11,7 @@ An entry holds everything the harness needs to know about a sampler, so that a n
   key columns of the results table;
 - ``columns``: the result columns this sampler fills from its configuration (every other
   sampler's columns stay empty); the union over the registry, in registry order, is the
-  sampler part of the tidy table's key (``repro.aggregate.KEY_COLUMNS``);
+  sampler part of the tidy table's key (``repro.aggregate.columns``);
 - ``run(proposals, n, config, rng) -> (images, stats)``: draws n samples from
   ``repro.samplers.proposals.Proposals`` (the tuned latent prior, the generator and the ratio),
   with ``rng`` the run's random streams (``repro.core.seeds.SamplerStreams``);
