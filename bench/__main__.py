@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from bench import COLUMNS
-from repro.runtime import default_device, package_versions
+from repro.core.runtime import default_device, package_versions
 
 # Bench modules in run order.
 MODULES = ("metrics", "embedding", "train", "samplers")

@@ -15,9 +15,9 @@ N = 10_000
 
 def case(batch_size: int = 256, fused: bool = True):
     """Inputs built outside the timed call; returns the callable that ``measure`` times."""
-    from repro import data, features  # noqa: PLC0415
+    from repro.data import datasets, features  # noqa: PLC0415
 
-    ds = data.load("mnist")
+    ds = datasets.load("mnist")
     space = features.load_or_train(ds, progress=False)
     images = ds.test.images[:N]
     if not fused:  # the training module, unfused: what embedding costs without the inference copy

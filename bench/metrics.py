@@ -1,4 +1,4 @@
-"""Speed and memory of repro.metrics against straightforward reference implementations.
+"""Speed and memory of repro.maths.metrics against straightforward reference implementations.
 
 Targets (10,000 vs 10,000 features of dimension 128, CPU):
 - precision, recall, density and coverage together (k = 3 and 5): ≤ 1.0 s, ≤ 300 MB;
@@ -123,7 +123,7 @@ def _rounded(d: dict[str, float]) -> str:
 def case_prdc(impl: str, n: int = N) -> Callable[[], Any]:
     real, fake = _pair(n)
     if impl == "repro":
-        from repro.metrics import prdc
+        from repro.maths.metrics import prdc
 
         return lambda: _rounded(prdc(real, fake, k_pr=3, k_dc=5))
     if impl == "reference":
@@ -134,7 +134,7 @@ def case_prdc(impl: str, n: int = N) -> Callable[[], Any]:
 
 
 def case_pr_large(n: int = N_LARGE) -> Callable[[], Any]:
-    from repro.metrics import knn_precision_recall
+    from repro.maths.metrics import knn_precision_recall
 
     real, fake = _pair(n)
     return lambda: "P={:.4f} R={:.4f}".format(*knn_precision_recall(real, fake, k=3))
@@ -143,7 +143,7 @@ def case_pr_large(n: int = N_LARGE) -> Callable[[], Any]:
 def case_fid(impl: str) -> Callable[[], Any]:
     real, fake = _pair()
     if impl == "repro":
-        from repro.metrics import frechet_distance
+        from repro.maths.metrics import frechet_distance
 
         return lambda: f"{frechet_distance(real, fake):.6f}"
     return lambda: f"{reference_fid(real, fake):.6f}"
@@ -151,7 +151,7 @@ def case_fid(impl: str) -> Callable[[], Any]:
 
 def case_prd(impl: str) -> Callable[[], Any]:
     real, fake = _pair()
-    from repro.metrics import f_beta_max, prd_curve
+    from repro.maths.metrics import f_beta_max, prd_curve
 
     if impl == "repro":
         return lambda: "F8={:.4f} F1/8={:.4f}".format(*f_beta_max(*prd_curve(real, fake)))

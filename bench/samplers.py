@@ -4,7 +4,7 @@ model, with the refit discriminator fitted (and cached) before the timed call.
 The model: ``REPRO_BENCH_RUN`` (a training run folder, e.g. a default study's BCE cell), else
 a BCE model trained once by this bench (2 epochs, cached under the data folder). The times
 are those of ``sampling.sample_trained`` alone (no metrics); the cost column is the sampler's
-own count of forward passes per sample (``repro.cost``), so time and cost can be compared.
+own count of forward passes per sample (``repro.maths.cost``), so time and cost can be compared.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ def bench_run() -> Path:
     given = os.environ.get("REPRO_BENCH_RUN")
     if given:
         return Path(given)
-    from repro import train  # noqa: PLC0415
-    from repro.runtime import home_dir  # noqa: PLC0415
+    from repro.gan import train  # noqa: PLC0415
+    from repro.core.runtime import home_dir  # noqa: PLC0415
 
     cfg = train.TrainConfig(epochs=2, eval_every=0)
     run_dir = home_dir() / "cache" / "bench" / f"bce-{cfg.key()}"
@@ -45,7 +45,8 @@ def bench_run() -> Path:
 
 def case(run_dir: str, params: dict[str, Any]):
     """Load the model, fit its refit discriminator (cached), return the timed call."""
-    from repro import refit, samplers, sampling, train  # noqa: PLC0415
+    from repro import samplers  # noqa: PLC0415
+    from repro.gan import refit, sampling, train
 
     model = train.load_trained(run_dir)
     p = samplers.SamplingParams.of(**params)

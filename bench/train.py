@@ -2,7 +2,7 @@
 the small DCGAN (C = 32, as the Fashion-MNIST study trains it), side by side in one run:
 
 (a) one seed alone: repro's training loop, one process, one thread;
-(b) three seeds the way the study trains them on this machine (``repro.study.stacks_seeds``: on a
+(b) three seeds the way the study trains them on this machine (``repro.harness.study.stacks_seeds``: on a
     CPU, apart, one process per core, each one thread); beside it, a stack of three seeds in one
     process (how the study trains them on a GPU);
 (c) the naive loop a researcher writes (``naive_step``: nn.Sequential networks, torch's default
@@ -30,8 +30,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from repro import nets
-from repro import train as T
+from repro.gan import nets
+from repro.gan import train as T
 
 B = 64
 CASES = {"mlp": T.TrainConfig(), "dcgan": T.TrainConfig(arch="dcgan", conv_channels=32)}
@@ -201,9 +201,9 @@ def _worker(what: str, arch: str, seeds: int, threads: int) -> None:
 
 def run() -> list[dict]:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    from repro.study import stacks_seeds  # noqa: PLC0415 - the study's own rule, on a spec that leaves it to "auto"
-    from repro.spec import load_spec  # noqa: PLC0415
-    from repro.runtime import PROJECT_ROOT  # noqa: PLC0415
+    from repro.harness.study import stacks_seeds  # noqa: PLC0415 - the study's own rule, on a spec that leaves it to "auto"
+    from repro.harness.spec import load_spec  # noqa: PLC0415
+    from repro.core.runtime import PROJECT_ROOT  # noqa: PLC0415
 
     stacked = stacks_seeds(load_spec(PROJECT_ROOT / "study" / "default.toml"), "local")
     rows: list[dict] = []

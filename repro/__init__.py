@@ -1,7 +1,7 @@
 """repro: precision and recall of generative models, reproduced and extended.
 
 When a change alters the numbers a cached result holds, bump the version of the component it
-changes (``repro.versions``): cell ids and caches are keyed by them, so stale results are
+changes (``repro.core.versions``): cell ids and caches are keyed by them, so stale results are
 recomputed, never reused.
 """
 

@@ -24,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from repro import metrics, seeds
-from repro.config import MAX_SAMPLES, check_choices, check_minimum, option
-from repro.errors import ConfigError
-from repro.vocab import SPLITS
+from repro.maths import metrics
+from repro.core import seeds
+from repro.core.config import MAX_SAMPLES, check_choices, check_minimum, option
+from repro.core.errors import ConfigError
+from repro.core.vocab import SPLITS
 
 REAL_SUBSET_SEED = seeds.REAL_SUBSET  # with the evaluation seed, seeds the real reference subset
 HELD_OUT_SEED = seeds.HELD_OUT  # with the evaluation seed, seeds the held-out real images of the ceiling
@@ -47,7 +48,7 @@ class EvalSettings:
     prd_runs: int = 10
     grid_images: int = 64
     eval_seeds: int = 1  # evaluations per trained model, each with its own generated and real subsets
-    refit_steps: int = 1000  # D updates of the refit against the sampled generator (repro.refit)
+    refit_steps: int = 1000  # D updates of the refit against the sampled generator (repro.gan.refit)
 
     def __post_init__(self) -> None:
         check_choices(self)

@@ -34,7 +34,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from repro import evaluation, features, metrics, samplers, sampling, spec, study, train  # noqa: E402
+from repro import evaluation, samplers  # noqa: E402
+from repro.data import features
+from repro.maths import metrics
+from repro.gan import sampling, train
+from repro.harness import spec, study
 from repro.report import tables  # noqa: E402
 
 TOL_TRAIN = 1e-3      # max |Δ| of generated pixels in [-1, 1] after 32 steps
@@ -104,7 +108,7 @@ def study_means(dev_name: str, root: Path) -> dict[str, float]:
     report = study.run(s, root / "runs", progress=False)
     if not report.ok:
         raise SystemExit(f"the tiny study on {dev_name} failed: {report.failed}")
-    from repro.aggregate import aggregate_study  # noqa: PLC0415
+    from repro.analysis.aggregate import aggregate_study  # noqa: PLC0415
     frame, agg, _ = aggregate_study(report.study_dir)
     tables.write_tables([tables.build_models(agg), tables.build_objective_sampler(agg)], root / "tables")
     ok = frame[frame["status"] == "ok"]
@@ -140,7 +144,7 @@ def main() -> int:
 
         print("2. refit discriminator and DRS at 50 % acceptance")
         params = samplers.SamplingParams.of(method="drs", gamma_convention="acceptance", acceptance=0.5, burn_in=2000)
-        from repro.refit import RefitConfig  # noqa: PLC0415
+        from repro.gan.refit import RefitConfig  # noqa: PLC0415
         rates = [sampling.sample_trained(m, 1000, params, 3, device=d, refit_cfg=RefitConfig(steps=50))[1]
                  ["acceptance_rate"] for m, d in ((on_dev[0], dev), (on_cpu[0], cpu))]
         check("DRS acceptance", abs(rates[0] - rates[1]), TOL_ACCEPT, failures)
@@ -151,8 +155,8 @@ def main() -> int:
         fs = features.load_or_train("mnist", device=cpu, progress=False)
         f_cpu = fs.embed(x, value_range=(-1.0, 1.0))
         check("embeddings", float(np.abs(f_dev - f_cpu).max() / np.abs(f_cpu).max()), TOL_FEATURES, failures)
-        from repro import data  # noqa: PLC0415
-        real = evaluation.reference_subset(fs.real_features(data.load("mnist"), "test"), 256, 0)
+        from repro.data import datasets  # noqa: PLC0415
+        real = evaluation.reference_subset(fs.real_features(datasets.load("mnist"), "test"), 256, 0)
         fid = [metrics.frechet_distance(real, f) for f in (f_dev, f_cpu)]
         prec = [metrics.prdc(real, f)["precision"] for f in (f_dev, f_cpu)]
         check("FID", abs(fid[0] - fid[1]) / fid[1], TOL_FEATURES, failures)

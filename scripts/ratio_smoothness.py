@@ -61,14 +61,16 @@ def study_refit_steps(study_dir: Path) -> set[int]:
 def measure(run_dir: Path, sampler: dict[str, Any], discriminator: str, steps: int, n: int, seed: int
             ) -> dict[str, float]:
     """One point of the curve, scored by the study's evaluation protocol (repro.evaluation)."""
-    from repro import data, evaluation, features, refit, samplers, sampling, train
+    from repro import evaluation, samplers
+    from repro.data import datasets, features
+    from repro.gan import refit, sampling, train
 
     settings = evaluation.EvalSettings(n_samples=n)
     model = train.load_trained(run_dir)
     params = samplers.SamplingParams.of(**sampler, discriminator=discriminator)
     cfg = refit.RefitConfig(steps=steps)
     images, stats = sampling.sample_trained(model, n, params, seed, refit_cfg=cfg)
-    ds = data.load(model.config.dataset)
+    ds = datasets.load(model.config.dataset)
     fs = features.load_or_train(ds, progress=False)
     fake = fs.embed(images, value_range=(-1.0, 1.0))
     real = evaluation.reference_subset(fs.real_features(ds, settings.reference_split), n, seed)
@@ -119,7 +121,7 @@ def run(study_dir: Path, out: Path, objectives: list[str], samplers: list[str], 
 
 def plot(study_dir: Path, png: Path) -> None:
     """The paper's figure of the curve (``repro.report.figures.fig_ratio_smoothness``) as a PNG."""
-    from repro.aggregate import RATIO_SMOOTHNESS_CSV
+    from repro.analysis.aggregate import RATIO_SMOOTHNESS_CSV
     from repro.report import figures
 
     figures.style()
@@ -138,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-n", type=int, default=5000, help="samples per point (the study's n_samples)")
     p.add_argument("--plot", type=Path, default=None, help="also draw the study's curve into this PNG")
     args = p.parse_args(argv)
-    from repro.aggregate import RATIO_SMOOTHNESS_CSV
+    from repro.analysis.aggregate import RATIO_SMOOTHNESS_CSV
 
     run(args.study_dir, args.study_dir / RATIO_SMOOTHNESS_CSV, args.objectives, args.samplers, tuple(args.steps),
         args.n)

@@ -269,8 +269,8 @@ def make_synthetic_study(
         "device": "cpu",
     }
     (out / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
-    # each trained model against the bar, as the study run writes it (repro.quality)
-    from repro import quality
+    # each trained model against the bar, as the study run writes it (repro.analysis.quality)
+    from repro.analysis import quality
 
     bar = quality.QualityBar(**BAR)
     judged = quality.assess(frame, pd.DataFrame(ceiling), bar)

@@ -1,4 +1,4 @@
-"""repro.acceptance: the statements of docs/maths.md §6 as property tests, plus hand-checkable cases."""
+"""repro.maths.acceptance: the statements of docs/maths.md §6 as property tests, plus hand-checkable cases."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from repro.acceptance import (
+from repro.maths.acceptance import (
     drs_acceptance,
     drs_logit,
     obrs_acceptance,

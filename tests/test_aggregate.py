@@ -1,4 +1,4 @@
-"""repro.aggregate: intervals checked by hand, the bootstrap's fallback, pairing, the study edge."""
+"""repro.analysis.aggregate: intervals checked by hand, the bootstrap's fallback, pairing, the study edge."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from repro import aggregate as A
-from repro.vocab import CEILING
-from repro.errors import ConfigError, DataError
+from repro.analysis import aggregate as A
+from repro.core.vocab import CEILING
+from repro.core.errors import ConfigError, DataError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from synthetic_study import make_synthetic_study  # noqa: E402

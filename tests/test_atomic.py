@@ -1,4 +1,4 @@
-"""repro.atomic: a reader sees the old file or the whole new one, whatever happens to the writer."""
+"""repro.core.atomic: a reader sees the old file or the whole new one, whatever happens to the writer."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from repro.atomic import atomic_path, atomic_write, atomic_write_bytes, atomic_write_json
+from repro.core.atomic import atomic_path, atomic_write, atomic_write_bytes, atomic_write_json
 
 
 def test_json_round_trip_and_no_leftovers(tmp_path: Path) -> None:
@@ -44,7 +44,7 @@ def test_a_failing_writer_leaves_the_old_file_untouched(tmp_path: Path) -> None:
 def test_a_writer_killed_mid_write_leaves_the_old_file(tmp_path: Path) -> None:
     path = tmp_path / "x.bin"
     atomic_write_bytes(path, b"old")
-    code = (f"import time\nfrom repro.atomic import atomic_write\n"
+    code = (f"import time\nfrom repro.core.atomic import atomic_write\n"
             f"def w(fh):\n    fh.write(b'partial'); fh.flush(); open({str(tmp_path / 'started')!r}, 'w').close(); time.sleep(60)\n"
             f"atomic_write({str(path)!r}, w)\n")
     proc = subprocess.Popen([sys.executable, "-c", code])
@@ -84,10 +84,10 @@ def test_one_lock_at_a_time_and_the_waiter_is_told_who_holds_it(tmp_path) -> Non
     import sys
     import time
 
-    from repro.atomic import locked
+    from repro.core.atomic import locked
 
     path = tmp_path / ".lock"
-    code = ("import sys, time; from repro.atomic import locked\n"
+    code = ("import sys, time; from repro.core.atomic import locked\n"
             "with locked(sys.argv[1], on_wait=lambda h: print('waiting for', h, flush=True)):\n"
             "    print('got it', time.time(), flush=True)\n")
     with locked(path):

@@ -1,4 +1,4 @@
-"""repro.claims: each claim reaches each verdict on small synthetic results built for it."""
+"""repro.analysis.claims: each claim reaches each verdict on small synthetic results built for it."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from repro import aggregate as A
-from repro import claims as C
-from repro.claims import core
+from repro.analysis import aggregate as A
+from repro.analysis import claims as C
+from repro.analysis.claims import core
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_aggregate import results  # noqa: E402
@@ -250,7 +250,7 @@ def test_beyond_claims_are_untestable_without_their_cells_and_flow_is_not_langev
 
 
 def test_the_equal_cost_rows_list_each_setting_by_family_then_cost() -> None:
-    from repro.claims.beyond import equal_cost_configs
+    from repro.analysis.claims.beyond import equal_cost_configs
 
     agg, _ = beyond(0.3)
     configs = equal_cost_configs(agg, "bce")

@@ -1,4 +1,4 @@
-"""repro.claims (the ledger's checks beyond the first seven): each reaches its verdicts on small
+"""repro.analysis.claims (the ledger's checks beyond the first seven): each reaches its verdicts on small
 synthetic results built for it, and every statement carries a verbatim quote and a test."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from repro import aggregate as A
-from repro import claims as C
-from repro.claims import core
+from repro.analysis import aggregate as A
+from repro.analysis import claims as C
+from repro.analysis.claims import core
 from repro.report.macros import _claim_macros
-from repro.vocab import CEILING
+from repro.core.vocab import CEILING
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_claims import JITTER, NOISE, frames, model  # noqa: E402

@@ -1,4 +1,4 @@
-"""repro.config (the typed loader) and repro.cli.options (the CLIs generated from it)."""
+"""repro.core.config (the typed loader) and repro.cli.options (the CLIs generated from it)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import dataclasses
 
 import pytest
 
-from repro import config
+from repro.core import config
 from repro.cli import build_parser, options
-from repro.errors import ConfigError
+from repro.core.errors import ConfigError
 from repro.evaluation import EvalSettings
 from repro import samplers
 from repro.samplers import SamplingParams, option_classes
-from repro.spec import Resources, SlurmSettings
-from repro.train import TrainConfig
+from repro.harness.spec import Resources, SlurmSettings
+from repro.gan.train import TrainConfig
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""repro.divergences against the definitions of docs/maths.md §2–4 (hypothesis property tests)."""
+"""repro.maths.divergences against the definitions of docs/maths.md §2–4 (hypothesis property tests)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import integrate, optimize
 
-from repro import divergences as dv
+from repro.maths import divergences as dv
 
 pytestmark = pytest.mark.property
 
@@ -53,7 +53,7 @@ def pair(draw, positive: bool = False):
 
 
 def alpha(p: np.ndarray, q: np.ndarray, lam: float) -> float:
-    """α_λ(P‖Q) = Σ min(λ p, q), written out independently of repro.metrics."""
+    """α_λ(P‖Q) = Σ min(λ p, q), written out independently of repro.maths.metrics."""
     return float(np.minimum(lam * p, q).sum())
 
 

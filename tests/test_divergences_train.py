@@ -1,4 +1,4 @@
-"""The λ-PR generator-loss variant added for training (repro.divergences.pr_generator_loss_log)."""
+"""The λ-PR generator-loss variant added for training (repro.maths.divergences.pr_generator_loss_log)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from repro import divergences as dv
+from repro.maths import divergences as dv
 
 
 @pytest.mark.parametrize("aux", ["kl", "rkl"])

@@ -1,4 +1,4 @@
-"""repro.executors: every backend calls back once per task, with the value or the exception."""
+"""repro.harness.executors: every backend calls back once per task, with the value or the exception."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from repro.errors import ReproError
-from repro.executors import ExecutorError, InProcessExecutor, LocalExecutor, Task, make_executor
+from repro.core.errors import ReproError
+from repro.harness.executors import ExecutorError, InProcessExecutor, LocalExecutor, Task, make_executor
 
 
 def square_or_fail(x: int) -> int:

@@ -1,4 +1,4 @@
-"""repro.features: the classifier's accuracy, the embedding's contract, the cache."""
+"""repro.data.features: the classifier's accuracy, the embedding's contract, the cache."""
 
 from __future__ import annotations
 
@@ -6,28 +6,28 @@ import numpy as np
 import pytest
 import torch
 
-from repro import data, features
+from repro.data import datasets, features
 
 
 @pytest.fixture(scope="module")
-def mnist() -> data.Dataset:
-    return data.load("mnist")
+def mnist() -> datasets.Dataset:
+    return datasets.load("mnist")
 
 
 @pytest.fixture(scope="module")
-def space(mnist: data.Dataset) -> features.FeatureSpace:
+def space(mnist: datasets.Dataset) -> features.FeatureSpace:
     # Trained once per fresh checkout (≈2–3 min on 2 cores), then loaded from the cache.
     return features.load_or_train(mnist, progress=False)
 
 
-def test_classifier_reaches_99_percent_on_mnist_test(space: features.FeatureSpace, mnist: data.Dataset) -> None:
+def test_classifier_reaches_99_percent_on_mnist_test(space: features.FeatureSpace, mnist: datasets.Dataset) -> None:
     logits = torch.as_tensor(space.probs(mnist.test.images))
     acc = float((logits.argmax(1).numpy() == mnist.test.labels).mean())
     assert acc >= 0.99
     assert space.info["test_accuracy"] == pytest.approx(acc, abs=1e-3)
 
 
-def test_no_dead_feature_units_on_test_set(space: features.FeatureSpace, mnist: data.Dataset) -> None:
+def test_no_dead_feature_units_on_test_set(space: features.FeatureSpace, mnist: datasets.Dataset) -> None:
     feats = space.embed(mnist.test.images)
     assert feats.shape == (10_000, space.dim) and feats.dtype == np.float32
     assert features.dead_units(feats) == 0
@@ -42,7 +42,7 @@ def test_dead_units_counts_constant_columns() -> None:
     assert features.dead_units(x) == 1
 
 
-def test_embedding_is_batch_size_and_input_format_independent(space: features.FeatureSpace, mnist: data.Dataset) -> None:
+def test_embedding_is_batch_size_and_input_format_independent(space: features.FeatureSpace, mnist: datasets.Dataset) -> None:
     imgs = mnist.val.images[:300]
     ref = space.embed(imgs, batch_size=256)
     np.testing.assert_allclose(space.embed(imgs, batch_size=7), ref, rtol=1e-4, atol=1e-4)
@@ -57,20 +57,20 @@ def test_embedding_is_batch_size_and_input_format_independent(space: features.Fe
     np.testing.assert_allclose(slow, ref, rtol=1e-3, atol=1e-3)
 
 
-def space_model_unfused(space: features.FeatureSpace, mnist: data.Dataset):
+def space_model_unfused(space: features.FeatureSpace, mnist: datasets.Dataset):
     blob = torch.load(features.classifier_path(mnist, features.ClassifierConfig()), weights_only=True)
     model = features.Classifier(features.ClassifierConfig())
     model.load_state_dict(blob["state_dict"])
     return model.eval().features
 
 
-def test_cache_is_reused(space: features.FeatureSpace, mnist: data.Dataset) -> None:
+def test_cache_is_reused(space: features.FeatureSpace, mnist: datasets.Dataset) -> None:
     again = features.load_or_train(mnist, progress=False)
     assert again.key == space.key
     np.testing.assert_array_equal(again.embed(mnist.test.images[:50]), space.embed(mnist.test.images[:50]))
 
 
-def test_real_features_cached(space: features.FeatureSpace, mnist: data.Dataset) -> None:
+def test_real_features_cached(space: features.FeatureSpace, mnist: datasets.Dataset) -> None:
     a = space.real_features(mnist, "val")
     b = space.real_features(mnist, "val")
     assert a.shape == (10_000, space.dim)
@@ -92,13 +92,13 @@ def test_random_shift_moves_content_and_keeps_mass() -> None:
     assert not torch.equal(y, x)
 
 
-def test_classifier_training_is_bitwise_reproducible(mnist: data.Dataset) -> None:
+def test_classifier_training_is_bitwise_reproducible(mnist: datasets.Dataset) -> None:
     """Same config → same weights, whatever the caller's thread count and global RNG state."""
     import dataclasses
 
-    small = dataclasses.replace(mnist, train=data.Split(mnist.train.images[:1024], mnist.train.labels[:1024]),
-                                val=data.Split(mnist.val.images[:256], mnist.val.labels[:256]),
-                                test=data.Split(mnist.test.images[:256], mnist.test.labels[:256]))
+    small = dataclasses.replace(mnist, train=datasets.Split(mnist.train.images[:1024], mnist.train.labels[:1024]),
+                                val=datasets.Split(mnist.val.images[:256], mnist.val.labels[:256]),
+                                test=datasets.Split(mnist.test.images[:256], mnist.test.labels[:256]))
     cfg = features.ClassifierConfig(channels=(4, 8), feature_dim=16, epochs=1, batch_size=64)
     before = torch.get_num_threads()
     weights = []
@@ -113,13 +113,13 @@ def test_classifier_training_is_bitwise_reproducible(mnist: data.Dataset) -> Non
         assert torch.equal(weights[0][k], weights[1][k]), k
 
 
-def test_damaged_caches_are_rebuilt_not_a_traceback(space: features.FeatureSpace, mnist: data.Dataset,
+def test_damaged_caches_are_rebuilt_not_a_traceback(space: features.FeatureSpace, mnist: datasets.Dataset,
                                                     tmp_path, monkeypatch) -> None:
     """A truncated real-feature cache is recomputed (the same numbers); a corrupt classifier file
     is trained again. Done under a copy of the cache folder, so the suite's cache is untouched."""
     import shutil
 
-    from repro import runtime
+    from repro.core import runtime
 
     home = tmp_path / "home"
     shutil.copytree(runtime.home_dir() / "cache", home / "cache",
@@ -142,6 +142,6 @@ def test_damaged_caches_are_rebuilt_not_a_traceback(space: features.FeatureSpace
     assert torch.load(clf, weights_only=True)["info"]["test_accuracy"] == first.info["test_accuracy"]
 
 
-def test_probabilities_from_features_equal_a_second_forward(space: features.FeatureSpace, mnist: data.Dataset) -> None:
+def test_probabilities_from_features_equal_a_second_forward(space: features.FeatureSpace, mnist: datasets.Dataset) -> None:
     x = mnist.test.images[:500]
     np.testing.assert_allclose(space.probs_from_features(space.embed(x)), space.probs(x), atol=1e-6)

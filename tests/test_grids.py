@@ -1,4 +1,4 @@
-"""repro.grids: one tiling for every grid (study cells and the sample CLI)."""
+"""repro.data.grids: one tiling for every grid (study cells and the sample CLI)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from repro import grids
+from repro.data import grids
 
 
 @pytest.mark.parametrize("shape", [(10, 784), (10, 28, 28), (10, 1, 28, 28)])

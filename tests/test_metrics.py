@@ -1,4 +1,4 @@
-"""Estimator tests for repro.metrics: hand-checked examples, closed forms, naive references,
+"""Estimator tests for repro.maths.metrics: hand-checked examples, closed forms, naive references,
 and independence of block size, input order, input type and global random state."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import scipy.linalg
 import torch
 from scipy.spatial.distance import cdist
 
-from repro import metrics as M
+from repro.maths import metrics as M
 
 # --------------------------------------------------------------------------- references
 
@@ -346,7 +346,7 @@ def test_kmeans_recovers_a_known_clustering() -> None:
     and the same for the same seed."""
     import torch
 
-    from repro.metrics import _kmeans_labels
+    from repro.maths.metrics import _kmeans_labels
 
     rng = np.random.default_rng(3)
     centres = rng.normal(scale=20.0, size=(5, 16))
@@ -360,7 +360,7 @@ def test_kmeans_recovers_a_known_clustering() -> None:
 
 
 def test_class_coverage_counts_classes_and_is_zero_for_equal_histograms() -> None:
-    from repro.metrics import class_coverage
+    from repro.maths.metrics import class_coverage
 
     eye = np.eye(10)
     real = eye[np.repeat(np.arange(10), 100)]                      # 100 of each class

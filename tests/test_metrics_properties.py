@@ -1,4 +1,4 @@
-"""Property tests (hypothesis) for repro.metrics: the PR-curve identities of docs/maths.md §1–2 on
+"""Property tests (hypothesis) for repro.maths.metrics: the PR-curve identities of docs/maths.md §1–2 on
 random histograms, F_β, and the k-NN metrics against a naive reference on random point sets.
 
 Histograms are drawn with zeros so that supports differ; every identity below is checked
@@ -16,8 +16,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from repro import metrics as M
-from repro.divergences import pr_divergence
+from repro.maths import metrics as M
+from repro.maths.divergences import pr_divergence
 from test_metrics import naive_prdc  # tests/ is on sys.path (no __init__.py)
 
 pytestmark = pytest.mark.property
@@ -181,7 +181,7 @@ def point_sets(draw) -> tuple[np.ndarray, np.ndarray, int, int]:
     else:
         real = rng.normal(size=(n, d)) * draw(st.sampled_from([1e-3, 1.0, 1e3])) + draw(st.sampled_from([0.0, 50.0]))
         # Near copies of real points, never bitwise copies: for non-integer floats the computed
-        # distance between equal points is 0 only up to rounding (see repro.metrics).
+        # distance between equal points is 0 only up to rounding (see repro.maths.metrics).
         noise = draw(st.sampled_from([1e-3, 0.1, 1.0])) * real.std()
         fake = real[rng.integers(0, n, m)] + rng.normal(size=(m, d)) * noise
     return real, fake, k_pr, k_dc

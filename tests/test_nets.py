@@ -1,11 +1,11 @@
-"""Shapes, ranges, explicit-RNG dropout, stacking over seeds, spectral norm and FLOP counts of repro.nets."""
+"""Shapes, ranges, explicit-RNG dropout, stacking over seeds, spectral norm and FLOP counts of repro.gan.nets."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from repro import nets
+from repro.gan import nets
 
 
 @pytest.mark.parametrize("arch", nets.ARCHS)

@@ -1,4 +1,4 @@
-"""repro.quality: the training bar judged by hand, the spec's [quality] table, and the gate that
+"""repro.analysis.quality: the training bar judged by hand, the spec's [quality] table, and the gate that
 makes a claim about a model below the bar untestable (never contradicted, never supported)."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from synthetic_study import make_synthetic_study  # noqa: E402
 
-from repro import quality  # noqa: E402
-from repro.aggregate import aggregate_study, load_quality  # noqa: E402
-from repro.claims import SOURCE_INCONSISTENT, UNTESTABLE, check_all  # noqa: E402
-from repro.claims.ledger import STATEMENTS  # noqa: E402
-from repro.spec import SpecError, parse_spec  # noqa: E402
+from repro.analysis import quality  # noqa: E402
+from repro.analysis.aggregate import aggregate_study, load_quality  # noqa: E402
+from repro.analysis.claims import SOURCE_INCONSISTENT, UNTESTABLE, check_all  # noqa: E402
+from repro.analysis.claims.ledger import STATEMENTS  # noqa: E402
+from repro.harness.spec import SpecError, parse_spec  # noqa: E402
 
 BAR = quality.QualityBar()  # recall ≥ 0.35, class KL ≤ 0.1, FID ≤ 20 × ceiling
 CEILING = pd.DataFrame({"status": ["ok", "ok"], "fid": [9.0, 11.0]})  # mean 10: FID bar 200

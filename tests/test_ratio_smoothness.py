@@ -22,7 +22,7 @@ def _script():
 
 
 def test_the_curve_is_measured_once_per_ratio_estimate(tmp_path: Path) -> None:
-    from repro import train
+    from repro.gan import train
 
     cell = tmp_path / "study" / "cells" / "abc"
     cfg = train.TrainConfig(train_size=2000, epochs=2, eval_every=0, g_widths=(64, 128), d_widths=(128, 64),
@@ -47,7 +47,7 @@ def test_the_curve_is_measured_once_per_ratio_estimate(tmp_path: Path) -> None:
         assert float(r["ratio_class_gap"]) >= 0 and 0 < float(r["heldout_logloss"]) < 1
         assert abs(float(r["acceptance_rate"]) - 0.06) < 0.03 and math.isfinite(float(r["fid_rebalanced"]))
     assert (tmp_path / "curve.png").stat().st_size > 0
-    from repro.aggregate import ratio_smoothness
+    from repro.analysis.aggregate import ratio_smoothness
 
     means = ratio_smoothness(tmp_path / "study")  # what the paper draws and quotes
     assert list(means["discriminator"]) == ["raw", "refit"] and (means["seeds"] == 1).all()

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from repro import cost, mcmc
+from repro.maths import cost, mcmc
 from repro.samplers import SamplingParams, sample
 
 # --------------------------------------------------------------------------- the identities

@@ -1,4 +1,4 @@
-"""repro.refit where the truth is known: a 2-D Gaussian mixture P, a Gaussian generator Q, the
+"""repro.gan.refit where the truth is known: a 2-D Gaussian mixture P, a Gaussian generator Q, the
 exact log p/q; then DRS and OBRS with the refit ratio against the exact one; then a real run."""
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from repro import divergences, refit, samplers, sampling
+from repro import samplers
+from repro.maths import divergences
+from repro.gan import refit, sampling
 
 MEANS = torch.tensor([[2.0, 2.0], [2.0, -2.0], [-2.0, 2.0], [-2.0, -2.0]], dtype=torch.float64)
 SD_P, SD_Q, SD_OLD = 0.5, 2.2, 1.0

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from repro import aggregate as A
-from repro import claims as C
+from repro.analysis import aggregate as A
+from repro.analysis import claims as C
 from repro.cli.paper import resolve_study
-from repro.errors import ConfigError
+from repro.core.errors import ConfigError
 from repro.report import figures, latex_escape
 from repro.report import macros as M
 from repro.report import paper

@@ -1,4 +1,4 @@
-"""repro.runtime: content hashes that name cells and caches, and device resolution."""
+"""repro.core.runtime: content hashes that name cells and caches, and device resolution."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import hashlib
 import pytest
 import torch
 
-from repro.errors import ConfigError
-from repro.runtime import file_sha256, resolve_device, stable_hash
+from repro.core.errors import ConfigError
+from repro.core.runtime import file_sha256, resolve_device, stable_hash
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,14 +11,17 @@ import numpy as np
 import pytest
 import torch
 
-from repro import aggregate, cost, samplers, study
+from repro import samplers
+from repro.analysis import aggregate
+from repro.maths import cost
+from repro.harness import study
 from repro.cli import build_parser
-from repro.config import option
-from repro.errors import ConfigError
+from repro.core.config import option
+from repro.core.errors import ConfigError
 from repro.report import tables
 from repro.samplers import Sampler, SamplingParams, registry
 from repro.samplers.params import RatioSettings, require_int
-from repro.spec import expand, parse_spec
+from repro.harness.spec import expand, parse_spec
 
 TOY_STUDY = {
     "study": {"name": "toy", "seeds": [0], "threads_per_cell": 1},

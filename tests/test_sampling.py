@@ -1,4 +1,4 @@
-"""repro.sampling: truncation, DRS and OBRS on problems whose density ratio is known exactly.
+"""repro.gan.sampling: truncation, DRS and OBRS on problems whose density ratio is known exactly.
 
 The "generator" maps z to μ + s z (Q = N(μ, s²)) or is the identity; the "discriminator"
 returns the exact log p/q, so with ratio_divergence='bce' (log r = v) the samplers are checked
@@ -17,9 +17,9 @@ import torch
 from scipy import stats
 from torch import nn
 
-from repro import sampling
-from repro.acceptance import obrs_acceptance, obrs_constant
-from repro.errors import ConfigError
+from repro.gan import sampling
+from repro.maths.acceptance import obrs_acceptance, obrs_constant
+from repro.core.errors import ConfigError
 from repro.samplers import AcceptanceTooLowError, SamplingParams, sample
 
 # --------------------------------------------------------------------------- the toy problems
@@ -379,7 +379,7 @@ def test_cli_sample_never_replaces_what_it_should_not(tmp_path, capsys) -> None:
 def mnist_run(tmp_path_factory) -> str:
     """A few seconds of BCE training on 4000 MNIST images: a poor G that D tells apart well, but not
     perfectly (real logits ≈ 3, generated ≈ 0), so that a refit D has something to improve."""
-    from repro import train
+    from repro.gan import train
 
     cfg = train.TrainConfig(train_size=4000, epochs=6, eval_every=0, g_widths=(64, 128), d_widths=(128, 64),
                             z_dim=16, batch_size=64, ema=0.0)
@@ -519,7 +519,7 @@ def test_refit_cache_follows_the_weights_and_survives_damage(mnist_run: str, tmp
     recomputed to the same numbers."""
     import shutil
 
-    from repro import refit, train
+    from repro.gan import refit, train
 
     run = tmp_path / "run"
     shutil.copytree(mnist_run, run, ignore=shutil.ignore_patterns(refit.REFIT_DIR))

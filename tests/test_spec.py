@@ -1,4 +1,4 @@
-"""repro.spec: validation names the field and what is allowed; grids and hashes behave."""
+"""repro.harness.spec: validation names the field and what is allowed; grids and hashes behave."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from repro import spec as specmod
-from repro import versions
-from repro.spec import SpecError, expand, is_ceiling, load_spec, parse_spec
+from repro.harness import spec as specmod
+from repro.core import versions
+from repro.harness.spec import SpecError, expand, is_ceiling, load_spec, parse_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -225,7 +225,7 @@ def test_cell_ids_are_content_hashes_with_defaults_resolved() -> None:
     a = {c.id for c in expand(parse_spec(_raw(), "t.toml"))}
     b = {c.id for c in expand(parse_spec(_raw(), "elsewhere.toml"))}
     assert a == b  # the file's name does not matter, only the resolved configuration
-    from repro.train import TrainConfig
+    from repro.gan.train import TrainConfig
 
     default_batch = TrainConfig().resolve().batch_size
     explicit = _with("train.batch_size", default_batch)

@@ -1,4 +1,4 @@
-"""repro.store: what a finished cell recorded is verified when it is read; damage is named, and
+"""repro.harness.store: what a finished cell recorded is verified when it is read; damage is named, and
 recomputed with everything downstream (real files, truncated and rewritten as a user or a crash
 would)."""
 
@@ -9,9 +9,9 @@ import tomllib
 
 import pytest
 
-from repro import study
-from repro.spec import Cell, expand, is_ceiling, parse_spec
-from repro.store import Store
+from repro.harness import study
+from repro.harness.spec import Cell, expand, is_ceiling, parse_spec
+from repro.harness.store import Store
 
 SPEC = """
 [study]
@@ -149,7 +149,7 @@ def test_paper_rebuilds_results_from_the_verified_store(finished, tmp_path) -> N
 
 def test_another_spec_with_the_same_name_cannot_take_a_store(finished, tmp_path) -> None:
     from repro.cli import main
-    from repro.spec import SpecError, load_spec
+    from repro.harness.spec import SpecError, load_spec
 
     spec, store, cells = finished
     a, b = tmp_path / "a.toml", tmp_path / "b.toml"

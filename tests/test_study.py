@@ -1,4 +1,4 @@
-"""repro.study end to end on a micro spec: resume, failures, kill -9, executors agree."""
+"""repro.harness.study end to end on a micro spec: resume, failures, kill -9, executors agree."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from repro import nets, study
-from repro.spec import load_spec
+from repro.gan import nets
+from repro.harness import study
+from repro.harness.spec import load_spec
 
 MICRO = """
 [study]
@@ -279,7 +280,7 @@ def test_the_schedule_puts_the_longest_chains_first_and_every_cell_after_its_dep
 
 
 def expand_spec(path: Path):
-    from repro.spec import expand
+    from repro.harness.spec import expand
 
     return expand(load_spec(path))
 

@@ -1,4 +1,4 @@
-"""repro.train: objectives' gradient signs, divergence handling, bitwise determinism and resume,
+"""repro.gan.train: objectives' gradient signs, divergence handling, bitwise determinism and resume,
 JS(non-saturating) == BCE, fine-tuning, loading, the CLI. Tiny networks, a few hundred images."""
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from repro import divergences, train as T
-from repro.errors import ConfigError, DataError
-from repro.runtime import PROJECT_ROOT
+from repro.maths import divergences
+from repro.gan import train as T
+from repro.core.errors import ConfigError, DataError
+from repro.core.runtime import PROJECT_ROOT
 
 TINY = dict(train_size=256, batch_size=32, g_widths=(16, 32), d_widths=(32, 16), z_dim=8,
             eval_every=0, epochs=2, check_every=3)

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from repro import __version__
-from repro.errors import ReproError
+from repro.core.errors import ReproError
 
 # Modules under repro.cli, in --help order.
 COMMANDS = ("data", "features", "train", "sample", "study", "paper")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from repro import data
+from repro.data import datasets
 from repro.cli import emit
 
 
@@ -18,12 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def add_dataset_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", choices=data.DATASETS, default="mnist")
+    p.add_argument("--dataset", choices=datasets.DATASETS, default="mnist")
     p.add_argument("--data-dir", default=None,
                    help="folder with IDX files or mnist.pkl.gz (default: fetched MNIST / Debian's Fashion-MNIST)")
 
 
 def run_info(args: argparse.Namespace) -> int:
-    out = data.info(args.dataset, args.data_dir)
+    out = datasets.info(args.dataset, args.data_dir)
     emit(out, args.json)
     return 0 if str(out["checksum"]).startswith(("ok", "n/a")) else 2

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from repro import data, features
+from repro.data import datasets, features
 from repro.cli import emit
 from repro.cli.data import add_dataset_args
 
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    ds = data.load(args.dataset, args.data_dir)
+    ds = datasets.load(args.dataset, args.data_dir)
     fs = features.load_or_train(ds, device=args.device, retrain=getattr(args, "retrain", False))
     info = fs.info
     out = {

@@ -1,4 +1,4 @@
-"""Command-line options generated from a configuration dataclass (``repro.config``): one option
+"""Command-line options generated from a configuration dataclass (``repro.core.config``): one option
 per field, ``--lr-d 1e-4`` for ``lr_d``, with the field's type, allowed values, help text and
 default, so the CLI, the API and a spec share one table. Tuples are comma-separated
 (``--g-widths 128,256``), an optional field takes ``none``, a plain boolean is a switch
@@ -10,7 +10,7 @@ import argparse
 import dataclasses
 from typing import Any
 
-from repro import config
+from repro.core import config
 
 PREFIX = "cfg_"  # the namespace keys of generated options, apart from the command's own
 

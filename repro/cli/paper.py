@@ -15,9 +15,9 @@ import os
 import sys
 from pathlib import Path
 
-from repro.aggregate import METHODS
+from repro.analysis.aggregate import METHODS
 from repro.cli import emit
-from repro.errors import ConfigError
+from repro.core.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,9 +65,9 @@ def resolve_study(study: str, root: str | Path, force: bool = False) -> Path:
               "the store", file=sys.stderr)
         return _writable_folder(folder)
     if path.suffix == ".toml":
-        from repro import study as study_mod
-        from repro.spec import load_spec
-        from repro.store import Store
+        from repro.harness import study as study_mod
+        from repro.harness.spec import load_spec
+        from repro.harness.store import Store
 
         spec = load_spec(path)
         folder = Path(root) / spec.name

@@ -15,16 +15,18 @@ from pathlib import Path
 
 import numpy as np
 
-from repro import grids, refit, samplers, sampling
+from repro import samplers
+from repro.data import grids
+from repro.gan import refit, sampling
 from repro.samplers import DEFAULT_BATCH_SIZE, SamplingParams, option_classes
-from repro.atomic import atomic_write
+from repro.core.atomic import atomic_write
 from repro.cli import emit, options
-from repro.errors import ConfigError
-from repro.seeds import MAX_SEED
+from repro.core.errors import ConfigError
+from repro.core.seeds import MAX_SEED
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="sample a trained GAN: σ/ψ truncation, DRS, OBRS")
-    p.add_argument("--ckpt", required=True, help="training run folder (repro.train.load_trained)")
+    p.add_argument("--ckpt", required=True, help="training run folder (repro.gan.train.load_trained)")
     p.add_argument("-n", type=int, required=True, help="number of samples")
     p.add_argument("--out", required=True, help="output .npz (written atomically)")
     p.add_argument("--grid", default=None, help="PNG of the first 64 samples")

@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from repro import study
-from repro.spec import EXECUTORS, MAX_CELLS, load_spec
+from repro.harness import study
+from repro.harness.spec import EXECUTORS, MAX_CELLS, load_spec
 
 
 def register(sub: argparse._SubParsersAction) -> None:

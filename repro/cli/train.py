@@ -2,7 +2,7 @@
 
 Every ``TrainConfig`` field is an option (``--lr-d 1e-4``, ``--g-widths 128,256``), built from
 the dataclass so that the CLI and the API share one table of defaults; a field left out keeps
-its default (per-objective fields: the objective's default, see ``repro.train``).
+its default (per-objective fields: the objective's default, see ``repro.gan.train``).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import torch
 
-from repro import train as training
+from repro.gan import train as training
 from repro.cli import emit, options
-from repro.errors import ConfigError
+from repro.core.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

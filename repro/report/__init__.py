@@ -10,7 +10,7 @@ import re
 import unicodedata
 
 from repro.samplers import registry
-from repro.vocab import CEILING
+from repro.core.vocab import CEILING
 
 # LaTeX special characters and their escapes, applied to every text value a template prints.
 _LATEX_SPECIALS = {
@@ -45,7 +45,7 @@ def latex_escape(text: object) -> str:
 
 # Display names, one place for tables, figures and macros.
 DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
-ARCH_LABELS = {"mlp": "the seed report's MLP", "dcgan": "a small DCGAN"}  # repro.nets.ARCHS
+ARCH_LABELS = {"mlp": "the seed report's MLP", "dcgan": "a small DCGAN"}  # repro.gan.nets.ARCHS
 OBJECTIVE_LABELS = {"bce": "BCE", "js": "JS", "kl": "KL", "rkl": "RKL", "pr": "λ-PR", CEILING: "Real (held out)"}
 # A label is a claim: an objective trained with a generator form that descends another divergence
 # than its name says is named for what it descends (docs/maths.md §3.3).

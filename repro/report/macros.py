@@ -16,24 +16,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from repro import quality
-from repro.aggregate import (
+from repro.analysis import quality
+from repro.analysis.aggregate import (
     BOOTSTRAP_MIN_N, fine_tuned_from, lookup, pr_reference, protocol_view, ratio_smoothness, status_counts,
     values_of,
 )
-from repro.atomic import atomic_write_bytes
-from repro.claims import HIGH_ACCEPTANCE, RECALL_TOLERANCE, VERDICTS, Verdict, table1_configs
-from repro.claims.core import COUNTED
-from repro.claims.published import REPORT_BEST_FID, REPORT_TABLE_1
-from repro.errors import ConfigError
+from repro.core.atomic import atomic_write_bytes
+from repro.analysis.claims import HIGH_ACCEPTANCE, RECALL_TOLERANCE, VERDICTS, Verdict, table1_configs
+from repro.analysis.claims.core import COUNTED
+from repro.analysis.claims.published import REPORT_BEST_FID, REPORT_TABLE_1
+from repro.core.errors import ConfigError
 from repro.samplers import registry
-from repro.vocab import CEILING, F_GAN_OBJECTIVES, OBJECTIVES
+from repro.core.vocab import CEILING, F_GAN_OBJECTIVES, OBJECTIVES
 from repro.report import ARCH_LABELS, DATASET_LABELS, latex_escape, objective_label, sampler_label
 from repro.report.tables import digits_of, scale_of
 
 _DIGITS = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
 
-# The student report's Table 1 (DRS, "γ = 2"): FID, P, R, acceptance (repro.claims.published).
+# The student report's Table 1 (DRS, "γ = 2"): FID, P, R, acceptance (repro.analysis.claims.published).
 SEED_REPORT = {r.objective: (r.fid, r.precision, r.recall, r.acceptance) for r in REPORT_TABLE_1 if not r.soft_truncation}
 SEED_BEST_FID_GAMMA = REPORT_BEST_FID
 
@@ -71,7 +71,7 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
                  judged: pd.DataFrame | None = None) -> dict[str, str]:
     """All macros, name → LaTeX (already escaped). ``context``: study, study_dir, spec,
     method, confidence, resamples, paper_commit, paper_dirty, rebuild command; ``judged``: the
-    trained models against the training bar (``repro.quality``)."""
+    trained models against the training bar (``repro.analysis.quality``)."""
     m: dict[str, str] = {}
 
     def put(name: str, value: Any, escape: bool = True) -> None:

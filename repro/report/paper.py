@@ -20,10 +20,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from repro.aggregate import aggregate_study, load_quality, protocol_view, status_counts
-from repro.atomic import atomic_path, atomic_write_json
-from repro.claims import check_all
-from repro.errors import ReproError
+from repro.analysis.aggregate import aggregate_study, load_quality, protocol_view, status_counts
+from repro.core.atomic import atomic_path, atomic_write_json
+from repro.analysis.claims import check_all
+from repro.core.errors import ReproError
 from repro.report import figures, macros, tables
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def build(
     prov_path = study_dir / "provenance.json"
     provenance = json.loads(prov_path.read_text()) if prov_path.is_file() else {}
     if git is None:
-        from repro.runtime import git_state  # imported here: it pulls in torch
+        from repro.core.runtime import git_state  # imported here: it pulls in torch
         git = git_state()
     context = {
         "study": study_dir.name, "study_dir": study_dir, "method": method, "confidence": confidence,

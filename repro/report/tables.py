@@ -16,19 +16,19 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from repro.aggregate import (
+from repro.analysis.aggregate import (
     CLASS_METRICS, fine_tuned_from, lookup, pr_groups, pr_reference, protocol_view, values_of,
 )
-from repro.atomic import atomic_write_bytes
-from repro.claims import Verdict, drs_selector, published_selector, soft_truncation_sigma, table1_configs
-from repro.claims.core import sign, welch_test
-from repro.claims.beyond import equal_cost_configs
-from repro.claims.core import SHORT_NAMES, describe
-from repro.claims.published import PUBLISHED, PublishedRow
+from repro.core.atomic import atomic_write_bytes
+from repro.analysis.claims import Verdict, drs_selector, published_selector, soft_truncation_sigma, table1_configs
+from repro.analysis.claims.core import sign, welch_test
+from repro.analysis.claims.beyond import equal_cost_configs
+from repro.analysis.claims.core import SHORT_NAMES, describe
+from repro.analysis.claims.published import PUBLISHED, PublishedRow
 from repro.report import (DATASET_LABELS, LOWER_IS_BETTER, METRIC_LABELS, OBJECTIVE_LABELS, latex_escape,
                           objective_label)
 from repro.samplers import registry
-from repro.vocab import CEILING, DISCRIMINATORS, F_GAN_OBJECTIVES
+from repro.core.vocab import CEILING, DISCRIMINATORS, F_GAN_OBJECTIVES
 
 TEMPLATES = Path(__file__).with_name("templates")
 MISSING = "--"
@@ -218,7 +218,7 @@ def _bar_cell(judged: pd.DataFrame | None, objective: str, lam: float | None, va
 
 def build_models(agg: pd.DataFrame, judged: pd.DataFrame | None = None, parent: str = "") -> Table:
     """(0) every trained model at the plain sampler, σ = 1, with what its training cost and how
-    many of its seeds pass the training bar (``judged``: ``repro.quality.assess``). ``parent``:
+    many of its seeds pass the training bar (``judged``: ``repro.analysis.quality.assess``). ``parent``:
     the table of the paired protocol, the f-GAN objectives fine-tuned from ``parent``'s models
     (``agg`` and ``judged``: that protocol's view, ``aggregate.protocol_view``)."""
     specs = []

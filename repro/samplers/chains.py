@@ -1,7 +1,7 @@
 """The samplers beyond rejection (docs/maths.md §6.5–6.8): independent Metropolis–Hastings
 (the MH-GAN), latent Langevin dynamics (DDLS) or its gradient flow, and adaptive truncation.
 
-Each records what it spends (``repro.cost``): generator and discriminator forward passes and
+Each records what it spends (``repro.maths.cost``): generator and discriminator forward passes and
 gradient evaluations of log r(G(z)), for the returned samples and, apart, once per run (the
 burn-in or the mixture's fit), so that methods are compared at equal cost.
 """
@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from repro import adaptive, cost, mcmc
-from repro.acceptance import obrs_acceptance, obrs_constant
-from repro.config import option
-from repro.errors import ConfigError, ReproError
+from repro.maths import adaptive, cost, mcmc
+from repro.maths.acceptance import obrs_acceptance, obrs_constant
+from repro.core.config import option
+from repro.core.errors import ConfigError, ReproError
 from repro.samplers.params import BurnInSettings, RatioSettings, finite, require, require_bool, require_int
 from repro.samplers.proposals import Proposals
 from repro.samplers.registry import Sampler, number, register
-from repro.seeds import SamplerStreams
+from repro.core.seeds import SamplerStreams
 
 # Upper bounds past which a setting runs for hours or leaves the prior: chains and step counts
 # cost one or two passes per sample each; a Langevin step of 10 in latent space leaves the prior;
@@ -121,7 +121,7 @@ def run_langevin(src: Proposals, n: int, p: LangevinSettings, rng: SamplerStream
 
 def run_adaptive(src: Proposals, n: int, p: AdaptiveSettings, rng: SamplerStreams) -> tuple[torch.Tensor, dict]:
     """n samples G(z), z from a Gaussian mixture fitted (seed ``rng.fit_seed``) to the latents OBRS
-    at budget ``p.budget`` accepts among ``p.burn_in`` proposals (``repro.adaptive``)."""
+    at budget ``p.budget`` accepts among ``p.burn_in`` proposals (``repro.maths.adaptive``)."""
     zs, lrs = [], []
     for start in range(0, p.burn_in, src.batch_size):
         z = src.latents(min(src.batch_size, p.burn_in - start))

@@ -1,7 +1,7 @@
 """``sample``: draw n samples from a generator with a registered sampler (docs/maths.md §5–6).
 
 What every sampler shares happens here, once: the arguments are checked, the models put in
-eval mode on the device, the run's random streams derived from the seed (``repro.seeds``), the
+eval mode on the device, the run's random streams derived from the seed (``repro.core.seeds``), the
 ratio optionally Platt-calibrated on held-out real images, and the common statistics recorded;
 the sampler's own ``run`` (``repro.samplers.registry``) does the rest. The output is a
 deterministic function of (models, n, params, seed, batch_size, device); no global RNG state is
@@ -17,12 +17,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from repro.config import MAX_SAMPLES
-from repro.divergences import DIVERGENCES
-from repro.errors import ConfigError
+from repro.core.config import MAX_SAMPLES
+from repro.maths.divergences import DIVERGENCES
+from repro.core.errors import ConfigError
 from repro.samplers.params import SamplingParams
 from repro.samplers.proposals import Proposals, resolve_device
-from repro.seeds import sampler_streams
+from repro.core.seeds import sampler_streams
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +47,14 @@ def sample(
     generator: maps latents (B, z_dim) to samples (B, …) (e.g. (B, 1, 28, 28) in [-1, 1]).
     discriminator: maps samples (B, …) to raw scores v, (B,) or (B, 1); unused by a sampler that
         reads no ratio.
-    ratio_divergence: how v maps to log r (``repro.divergences.log_ratio``: bce, js, kl, rkl, chi2);
-        None: the discriminator returns log r itself (``repro.refit.LogRatioNet``).
+    ratio_divergence: how v maps to log r (``repro.maths.divergences.log_ratio``: bce, js, kl, rkl, chi2);
+        None: the discriminator returns log r itself (``repro.gan.refit.LogRatioNet``).
     device: where latents are drawn; the models are moved there (None = the generator's device).
     real: held-out real samples (N, …): the calibration's positives, the MH chains' starts.
 
     Returns ``(images, stats)``: images (n, …) on the CPU; stats a JSON-able dict: the method,
     n, seed, the latent tuning, the calibration, and what the sampler records (acceptance,
-    proposals, its constants, its cost: ``repro.cost``).
+    proposals, its constants, its cost: ``repro.maths.cost``).
     """
     params = params if params is not None else SamplingParams()
     _check_arguments(params, n, batch_size, z_dim, discriminator, ratio_divergence, real)

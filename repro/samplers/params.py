@@ -14,11 +14,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from repro import config
-from repro.config import MAX_SAMPLES, check_choices, option
-from repro.errors import ConfigError
+from repro.core import config
+from repro.core.config import MAX_SAMPLES, check_choices, option
+from repro.core.errors import ConfigError
 from repro.samplers import registry
-from repro.vocab import DISCRIMINATORS
+from repro.core.vocab import DISCRIMINATORS
 
 # Upper bounds past which a setting only produces non-finite images or runs for hours: σ scales
 # z ~ N(0, σ² I) (σ = 4 is already far in the tails)

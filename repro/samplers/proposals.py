@@ -3,9 +3,9 @@
 ``Proposals`` is the one object a sampler's ``run`` reads (``repro.samplers.registry``): the
 latent prior z ~ N(0, σ² I) with Karras et al.'s hard truncation at ψ (docs/maths.md §5), the
 generator, the density ratio log r(x) = log p/q read from the discriminator's raw score through
-``repro.divergences.log_ratio`` (optionally Platt-calibrated, ``fit_platt``), the device, the
+``repro.maths.divergences.log_ratio`` (optionally Platt-calibrated, ``fit_platt``), the device, the
 batch size and the held-out real images (the MH chains' starting points, the calibration's
-positives). The latents come from a ``torch.Generator`` of the run's own (``repro.seeds``).
+positives). The latents come from a ``torch.Generator`` of the run's own (``repro.core.seeds``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import torch
 from scipy import optimize, special
 from torch import nn
 
-from repro.divergences import log_ratio
-from repro.errors import ConfigError, ReproError
+from repro.maths.divergences import log_ratio
+from repro.core.errors import ConfigError, ReproError
 
 def truncated_latents(
     n: int, z_dim: int, sigma: float, psi: float | None, gen: torch.Generator, device: torch.device

@@ -5,13 +5,13 @@ An entry holds everything the harness needs to know about a sampler, so that a n
 
 - ``name``: the spec's ``sampler = "…"`` and the CLI's ``--method``; ``label``: its word in tables
   and figures; ``description``: its phrase in the claims ledger;
-- ``config``: its configuration dataclass (``repro.config.option`` fields, checked in
+- ``config``: its configuration dataclass (``repro.core.config.option`` fields, checked in
   ``__post_init__``). Its fields are the sampler's spec keys (a number may be a list: a grid
   axis), its command-line options (``repro sample --gamma …``) and, through ``columns``, the
   key columns of the results table;
 - ``columns``: the result columns this sampler fills from its configuration (every other
   sampler's columns stay empty); the union over the registry, in registry order, is the
-  sampler part of the tidy table's key (``repro.aggregate.columns``);
+  sampler part of the tidy table's key (``repro.analysis.aggregate.columns``);
 - ``run(proposals, n, config, rng) -> (images, stats)``: draws n samples from
   ``repro.samplers.proposals.Proposals`` (the tuned latent prior, the generator and the ratio),
   with ``rng`` the run's random streams (``repro.core.seeds.SamplerStreams``);

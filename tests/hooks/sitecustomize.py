@@ -8,7 +8,7 @@ module at start-up, and training cells of those objectives then fail as a crashi
 import os
 
 if os.environ.get("REPRO_FAIL_CELLS"):
-    from repro import study
+    from repro.harness import study
 
     _real_run_train = study._run_train
     _failing = set(os.environ["REPRO_FAIL_CELLS"].split(","))

@@ -1,0 +1,1 @@
+"""The ground every other layer stands on: errors, atomic files and locks, the typed configuration loader, the vocabulary, the random streams, the component versions and the runtime (devices, hashes, provenance)."""
