@@ -30,8 +30,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from repro.gan import nets
-from repro.gan import train as T
+from repro.gan import nets, train as T
 
 B = 64
 CASES = {"mlp": T.TrainConfig(), "dcgan": T.TrainConfig(arch="dcgan", conv_channels=32)}

@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from repro.maths import metrics
 from repro.core import seeds
 from repro.core.config import MAX_SAMPLES, check_choices, check_minimum, option
 from repro.core.errors import ConfigError
 from repro.core.vocab import SPLITS
+from repro.maths import metrics
 
 REAL_SUBSET_SEED = seeds.REAL_SUBSET  # with the evaluation seed, seeds the real reference subset
 HELD_OUT_SEED = seeds.HELD_OUT  # with the evaluation seed, seeds the held-out real images of the ceiling

@@ -35,10 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from repro import evaluation, samplers  # noqa: E402
-from repro.data import features
-from repro.maths import metrics
-from repro.gan import sampling, train
-from repro.harness import spec, study
+from repro.data import features  # noqa: E402
+from repro.gan import sampling, train  # noqa: E402
+from repro.harness import spec, study  # noqa: E402
+from repro.maths import metrics  # noqa: E402
 from repro.report import tables  # noqa: E402
 
 TOL_TRAIN = 1e-3      # max |Δ| of generated pixels in [-1, 1] after 32 steps

@@ -10,13 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from repro.maths.acceptance import (
-    drs_acceptance,
-    drs_logit,
-    obrs_acceptance,
-    obrs_constant,
-    rejection_acceptance,
-)
+from repro.maths.acceptance import drs_acceptance, drs_logit, obrs_acceptance, obrs_constant, rejection_acceptance
 
 # ratios spanning twelve orders of magnitude, all positive
 ratios = arrays(np.float64, st.integers(1, 40), elements=st.floats(1e-6, 1e6, allow_nan=False))

@@ -12,8 +12,8 @@ import pytest
 from scipy import stats
 
 from repro.analysis import aggregate as A
-from repro.core.vocab import CEILING
 from repro.core.errors import ConfigError, DataError
+from repro.core.vocab import CEILING
 
 sys.path.insert(0, str(Path(__file__).parent))
 from synthetic_study import make_synthetic_study  # noqa: E402

@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from repro.analysis import aggregate as A
-from repro.analysis import claims as C
+from repro.analysis import aggregate as A, claims as C
 from repro.analysis.claims import core
 
 sys.path.insert(0, str(Path(__file__).parent))

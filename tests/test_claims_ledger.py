@@ -11,11 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from repro.analysis import aggregate as A
-from repro.analysis import claims as C
+from repro.analysis import aggregate as A, claims as C
 from repro.analysis.claims import core
-from repro.report.macros import _claim_macros
 from repro.core.vocab import CEILING
+from repro.report.macros import _claim_macros
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_claims import JITTER, NOISE, frames, model  # noqa: E402

@@ -7,14 +7,14 @@ import dataclasses
 
 import pytest
 
-from repro.core import config
+from repro import samplers
 from repro.cli import build_parser, options
+from repro.core import config
 from repro.core.errors import ConfigError
 from repro.evaluation import EvalSettings
-from repro import samplers
-from repro.samplers import SamplingParams, option_classes
-from repro.harness.spec import Resources, SlurmSettings
 from repro.gan.train import TrainConfig
+from repro.harness.spec import Resources, SlurmSettings
+from repro.samplers import SamplingParams, option_classes
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from repro.data import datasets
 from repro.core.errors import DataError
 from repro.core.runtime import file_sha256
+from repro.data import datasets
 
 
 def _idx_folder(folder: Path, n_train: int = 60, n_test: int = 12, gz: bool = True, seed: int = 0) -> dict:

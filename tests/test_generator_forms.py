@@ -2,7 +2,7 @@
 
 On a finite support, Q_θ = softmax(θ) and a fixed P. The critic is held at its optimum for the
 current Q (T* = f′(p/q), i.e. the raw score v* whose log-ratio is log p/q) and detached, as in
-training; the generator's loss is the project's own ``repro.gan.train.g_loss`` per support point,
+training; the generator's loss is the project's own ``repro.gan.losses.g_loss`` per support point,
 weighted by q. Its gradient in θ must equal the gradient of the divergence the label claims:
 
 | objective | form          | descends                                          |
@@ -33,8 +33,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from repro.maths import divergences as dv
 from repro.gan import train
+from repro.maths import divergences as dv
 
 pytestmark = pytest.mark.property
 

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from repro import samplers
-from repro.maths import divergences
 from repro.gan import refit, sampling
+from repro.maths import divergences
 
 MEANS = torch.tensor([[2.0, 2.0], [2.0, -2.0], [-2.0, 2.0], [-2.0, -2.0]], dtype=torch.float64)
 SD_P, SD_Q, SD_OLD = 0.5, 2.2, 1.0

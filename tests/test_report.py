@@ -12,14 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from repro.analysis import aggregate as A
-from repro.analysis import claims as C
+from repro.analysis import aggregate as A, claims as C
 from repro.cli.paper import resolve_study
 from repro.core.errors import ConfigError
-from repro.report import figures, latex_escape
-from repro.report import macros as M
-from repro.report import paper
-from repro.report import tables as T
+from repro.report import figures, latex_escape, macros as M, paper, tables as T
 
 sys.path.insert(0, str(Path(__file__).parent))
 from synthetic_study import make_synthetic_study  # noqa: E402

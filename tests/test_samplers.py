@@ -13,15 +13,15 @@ import torch
 
 from repro import samplers
 from repro.analysis import aggregate
-from repro.maths import cost
-from repro.harness import study
 from repro.cli import build_parser
 from repro.core.config import option
 from repro.core.errors import ConfigError
+from repro.harness import study
+from repro.harness.spec import expand, parse_spec
+from repro.maths import cost
 from repro.report import tables
 from repro.samplers import Sampler, SamplingParams, registry
 from repro.samplers.params import RatioSettings, require_int
-from repro.harness.spec import expand, parse_spec
 
 TOY_STUDY = {
     "study": {"name": "toy", "seeds": [0], "threads_per_cell": 1},

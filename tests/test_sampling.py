@@ -17,9 +17,9 @@ import torch
 from scipy import stats
 from torch import nn
 
+from repro.core.errors import ConfigError
 from repro.gan import sampling
 from repro.maths.acceptance import obrs_acceptance, obrs_constant
-from repro.core.errors import ConfigError
 from repro.samplers import AcceptanceTooLowError, SamplingParams, sample
 
 # --------------------------------------------------------------------------- the toy problems

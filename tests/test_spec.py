@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from repro.harness import spec as specmod
 from repro.core import versions
+from repro.harness import spec as specmod
 from repro.harness.spec import SpecError, expand, is_ceiling, load_spec, parse_spec
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from repro.maths import divergences
-from repro.gan import train as T
 from repro.core.errors import ConfigError, DataError
 from repro.core.runtime import PROJECT_ROOT
+from repro.gan import config as C
+from repro.gan import losses as L
+from repro.gan import train as T
+from repro.maths import divergences
 
 TINY = dict(train_size=256, batch_size=32, g_widths=(16, 32), d_widths=(32, 16), z_dim=8,
             eval_every=0, epochs=2, check_every=3)
@@ -68,7 +70,7 @@ def test_config_unknown_keys_and_validation() -> None:
 
 
 def test_per_objective_defaults() -> None:
-    r = {loss: T.TrainConfig(loss=loss).resolve() for loss in T.LOSSES}
+    r = {loss: T.TrainConfig(loss=loss).resolve() for loss in C.LOSSES}
     assert r["bce"].gen_form == "nonsaturating"
     assert r["js"].gen_form == "minimax"  # non-saturating JS would duplicate BCE
     assert r["kl"].gen_form == "minimax"  # the form that descends the forward KL (docs/maths.md §3.3)
@@ -141,7 +143,7 @@ def test_gradient_signs(kw: dict) -> None:
         assert float(T.g_loss(D(G(z)).squeeze(1), cfg, epoch)) < g_before
 
 
-@pytest.mark.parametrize("aux", T.AUX_DIVERGENCES)
+@pytest.mark.parametrize("aux", C.AUX_DIVERGENCES)
 def test_pr_warmup_gives_gradient_at_large_lambda(aux: str) -> None:
     """docs/maths.md §4 trap: with r ≈ 1 (an untrained D) and λ ≥ 1, min(λ r, 1) = 1 passes no gradient;
     the warm-up λ₀ (off by default: the default recipe fine-tunes a trained model) does."""
@@ -157,7 +159,7 @@ def test_pr_warmup_gives_gradient_at_large_lambda(aux: str) -> None:
 
 def test_straight_through_clamp_passes_gradient() -> None:
     v = torch.tensor([-50.0, 0.0, 50.0], requires_grad=True)
-    out = T.straight_through_clamp(v, 10.0)
+    out = L.straight_through_clamp(v, 10.0)
     assert out.tolist() == [-10.0, 0.0, 10.0]
     out.sum().backward()
     assert v.grad.tolist() == [1.0, 1.0, 1.0]
@@ -165,8 +167,8 @@ def test_straight_through_clamp_passes_gradient() -> None:
 
 def test_pr_warmup_lambda() -> None:
     cfg = T.TrainConfig(loss="pr", lam=5.0, pr_warmup_epochs=2, pr_warmup_lam=0.1)
-    assert [T.pr_lambda(cfg, e) for e in range(4)] == [0.1, 0.1, 5.0, 5.0]
-    assert T.pr_lambda(dataclasses.replace(cfg, lam=0.05), 0) == 0.05
+    assert [L.pr_lambda(cfg, e) for e in range(4)] == [0.1, 0.1, 5.0, 5.0]
+    assert L.pr_lambda(dataclasses.replace(cfg, lam=0.05), 0) == 0.05
 
 
 # --------------------------------------------------------------------------- runs

@@ -41,10 +41,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from repro.analysis import quality
 from repro.core.atomic import atomic_path
-from repro.samplers import registry
 from repro.core.errors import ConfigError, DataError
 from repro.core.vocab import CEILING, F_GAN_OBJECTIVES, PREFERRED_DISCRIMINATOR
+from repro.samplers import registry
 
 CEILING_CSV = "ceiling.csv"  # the real-versus-real rows a study writes beside results.csv
 
@@ -85,7 +86,6 @@ class Columns:
     """The tidy tables' key columns. The sampler part is every registered sampler's result
     columns (``repro.samplers.registry``; a column stays empty for the samplers that do not fill
     it), so ``columns()`` builds them when asked: a sampler registered at run time is in."""
-
     sampler: tuple[str, ...]  # the samplers' settings
     key: tuple[str, ...]  # the configuration of an evaluation cell: every key column but seeds and ids
     treatment: tuple[str, ...]  # what tells one sampler setting from another (a paired comparison's)
@@ -185,8 +185,6 @@ def load_quality(study_dir: str | Path, frame: pd.DataFrame) -> pd.DataFrame:
     """``<study_dir>/quality.csv`` (each trained model against the study's training bar, written by
     the study run); where it is absent (an older store), the models of ``frame`` (tidy results)
     are judged by their data set's default bar (``repro.analysis.quality``) and the table is written."""
-    from repro.analysis import quality  # noqa: PLC0415 - quality imports this module's neighbours only
-
     path = Path(study_dir) / quality.QUALITY_CSV
     try:
         table = pd.read_csv(path, dtype={"objective": "string", "variant": "string", "init_from": "string",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from repro.data import datasets
 from repro.cli import emit
+from repro.data import datasets
 
 
 def register(sub: argparse._SubParsersAction) -> None:

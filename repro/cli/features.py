@@ -7,9 +7,9 @@ import time
 
 import numpy as np
 
-from repro.data import datasets, features
 from repro.cli import emit
 from repro.cli.data import add_dataset_args
+from repro.data import datasets, features
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from repro import samplers
+from repro.cli import emit, options
+from repro.core.atomic import atomic_write
+from repro.core.errors import ConfigError
+from repro.core.seeds import MAX_SEED
 from repro.data import grids
 from repro.gan import refit, sampling
 from repro.samplers import DEFAULT_BATCH_SIZE, SamplingParams, option_classes
-from repro.core.atomic import atomic_write
-from repro.cli import emit, options
-from repro.core.errors import ConfigError
-from repro.core.seeds import MAX_SEED
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="sample a trained GAN: σ/ψ truncation, DRS, OBRS")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import torch
 
-from repro.gan import train as training
 from repro.cli import emit, options
 from repro.core.errors import ConfigError
+from repro.gan import train as training
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -29,8 +29,8 @@ from tqdm.auto import tqdm
 
 from repro.core import versions
 from repro.core.atomic import atomic_path
-from repro.data.datasets import NUM_CLASSES, Dataset, Split, load
 from repro.core.runtime import home_dir, provenance, resolve_device, stable_hash
+from repro.data.datasets import NUM_CLASSES, Dataset, Split, load
 
 log = logging.getLogger(__name__)
 

@@ -37,14 +37,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from repro.data import datasets
-from repro.maths import divergences
 from repro.core import seeds, versions
-from repro.gan import train
 from repro.core.atomic import atomic_write, locked
 from repro.core.runtime import stable_hash
-from repro.samplers import fit_platt, truncated_latents
 from repro.core.vocab import DISCRIMINATORS
+from repro.data import datasets
+from repro.gan import losses, train
+from repro.maths import divergences
+from repro.samplers import fit_platt, truncated_latents
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +221,7 @@ def refitted(model: Any, sigma: float = 1.0, psi: float | None = None, cfg: Refi
         ds = datasets.load(tc.dataset)
         real_train = train.train_images(tc)
         D = copy.deepcopy(model.discriminator)
-        trace = refit_discriminator(D, sample_fake, real_train, lambda vr, vf: train.d_loss(vr, vf, tc), cfg, g_order)
+        trace = refit_discriminator(D, sample_fake, real_train, lambda vr, vf: losses.d_loss(vr, vf, tc), cfg, g_order)
         D.eval()
         real_val = datasets.to_gan_range(ds.val.images_float())[: cfg.calib_samples, None]
         with torch.inference_mode():

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from repro.data import datasets
-from repro.gan import refit, train
 from repro.core import seeds
 from repro.core.errors import ConfigError
+from repro.data import datasets
+from repro.gan import refit, train
 from repro.samplers import DEFAULT_BATCH_SIZE, Proposals, SamplingParams, sample
 from repro.samplers.proposals import resolve_device
 

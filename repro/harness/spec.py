@@ -45,22 +45,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repro.core import versions
-from repro.evaluation import EvalSettings
-from repro.data.datasets import DATASETS
-from repro.core import config
-from repro.core.errors import ConfigError
-from repro.data.features import ClassifierConfig
+from repro import samplers
 from repro.analysis.quality import QualityBar, bar_for
+from repro.core import config, versions
+from repro.core.errors import ConfigError
 from repro.core.runtime import stable_hash
-from repro.core.vocab import (
-    EXECUTORS, PROTOCOLS, SPLITS, STACK_SEEDS, STAGES,
-)
+from repro.core.vocab import EXECUTORS, PROTOCOLS, STACK_SEEDS, STAGES
+from repro.data.datasets import DATASETS
+from repro.data.features import ClassifierConfig
+from repro.evaluation import EvalSettings
+from repro.gan.config import LOSSES, TrainConfig
+from repro.samplers import SamplingParams
 
 
 class SpecError(ConfigError):
     """A malformed spec: the message names the field (dotted path) and what is allowed."""
-
 
 _MISSING = object()
 VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,39}")
@@ -77,7 +76,6 @@ _type_name, _is_int, _is_num = config.type_name, config.is_int, config.is_number
 
 class _Table:
     """Reads keys from one TOML table, remembering which were read, to reject the rest."""
-
     def __init__(self, raw: Any, path: str) -> None:
         if not isinstance(raw, dict):
             raise SpecError(f"{path}: expected a table, got {_type_name(raw)}")
@@ -196,7 +194,6 @@ def parent_of(objectives: tuple[Objective, ...] | list[Objective], o: Objective)
 @dataclass(frozen=True)
 class EvalBlock:
     """One product of tuning × sampler settings; ``grid()`` lists its SamplingParams dicts."""
-
     axes: dict[str, tuple[Any, ...]]
     fixed: dict[str, Any]
     objectives: tuple[str, ...] | None = None  # the objectives whose models it evaluates (None: all)
@@ -216,7 +213,6 @@ class EvalBlock:
 @dataclass(frozen=True)
 class Resources:
     """What an ``#SBATCH`` header holds, for one stage."""
-
     partition: str | None = None
     account: str | None = None
     qos: str | None = None
@@ -263,8 +259,6 @@ def _train_overrides(t: _Table, reserved: set[str], context: dict[str, Any] | No
     """A [train] table's keys, typed by ``TrainConfig`` (``repro.core.config``); the grid's own keys
     (loss, λ, seed, data set) are refused here. ``context``: the keys the grid sets for this
     table (an objective's loss), so that a key allowed for that loss only is checked against it."""
-    from repro.gan.train import TrainConfig  # noqa: PLC0415
-
     for key in t.raw:
         t.seen.add(key)
         if key in reserved:
@@ -279,8 +273,6 @@ def _train_overrides(t: _Table, reserved: set[str], context: dict[str, Any] | No
 def _validate_train_config(overrides: dict[str, Any], where: str) -> str:
     """The full training configuration an objective resolves to obeys TrainConfig's rules;
     returns its hash (two objectives with one hash would train the same models)."""
-    from repro.gan.train import TrainConfig  # noqa: PLC0415
-
     try:
         return stable_hash(asdict(config.load(TrainConfig, overrides, where).resolve()))
     except ConfigError as exc:
@@ -355,7 +347,6 @@ def _read_objectives(top: _Table, dataset: str) -> tuple[dict[str, Any], list[Ob
     if not obj_tables:
         raise SpecError("objectives: empty grid; add at least one [[objectives]] table with loss = "
                         "one of bce, js, kl, rkl, pr")
-    from repro.gan.train import LOSSES  # noqa: PLC0415
 
     for t in obj_tables:
         loss = t.str("loss", choices=tuple(LOSSES))
@@ -460,8 +451,6 @@ def _read_block(b: _Table, losses: list[str], max_cells: int) -> EvalBlock:
     Every other key is a setting of the sampler (``repro.samplers``: σ, ψ and the sampler's own
     configuration); a number may be a list of numbers, a grid axis. The sampler's configuration
     checks each value, and its defaults fill what the block leaves out."""
-    from repro import samplers  # noqa: PLC0415 - the registry imports torch; a spec's own checks come first
-
     sampler = b.str("sampler", "none", tuple(samplers.REGISTRY))
     hints = {"sigma": float, "psi": float, **{f.name: config.hints(samplers.get(sampler).config)[f.name]
                                               for f in dataclasses.fields(samplers.get(sampler).config)}}
@@ -548,8 +537,6 @@ def _load(cls: type, data: dict[str, Any], where: str) -> Any:
 
 def _validate_sampling(block: EvalBlock, where: str) -> None:
     """Every point of the block's grid is a valid sampling setting (errors name the block's field)."""
-    from repro.samplers import SamplingParams  # noqa: PLC0415
-
     for params in block.grid():
         try:
             SamplingParams.from_dict(params, where)
@@ -585,7 +572,6 @@ def load_spec(path: str | Path, max_cells: int = MAX_CELLS) -> Spec:
 @dataclass(frozen=True)
 class Cell:
     """One unit of work. ``config`` is JSON-able and fully resolved; ``labels`` feed the tidy table."""
-
     stage: str
     config: dict[str, Any]
     deps: tuple[str, ...] = ()
@@ -602,9 +588,6 @@ class Cell:
 
 def expand(spec: Spec) -> list[Cell]:
     """The study's grid in dependency order: features, then train, then evaluate cells."""
-    from repro.samplers import SamplingParams  # noqa: PLC0415
-    from repro.gan.train import TrainConfig  # noqa: PLC0415
-
     feat = Cell("features", {"stage": "features", "dataset": spec.dataset, "classifier": asdict(ClassifierConfig())},
                 labels={"dataset": spec.dataset})
     cells = [feat]

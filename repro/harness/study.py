@@ -21,19 +21,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from repro import evaluation
-from repro.data import grids
 from repro.analysis import quality
 from repro.analysis.aggregate import CEILING_CSV
 from repro.core.atomic import atomic_path, atomic_write_json, locked, remove
 from repro.core.config import load
 from repro.core.errors import ReproError, StoreError
-from repro.harness.executors import Task, make_executor
 from repro.core.runtime import PROJECT_ROOT, provenance, stable_hash
-from repro.samplers import SamplingParams
+from repro.data import datasets, features, grids
+from repro.gan import refit, sampling, train
+from repro.harness.executors import Task, make_executor
 from repro.harness.spec import STAGES, Cell, Spec, SpecError, expand, is_ceiling
 from repro.harness.store import Store, read_json_object
+from repro.samplers import SamplingParams
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +100,6 @@ def execute_cells(root: str, study: str, cells: tuple[Cell, ...], threads: int) 
     """What a worker runs: one cell, or the train cells of one configuration's seeds trained
     together as one stack (``training_units``). Records every cell's outcome in the store; never
     raises. Returns the cells' states."""
-    import torch  # noqa: PLC0415
-
     torch.set_num_threads(threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     store = Store(root, study)
@@ -133,8 +133,6 @@ def _failure(exc: BaseException, cell_dir: Path) -> tuple[str, str]:
 def _execute_stack(store: Store, cells: tuple[Cell, ...]) -> list[str]:
     """Train cells that differ only in the seed as one stack (``repro.gan.train.train_group``); each
     cell records its own result, and one that cannot start fails alone."""
-    from repro.gan import train  # noqa: PLC0415
-
     start = time.perf_counter()
     dirs = [store.prepare(c) for c in cells]
     outcome: dict[int, tuple[str, dict[str, Any] | None, str | None]] = {}  # state, result, error
@@ -169,7 +167,6 @@ def _execute_stack(store: Store, cells: tuple[Cell, ...]) -> list[str]:
 
 
 def _run_features(cell: Cell) -> dict[str, Any]:
-    from repro.data import features  # noqa: PLC0415
 
     cfg = load(features.ClassifierConfig, cell.config["classifier"])
     fs = features.load_or_train(cell.config["dataset"], cfg=cfg, progress=False)
@@ -191,7 +188,6 @@ def _parent_dir(store: Store, cell: Cell) -> Path | None:
 
 
 def _run_train(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
-    from repro.gan import train  # noqa: PLC0415
 
     _check_parent(store, cell)
     cfg = train.TrainConfig.from_dict(cell.config["train"])
@@ -205,10 +201,6 @@ CLASSES_JSON = "classes.json"  # an evaluate cell's class shares and its ratio's
 def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
     """One model × sampler setting × evaluation seed, by the protocol of ``repro.evaluation``;
     a ceiling cell (``spec.is_ceiling``) scores held-out real images instead of a model's."""
-    import torch  # noqa: PLC0415
-
-    from repro.data import datasets, features  # noqa: PLC0415
-    from repro.gan import refit, sampling, train
 
     cfg = cell.config
     settings = load(evaluation.EvalSettings, cfg["evaluate"])
@@ -316,7 +308,6 @@ def stacks_seeds(spec: Spec, executor: str) -> bool:
         return spec.stack_seeds == "always"
     if executor == "slurm":
         return spec.slurm.resources["train"].gpus_per_task > 0
-    import torch  # noqa: PLC0415
 
     return torch.cuda.is_available()
 

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from repro.core.vocab import DIVERGENCES, GENERATOR_FORMS, PR_GENERATOR_FORMS
+from repro.core.vocab import DIVERGENCES, GENERATOR_FORMS
 
 LOG2 = math.log(2.0)
 Fn = Callable[[torch.Tensor], torch.Tensor]

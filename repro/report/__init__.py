@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from repro.samplers import registry
 from repro.core.vocab import CEILING
+from repro.samplers import registry
 
 # LaTeX special characters and their escapes, applied to every text value a template prints.
 _LATEX_SPECIALS = {

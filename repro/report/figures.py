@@ -23,12 +23,17 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from repro.analysis.aggregate import DEFAULT_KEYS, lookup, pr_reference, ratio_smoothness, select, values_of  # noqa: E402
-from repro.core.atomic import atomic_path  # noqa: E402
+from repro.analysis.aggregate import (  # noqa: E402
+    DEFAULT_KEYS, lookup, pr_reference, ratio_smoothness, select, values_of,
+)
 from repro.analysis.claims import table1_configs  # noqa: E402
+from repro.analysis.claims.beyond import equal_cost_configs  # noqa: E402
+from repro.analysis.claims.lambda_pr import truncation_curve  # noqa: E402
+from repro.analysis.quality import model_name  # noqa: E402
+from repro.core.atomic import atomic_path  # noqa: E402
+from repro.core.vocab import OBJECTIVES  # noqa: E402
 from repro.report import METRIC_LABELS, objective_label, sampler_label  # noqa: E402
 from repro.samplers import registry  # noqa: E402
-from repro.core.vocab import OBJECTIVES  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -424,8 +429,6 @@ def fig_equal_cost(agg: pd.DataFrame, **_: Any) -> plt.Figure | None:
     """Precision, recall and FID against the cost per returned sample (log scale), one line per
     sampler family through its settings, one row per objective with samplers beyond rejection:
     the methods compared at equal cost."""
-    from repro.analysis.claims.beyond import equal_cost_configs  # noqa: PLC0415
-
     objs = [o for o in _objectives(agg) if any(s["sampler"] in registry.names("beyond") for s in equal_cost_configs(agg, o))]
     if not objs:
         return None
@@ -464,8 +467,6 @@ def fig_equal_cost(agg: pd.DataFrame, **_: Any) -> plt.Figure | None:
 def fig_lambda_vs_truncation(agg: pd.DataFrame, **_: Any) -> plt.Figure | None:
     """(recall, precision) of the λ-PR fine-tunes against the truncation curves (σ and ψ) of the
     parent they fine-tune, the comparison of the 2025 lecture's table."""
-    from repro.analysis.claims.lambda_pr import truncation_curve  # noqa: PLC0415
-
     ref = pr_reference(agg)
     parent = ref.get("init_from") or "bce"
     lams = values_of(agg, "lam", **ref, sampler="none", sigma=1.0)
@@ -514,7 +515,6 @@ def fig_below_bar(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, judge
         ax.text(0.5, 0.5, f"every one of the {len(judged)} trained models passes the training bar", ha="center",
                 va="center", fontsize=9)
         return fig
-    from repro.analysis.quality import model_name  # noqa: PLC0415
 
     cols = min(4, len(failed))
     rows = -(-len(failed) // cols)

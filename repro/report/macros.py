@@ -21,15 +21,15 @@ from repro.analysis.aggregate import (
     BOOTSTRAP_MIN_N, fine_tuned_from, lookup, pr_reference, protocol_view, ratio_smoothness, status_counts,
     values_of,
 )
-from repro.core.atomic import atomic_write_bytes
 from repro.analysis.claims import HIGH_ACCEPTANCE, RECALL_TOLERANCE, VERDICTS, Verdict, table1_configs
 from repro.analysis.claims.core import COUNTED
 from repro.analysis.claims.published import REPORT_BEST_FID, REPORT_TABLE_1
+from repro.core.atomic import atomic_write_bytes
 from repro.core.errors import ConfigError
-from repro.samplers import registry
 from repro.core.vocab import CEILING, F_GAN_OBJECTIVES, OBJECTIVES
 from repro.report import ARCH_LABELS, DATASET_LABELS, latex_escape, objective_label, sampler_label
 from repro.report.tables import digits_of, scale_of
+from repro.samplers import registry
 
 _DIGITS = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
 

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from repro.analysis.aggregate import aggregate_study, load_quality, protocol_view, status_counts
-from repro.core.atomic import atomic_path, atomic_write_json
 from repro.analysis.claims import check_all
+from repro.core.atomic import atomic_path, atomic_write_json
 from repro.core.errors import ReproError
+from repro.core.runtime import git_state
 from repro.report import figures, macros, tables
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,6 @@ INSTALL_HINT = (
 
 class LatexError(ReproError):
     """latexmk failed, or the PDF has undefined references; the message names the log."""
-
 
 def latex_available() -> bool:
     return shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
@@ -107,7 +107,6 @@ def build(
     prov_path = study_dir / "provenance.json"
     provenance = json.loads(prov_path.read_text()) if prov_path.is_file() else {}
     if git is None:
-        from repro.core.runtime import git_state  # imported here: it pulls in torch
         git = git_state()
     context = {
         "study": study_dir.name, "study_dir": study_dir, "method": method, "confidence": confidence,

@@ -1,13 +1,12 @@
 """The samplers: a registry of entries (``registry``), the parameters that pick one
 (``params``), what they draw from (``proposals``) and the one entry point ``sample``
 (``driver``). The rejection samplers (``rejection``: plain, DRS, OBRS) and the samplers beyond
-rejection (``chains``: MH, Langevin, adaptive truncation) register themselves on import, in the
-order tables show them. Adding a sampler: docs/architecture.md, "Add a sampler".
+rejection (``chains``: MH, Langevin, adaptive truncation) register themselves on import; the
+registry lists them by family, then in the order registered. Adding a sampler:
+docs/architecture.md, "Add a sampler".
 """
 
-# the samplers register themselves on import: rejection first, as tables list them
-from repro.samplers import rejection  # noqa: I001
-from repro.samplers import chains  # noqa: F401
+from repro.samplers import chains, rejection  # noqa: F401 - the modules that register the samplers
 from repro.samplers.driver import DEFAULT_BATCH_SIZE, sample
 from repro.samplers.params import SamplingParams, option_classes
 from repro.samplers.proposals import Proposals, fit_platt, truncated_latents

@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from repro.maths import adaptive, cost, mcmc
-from repro.maths.acceptance import obrs_acceptance, obrs_constant
 from repro.core.config import option
 from repro.core.errors import ConfigError, ReproError
+from repro.core.seeds import SamplerStreams
+from repro.maths import adaptive, cost, mcmc
+from repro.maths.acceptance import obrs_acceptance, obrs_constant
 from repro.samplers.params import BurnInSettings, RatioSettings, finite, require, require_bool, require_int
 from repro.samplers.proposals import Proposals
 from repro.samplers.registry import Sampler, number, register
-from repro.core.seeds import SamplerStreams
 
 # Upper bounds past which a setting runs for hours or leaves the prior: chains and step counts
 # cost one or two passes per sample each; a Langevin step of 10 in latent space leaves the prior;

@@ -18,11 +18,11 @@ import torch
 from torch import nn
 
 from repro.core.config import MAX_SAMPLES
-from repro.maths.divergences import DIVERGENCES
 from repro.core.errors import ConfigError
+from repro.core.seeds import sampler_streams
+from repro.maths.divergences import DIVERGENCES
 from repro.samplers.params import SamplingParams
 from repro.samplers.proposals import Proposals, resolve_device
-from repro.core.seeds import sampler_streams
 
 log = logging.getLogger(__name__)
 

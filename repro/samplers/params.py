@@ -17,8 +17,8 @@ from typing import Any
 from repro.core import config
 from repro.core.config import MAX_SAMPLES, check_choices, option
 from repro.core.errors import ConfigError
-from repro.samplers import registry
 from repro.core.vocab import DISCRIMINATORS
+from repro.samplers import registry
 
 # Upper bounds past which a setting only produces non-finite images or runs for hours: σ scales
 # z ~ N(0, σ² I) (σ = 4 is already far in the tails)

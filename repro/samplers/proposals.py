@@ -11,15 +11,14 @@ positives). The latents come from a ``torch.Generator`` of the run's own (``repr
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import torch
 from scipy import optimize, special
 from torch import nn
 
-from repro.maths.divergences import log_ratio
 from repro.core.errors import ConfigError, ReproError
+from repro.maths.divergences import log_ratio
 
 def truncated_latents(
     n: int, z_dim: int, sigma: float, psi: float | None, gen: torch.Generator, device: torch.device

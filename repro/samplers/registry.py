@@ -71,7 +71,8 @@ class Sampler:
 # (``discriminator`` is a key column of its own, the others are fixed by the study)
 COMMON_SETTINGS = ("discriminator", "calibrate", "burn_in", "max_proposals_per_sample")
 
-REGISTRY: dict[str, Sampler] = {}
+FAMILIES = ("rejection", "beyond")  # the order tables list them in
+REGISTRY: dict[str, Sampler] = {}  # by family, then in the order registered
 
 
 def register(entry: Sampler) -> Sampler:
@@ -80,7 +81,12 @@ def register(entry: Sampler) -> Sampler:
         raise ValueError(f"sampler {entry.name!r} is registered twice")
     if not dataclasses.is_dataclass(entry.config):
         raise TypeError(f"sampler {entry.name!r}: config must be a dataclass")
+    if entry.family not in FAMILIES:
+        raise ValueError(f"sampler {entry.name!r}: family must be one of {', '.join(FAMILIES)}")
     REGISTRY[entry.name] = entry
+    ordered = sorted(REGISTRY.values(), key=lambda s: FAMILIES.index(s.family))  # stable: registration order
+    REGISTRY.clear()
+    REGISTRY.update((s.name, s) for s in ordered)
     return entry
 
 

@@ -28,15 +28,15 @@ import numpy as np
 import torch
 from scipy import special
 
-from repro.maths import cost
-from repro.maths.acceptance import drs_gamma_for_acceptance, drs_logit, obrs_acceptance, obrs_constant
 from repro.core.config import check_choices, option
 from repro.core.errors import ConfigError, ReproError
+from repro.core.seeds import SamplerStreams
+from repro.core.vocab import DEFAULT_GAMMA_CONVENTION, GAMMA_CONVENTIONS
+from repro.maths import cost
+from repro.maths.acceptance import drs_gamma_for_acceptance, drs_logit, obrs_acceptance, obrs_constant
 from repro.samplers.params import NoSettings, RejectionSettings, finite, require, require_bool
 from repro.samplers.proposals import Proposals, safe_exp
 from repro.samplers.registry import Sampler, number, register
-from repro.core.seeds import SamplerStreams
-from repro.core.vocab import DEFAULT_GAMMA_CONVENTION, GAMMA_CONVENTIONS
 
 
 class AcceptanceTooLowError(ReproError):

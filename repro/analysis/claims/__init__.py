@@ -9,16 +9,16 @@
 ``runs/<study>/claims.json``. How each statement is tested: docs/maths.md §9.
 """
 
-from repro.analysis.claims.core import (
-    ALPHA, CONTRADICTED, DOCUMENTS, INCONCLUSIVE, NOT_CONTRADICTED, SOURCE_INCONSISTENT, SUPPORTED, UNTESTABLE, VERDICTS, Outcome, Source,
-    Statement, Verdict, combine, fmt_ci, fmt_rho, pick, sign, significant_signs,
-)
 from repro.analysis.claims.beyond import ddls_improves, equal_cost_configs, mh_improves
+from repro.analysis.claims.core import (
+    ALPHA, CONTRADICTED, DOCUMENTS, INCONCLUSIVE, NOT_CONTRADICTED, SOURCE_INCONSISTENT, SUPPORTED, UNTESTABLE,
+    VERDICTS, Outcome, Source, Statement, Verdict, combine, fmt_ci, fmt_rho, pick, sign, significant_signs,
+)
 from repro.analysis.claims.lambda_pr import lambda_beats_truncation, lambda_tradeoff
 from repro.analysis.claims.ledger import STATEMENTS, check_all
 from repro.analysis.claims.objectives import (
-    bce_js_between_drs, bce_realistic, fgan_theory, forward_kl_trained, kl_best_prd, kl_drs_best_fid, kl_full_coverage,
-    rkl_lowest_recall_drs, rkl_mode_collapse, rkl_vs_kl,
+    bce_js_between_drs, bce_realistic, fgan_theory, forward_kl_trained, kl_best_prd, kl_drs_best_fid,
+    kl_full_coverage, rkl_lowest_recall_drs, rkl_mode_collapse, rkl_vs_kl,
 )
 from repro.analysis.claims.rejection import (
     HIGH_ACCEPTANCE, RECALL_TOLERANCE, REFERENCE_ACCEPTANCE, REFERENCE_BUDGET, REFERENCE_GAMMA, SELECTIVE_ACCEPTANCE,

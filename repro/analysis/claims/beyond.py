@@ -16,8 +16,8 @@ import pandas as pd
 from repro.analysis.aggregate import columns, lookup, select, values_of
 from repro.analysis.claims.core import UNTESTABLE, Outcome, describe, directional, fmt, objectives_present, paired_test
 from repro.analysis.claims.rejection import preferred_discriminator
-from repro.samplers import registry
 from repro.core.vocab import PREFERRED_DISCRIMINATOR
+from repro.samplers import registry
 
 
 def longest(agg: pd.DataFrame, sampler: str, objective: str) -> dict[str, Any] | None:

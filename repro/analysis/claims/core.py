@@ -31,8 +31,8 @@ import pandas as pd
 
 from repro.analysis.aggregate import DEFAULT_KEYS, holm, lookup, prefer_refit, select, welch
 from repro.analysis.quality import model_name
-from repro.samplers import registry
 from repro.core.vocab import F_GAN_OBJECTIVES
+from repro.samplers import registry
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
 NOT_CONTRADICTED, UNTESTABLE = "not contradicted", "untestable"

@@ -14,7 +14,8 @@ from repro.analysis.aggregate import lookup, values_of
 from repro.analysis.claims.core import (
     UNTESTABLE, Outcome, describe, directional, fmt, objective_pair_test, objectives_present, ordering, welch_test,
 )
-from repro.analysis.claims.rejection import drs_selector
+from repro.analysis.claims.published import REPORT_TABLE_1
+from repro.analysis.claims.rejection import drs_selector, published_selector
 
 PLAIN = {"sampler": "none", "sigma": 1.0}
 NOT_FORWARD_KL = ("the study's KL uses the non-saturating generator, which descends the reverse KL: "
@@ -103,9 +104,6 @@ def kl_drs_best_fid(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
     soft truncation), at this study's matched configurations (``rejection.published_selector``),
     KL + DRS has the lowest FID: the runner-up minus KL + DRS above zero (paired by seed where both
     are fine-tunes of one parent, Welch otherwise)."""
-    from repro.analysis.claims.published import REPORT_TABLE_1  # noqa: PLC0415
-    from repro.analysis.claims.rejection import published_selector  # noqa: PLC0415 - rejection imports this module's neighbours
-
     bad = _kl_untestable(agg)
     if bad:
         return bad

@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from repro.analysis.aggregate import DEFAULT_KEYS, lookup, values_of
+from repro.analysis.aggregate import DEFAULT_KEYS, lookup, select, values_of
 from repro.analysis.claims.core import (
     CONTRADICTED, INCONCLUSIVE, SOURCE_INCONSISTENT, SUPPORTED, UNTESTABLE, Outcome, combine, describe, directional,
     fmt, fmt_rho, objectives_present, paired_test, pick, significant_signs, spearman, welch_test,
 )
-from repro.analysis.claims.published import REPORT_TABLE_1, PublishedRow
+from repro.analysis.claims.published import PublishedRow
 from repro.core.vocab import CEILING, PREFERRED_DISCRIMINATOR
 
 # Thresholds a statement's wording leaves open, in one place (and quoted in the paper).
@@ -187,7 +187,6 @@ def drs_selective_best_fid(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
 
 
 def _matches(frame: pd.DataFrame, **keys: Any) -> pd.Series:
-    from repro.analysis.aggregate import select  # noqa: PLC0415
 
     return select(frame, {**DEFAULT_KEYS, **keys})
 
@@ -197,7 +196,6 @@ def drs_soft_truncation(stated: dict[str, tuple[tuple[str, int], ...]]):
     moves each objective's metrics the way ``stated`` says (objective → (metric, +1 up / −1
     down), only what the source states) (Welch: the two sides are different samplers of the
     same models, so the interval is conservative; docs/maths.md §8.1)."""
-
     def check(agg: pd.DataFrame, paired: pd.DataFrame) -> Outcome:
         base = drs_selector(agg)
         sigma = soft_truncation_sigma(agg)
