@@ -120,12 +120,12 @@ def run(study_dir: Path, out: Path, objectives: list[str], samplers: list[str], 
 
 
 def plot(study_dir: Path, png: Path) -> None:
-    """The paper's figure of the curve (``repro.report.figures.fig_ratio_smoothness``) as a PNG."""
-    from repro.analysis.aggregate import RATIO_SMOOTHNESS_CSV
-    from repro.report import figures
+    """The paper's figure of the curve (``repro.report.cell_figures.fig_ratio_smoothness``) as a PNG."""
+    from repro.analysis.results import RATIO_SMOOTHNESS_CSV
+    from repro.report import cell_figures, plotting
 
-    figures.style()
-    fig = figures.fig_ratio_smoothness(study_dir=study_dir)
+    plotting.style()
+    fig = cell_figures.fig_ratio_smoothness(study_dir=study_dir)
     if fig is None:
         raise SystemExit(f"{study_dir}: no {RATIO_SMOOTHNESS_CSV} to plot")
     fig.savefig(png, dpi=150)
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-n", type=int, default=5000, help="samples per point (the study's n_samples)")
     p.add_argument("--plot", type=Path, default=None, help="also draw the study's curve into this PNG")
     args = p.parse_args(argv)
-    from repro.analysis.aggregate import RATIO_SMOOTHNESS_CSV
+    from repro.analysis.results import RATIO_SMOOTHNESS_CSV
 
     run(args.study_dir, args.study_dir / RATIO_SMOOTHNESS_CSV, args.objectives, args.samplers, tuple(args.steps),
         args.n)

@@ -12,6 +12,7 @@ import pytest
 from scipy import stats
 
 from repro.analysis import aggregate as A
+from repro.analysis import results as R
 from repro.core.errors import ConfigError, DataError
 from repro.core.vocab import CEILING
 
@@ -35,7 +36,7 @@ def results(rows: list[dict]) -> pd.DataFrame:
         row.setdefault("cell_id", f"{row['train_id']}-{row['sampler']}-{row['sigma']}-"
                                   f"{row['gamma']}-{row['budget']}-{row['eval_seed']}")
         out.append(row)
-    return A.tidy(pd.DataFrame(out))
+    return R.tidy(pd.DataFrame(out))
 
 
 # ---------------------------------------------------------------- intervals
@@ -168,11 +169,11 @@ def test_schema_errors_name_the_problem(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="results.csv"):
         A.load_results(tmp_path)
     with pytest.raises(DataError, match="missing columns"):
-        A.tidy(pd.DataFrame({"study": ["x"]}))
+        R.tidy(pd.DataFrame({"study": ["x"]}))
     bad = results([{"train_seed": 0}])
     bad["status"] = "exploded"
     with pytest.raises(DataError, match="status"):
-        A.tidy(bad)
+        R.tidy(bad)
 
 
 def test_aggregate_study_on_the_synthetic_study(tmp_path: Path) -> None:
@@ -212,7 +213,7 @@ def test_harness_statuses_and_init_from_are_keys() -> None:
     assert scratch["mean"] == pytest.approx(0.8) and tuned["mean"] == pytest.approx(0.9)
     assert tuned["n_missing"] == 1
     # a results table without the optional column still loads
-    assert (A.tidy(frame.drop(columns="init_from"))["init_from"] == "").all()
+    assert (R.tidy(frame.drop(columns="init_from"))["init_from"] == "").all()
 
 
 def test_refit_is_paired_with_raw_on_the_same_model() -> None:

@@ -31,7 +31,7 @@ def test_claims_json_record_has_the_ledger_fields() -> None:
     v = C.check_all(*frames(model("bce", 0.8, 0.7)))[0]
     record = json.loads(json.dumps(v.as_dict()))
     assert {"key", "claim", "source", "test", "verdict", "evidence"} <= set(record)
-    assert set(record["source"]) == {"document", "file", "where", "quote"}
+    assert set(record["source"]) == {"document", "reference", "where", "quote"}
 
 
 def test_statements_this_setting_cannot_decide_stay_untestable_with_their_reason() -> None:

@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from synthetic_study import make_synthetic_study  # noqa: E402
 
 from repro.analysis import quality  # noqa: E402
-from repro.analysis.aggregate import aggregate_study, load_quality  # noqa: E402
+from repro.analysis.aggregate import aggregate_study  # noqa: E402
+from repro.analysis.results import load_quality
 from repro.analysis.claims import SOURCE_INCONSISTENT, UNTESTABLE, check_all  # noqa: E402
 from repro.analysis.claims.ledger import STATEMENTS  # noqa: E402
 from repro.harness.spec import SpecError, parse_spec  # noqa: E402

@@ -47,7 +47,7 @@ def test_the_curve_is_measured_once_per_ratio_estimate(tmp_path: Path) -> None:
         assert float(r["ratio_class_gap"]) >= 0 and 0 < float(r["heldout_logloss"]) < 1
         assert abs(float(r["acceptance_rate"]) - 0.06) < 0.03 and math.isfinite(float(r["fid_rebalanced"]))
     assert (tmp_path / "curve.png").stat().st_size > 0
-    from repro.analysis.aggregate import ratio_smoothness
+    from repro.analysis.results import ratio_smoothness
 
     means = ratio_smoothness(tmp_path / "study")  # what the paper draws and quotes
     assert list(means["discriminator"]) == ["raw", "refit"] and (means["seeds"] == 1).all()

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from repro import samplers
-from repro.gan import refit, sampling
+from repro.gan import refit
 from repro.maths import divergences
 
 MEANS = torch.tensor([[2.0, 2.0], [2.0, -2.0], [-2.0, 2.0], [-2.0, -2.0]], dtype=torch.float64)

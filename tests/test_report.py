@@ -15,7 +15,8 @@ import pytest
 from repro.analysis import aggregate as A, claims as C
 from repro.cli.paper import resolve_study
 from repro.core.errors import ConfigError
-from repro.report import figures, latex_escape, macros as M, paper, tables as T
+from repro.report import latex_escape, macros as M, paper, tables as T
+from repro.report import cell_figures
 
 sys.path.insert(0, str(Path(__file__).parent))
 from synthetic_study import make_synthetic_study  # noqa: E402
@@ -289,8 +290,8 @@ def test_the_class_figure_reads_each_cells_class_record(tmp_path: Path) -> None:
             (tmp_path / "cells" / cid).mkdir(parents=True)
             (tmp_path / "cells" / cid / "classes.json").write_text(json.dumps(record))
     frame = results(rows)
-    fig = figures.fig_class_bias(A.aggregate(frame), frame, tmp_path)
+    fig = cell_figures.fig_class_bias(A.aggregate(frame), frame, tmp_path)
     top, bottom = fig.axes[0], fig.axes[1]
     x, y = top.collections[0].get_offsets().T
     assert len(x) == 10 and np.allclose(y, -x)  # the exact ratio restores the real mix: on y = −x
-    assert figures.fig_class_bias(A.aggregate(frame), frame, tmp_path / "empty") is None  # no records: no figure
+    assert cell_figures.fig_class_bias(A.aggregate(frame), frame, tmp_path / "empty") is None  # no records: no figure

@@ -13,11 +13,13 @@ import torch
 
 from repro import samplers
 from repro.analysis import aggregate
+from repro.analysis import results
 from repro.cli import build_parser
 from repro.core.config import option
 from repro.core.errors import ConfigError
 from repro.harness import study
-from repro.harness.spec import expand, parse_spec
+from repro.harness.spec import parse_spec
+from repro.harness.cells import expand
 from repro.maths import cost
 from repro.report import tables
 from repro.samplers import Sampler, SamplingParams, registry
@@ -112,7 +114,7 @@ def test_a_new_sampler_is_one_registry_entry(toy_sampler: Sampler, tmp_path: Pat
 
     report = study.run(spec, tmp_path / "runs", executor="inprocess", progress=False)
     assert report.ok, report.failed
-    frame = aggregate.load_results(tmp_path / "runs" / "toy")
+    frame = results.load_results(tmp_path / "runs" / "toy")
     toy = frame[frame["sampler"] == "best_of"]
     assert sorted(toy["k"]) == [2, 4] and (toy["status"] == "ok").all()
     assert np.allclose(toy["acceptance_rate"], 1.0 / toy["k"]) and frame.loc[frame["sampler"] == "mh", "k"].isna().all()

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from repro.core import versions
-from repro.harness import spec as specmod
-from repro.harness.spec import SpecError, expand, is_ceiling, load_spec, parse_spec
+from repro.harness.spec import SpecError, load_spec, parse_spec
+from repro.harness.cells import expand, is_ceiling
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -280,7 +280,7 @@ def test_the_schedule_puts_the_longest_chains_first_and_every_cell_after_its_dep
 
 
 def expand_spec(path: Path):
-    from repro.harness.spec import expand
+    from repro.harness.cells import expand
 
     return expand(load_spec(path))
 

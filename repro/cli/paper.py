@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from repro.analysis.aggregate import METHODS
+from repro.analysis.results import METHODS
 from repro.cli import emit
 from repro.core.errors import ConfigError
 

@@ -35,7 +35,7 @@ import pandas as pd
 
 from repro.core.atomic import atomic_write_json, remove
 from repro.core.runtime import file_sha256
-from repro.harness.spec import Cell, is_ceiling
+from repro.harness.cells import Cell, is_ceiling
 
 
 

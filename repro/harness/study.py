@@ -25,7 +25,7 @@ import torch
 
 from repro import evaluation
 from repro.analysis import quality
-from repro.analysis.aggregate import CEILING_CSV
+from repro.analysis.results import CEILING_CSV
 from repro.core.atomic import atomic_path, atomic_write_json, locked, remove
 from repro.core.config import load
 from repro.core.errors import ReproError, StoreError
@@ -33,7 +33,8 @@ from repro.core.runtime import PROJECT_ROOT, provenance, stable_hash
 from repro.data import datasets, features, grids
 from repro.gan import refit, sampling, train
 from repro.harness.executors import Task, make_executor
-from repro.harness.spec import STAGES, Cell, Spec, SpecError, expand, is_ceiling
+from repro.harness.spec import STAGES, Spec, SpecError
+from repro.harness.cells import Cell, expand, is_ceiling
 from repro.harness.store import Store, read_json_object
 from repro.samplers import SamplingParams
 

@@ -17,10 +17,8 @@ import numpy as np
 import pandas as pd
 
 from repro.analysis import quality
-from repro.analysis.aggregate import (
-    BOOTSTRAP_MIN_N, fine_tuned_from, lookup, pr_reference, protocol_view, ratio_smoothness, status_counts,
-    values_of,
-)
+from repro.analysis.aggregate import fine_tuned_from, lookup, pr_reference, protocol_view, status_counts, values_of
+from repro.analysis.results import BOOTSTRAP_MIN_N, ratio_smoothness
 from repro.analysis.claims import HIGH_ACCEPTANCE, RECALL_TOLERANCE, VERDICTS, Verdict, table1_configs
 from repro.analysis.claims.core import COUNTED
 from repro.analysis.claims.published import REPORT_BEST_FID, REPORT_TABLE_1

@@ -20,7 +20,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from repro.analysis.aggregate import aggregate_study, load_quality, protocol_view, status_counts
+from repro.analysis.aggregate import aggregate_study, protocol_view, status_counts
+from repro.analysis.results import load_quality
 from repro.analysis.claims import check_all
 from repro.core.atomic import atomic_path, atomic_write_json
 from repro.core.errors import ReproError

@@ -16,9 +16,8 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from repro.analysis.aggregate import (
-    CLASS_METRICS, fine_tuned_from, lookup, pr_groups, pr_reference, protocol_view, values_of,
-)
+from repro.analysis.aggregate import fine_tuned_from, lookup, pr_groups, pr_reference, protocol_view, values_of
+from repro.analysis.results import CLASS_METRICS
 from repro.analysis.claims import Verdict, drs_selector, published_selector, soft_truncation_sigma, table1_configs
 from repro.analysis.claims.beyond import equal_cost_configs
 from repro.analysis.claims.core import SHORT_NAMES, describe, sign, welch_test

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from repro.analysis.aggregate import DEFAULT_KEYS, holm, lookup, prefer_refit, select, welch
+from repro.analysis.aggregate import holm, lookup, prefer_refit, select, welch
+from repro.analysis.results import DEFAULT_KEYS
 from repro.analysis.quality import model_name
 from repro.core.vocab import F_GAN_OBJECTIVES
 from repro.samplers import registry
@@ -43,13 +44,14 @@ VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_CONTRADICTED, UNTESTABLE,
 COUNTED = VERDICTS[:5]  # the verdicts about the study's results
 ALPHA = 0.05                  # family-wise error of one claim's tests (Holm)
 
-# The seed documents the statements come from (the files are not part of the repository: each
-# statement quotes its sentence, and docs/maths.md §9 summarises what the documents say).
+# The documents the statements come from, with where to find them. The four course documents are
+# unpublished: each statement quotes its sentence, and docs/maths.md §9 summarises what they say.
+UNPUBLISHED = "unpublished course material, quoted here"
 DOCUMENTS = {
-    "report": ("student report, Roques, Dakhlaoui, Court", "seeds/000_5e832fcd8c2e4967.txt"),
-    "lecture2023": ("lecture, Vérine, 2023", "seeds/001_e350e12e3b2d9b56.txt"),
-    "slides": ("student slides, Court, Dakhlaoui, Roques", "seeds/002_5853556d957447d5.txt"),
-    "lecture2025": ("lecture, Vérine, 2025", "seeds/003_fe5753a08ad617d6.txt"),
+    "report": ("student report, Roques, Dakhlaoui, Court", UNPUBLISHED),
+    "lecture2023": ("lecture, Vérine, 2023", UNPUBLISHED),
+    "slides": ("student slides, Court, Dakhlaoui, Roques", UNPUBLISHED),
+    "lecture2025": ("lecture, Vérine, 2025", UNPUBLISHED),
     # beyond the seeds: the papers of the samplers the study adds (their own claims, tested alike)
     "turner2019": ("Turner et al., Metropolis-Hastings Generative Adversarial Networks, ICML 2019", "arXiv:1811.11357"),
     "che2020": ("Che et al., Your GAN is Secretly an Energy-based Model and You Should Use Discriminator Driven "
@@ -77,8 +79,8 @@ class Source:
         return f"{SHORT_NAMES[self.document]} {self.where}"
 
     def as_dict(self) -> dict[str, str]:
-        title, file = DOCUMENTS[self.document]
-        return {"document": title, "file": file, "where": self.where, "quote": self.quote}
+        title, reference = DOCUMENTS[self.document]
+        return {"document": title, "reference": reference, "where": self.where, "quote": self.quote}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from repro.analysis.aggregate import DEFAULT_KEYS, lookup, select, values_of
+from repro.analysis.aggregate import lookup, select, values_of
+from repro.analysis.results import DEFAULT_KEYS
 from repro.analysis.claims.core import (
     CONTRADICTED, INCONCLUSIVE, SOURCE_INCONSISTENT, SUPPORTED, UNTESTABLE, Outcome, combine, describe, directional,
     fmt, fmt_rho, objectives_present, paired_test, pick, significant_signs, spearman, welch_test,
