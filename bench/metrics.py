@@ -151,7 +151,7 @@ def case_fid(impl: str) -> Callable[[], Any]:
 
 def case_prd(impl: str) -> Callable[[], Any]:
     real, fake = _pair()
-    from repro.maths.metrics import f_beta_max, prd_curve
+    from repro.maths.prd import f_beta_max, prd_curve
 
     if impl == "repro":
         return lambda: "F8={:.4f} F1/8={:.4f}".format(*f_beta_max(*prd_curve(real, fake)))

@@ -46,9 +46,9 @@ def bench_run() -> Path:
 def case(run_dir: str, params: dict[str, Any]):
     """Load the model, fit its refit discriminator (cached), return the timed call."""
     from repro import samplers  # noqa: PLC0415
-    from repro.gan import refit, sampling, train
+    from repro.gan import checkpoint, refit, sampling
 
-    model = train.load_trained(run_dir)
+    model = checkpoint.load_trained(run_dir)
     p = samplers.SamplingParams.of(**params)
     if p.method != "none":
         refit.refitted(model, p.sigma, p.psi, None)

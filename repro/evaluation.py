@@ -28,7 +28,7 @@ from repro.core import seeds
 from repro.core.config import MAX_SAMPLES, check_choices, check_minimum, option
 from repro.core.errors import ConfigError
 from repro.core.vocab import SPLITS
-from repro.maths import metrics
+from repro.maths import metrics, prd
 
 REAL_SUBSET_SEED = seeds.REAL_SUBSET  # with the evaluation seed, seeds the real reference subset
 HELD_OUT_SEED = seeds.HELD_OUT  # with the evaluation seed, seeds the held-out real images of the ceiling
@@ -91,9 +91,9 @@ def score(real: np.ndarray, fake: np.ndarray, settings: EvalSettings, seed: int,
            **{k: pr[k] for k in ("precision", "recall", "density", "coverage")}}
     curve = None
     if full:
-        curve = metrics.prd_curve(real, fake, num_clusters=settings.prd_clusters, num_angles=settings.prd_angles,
+        curve = prd.prd_curve(real, fake, num_clusters=settings.prd_clusters, num_angles=settings.prd_angles,
                                   num_runs=settings.prd_runs, seed=seed)
-        out["f8"], out["f1_8"] = metrics.f_beta_max(*curve, beta=8)
+        out["f8"], out["f1_8"] = prd.f_beta_max(*curve, beta=8)
     if probs is not None:
         probs_fake, probs_real = probs
         out["inception_score"] = metrics.inception_score(probs_fake)

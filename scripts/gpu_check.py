@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from repro import evaluation, samplers  # noqa: E402
 from repro.data import features  # noqa: E402
 from repro.gan import sampling, train  # noqa: E402
+from repro.gan import checkpoint
 from repro.harness import spec, study  # noqa: E402
 from repro.maths import metrics  # noqa: E402
 from repro.report import tables  # noqa: E402
@@ -85,16 +86,16 @@ def check(name: str, diff: float, tol: float, failures: list[str]) -> None:
         failures.append(name)
 
 
-def train_stage(dev: torch.device, out: Path) -> tuple[list[train.TrainedModel], float]:
+def train_stage(dev: torch.device, out: Path) -> tuple[list[checkpoint.TrainedModel], float]:
     cfg = train.TrainConfig(train_size=2048, epochs=1, eval_every=0, check_every=8)
     cfgs = [dataclasses.replace(cfg, seed=s) for s in (0, 1)]
     start = time.perf_counter()
     train.train_group(cfgs, [out / f"s{s}" for s in (0, 1)], progress=False, device=dev)
     rate = 2 * (2048 // cfg.batch_size) * cfg.batch_size / (time.perf_counter() - start)
-    return [train.load_trained(out / f"s{s}", device=dev) for s in (0, 1)], rate
+    return [checkpoint.load_trained(out / f"s{s}", device=dev) for s in (0, 1)], rate
 
 
-def images(model: train.TrainedModel) -> torch.Tensor:
+def images(model: checkpoint.TrainedModel) -> torch.Tensor:
     return model.sample(256, torch.Generator().manual_seed(7))
 
 

@@ -63,10 +63,10 @@ def measure(run_dir: Path, sampler: dict[str, Any], discriminator: str, steps: i
     """One point of the curve, scored by the study's evaluation protocol (repro.evaluation)."""
     from repro import evaluation, samplers
     from repro.data import datasets, features
-    from repro.gan import refit, sampling, train
+    from repro.gan import checkpoint, refit, sampling
 
     settings = evaluation.EvalSettings(n_samples=n)
-    model = train.load_trained(run_dir)
+    model = checkpoint.load_trained(run_dir)
     params = samplers.SamplingParams.of(**sampler, discriminator=discriminator)
     cfg = refit.RefitConfig(steps=steps)
     images, stats = sampling.sample_trained(model, n, params, seed, refit_cfg=cfg)

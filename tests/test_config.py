@@ -12,7 +12,7 @@ from repro.cli import build_parser, options
 from repro.core import config
 from repro.core.errors import ConfigError
 from repro.evaluation import EvalSettings
-from repro.gan.train import TrainConfig
+from repro.gan.config import TrainConfig
 from repro.harness.spec import Resources, SlurmSettings
 from repro.samplers import SamplingParams, option_classes
 

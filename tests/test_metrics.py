@@ -12,6 +12,7 @@ import torch
 from scipy.spatial.distance import cdist
 
 from repro.maths import metrics as M
+from repro.maths import prd
 
 # --------------------------------------------------------------------------- references
 
@@ -233,84 +234,84 @@ def prd_data(rng):
 
 def test_prd_curve_is_deterministic_and_ignores_global_rng(prd_data):
     real, fake = prd_data
-    p1, r1 = M.prd_curve(real, fake, num_runs=3, seed=7)
+    p1, r1 = prd.prd_curve(real, fake, num_runs=3, seed=7)
     np.random.seed(123)
     torch.manual_seed(123)
     np.random.rand(100)
     torch.rand(100)
-    p2, r2 = M.prd_curve(real, fake, num_runs=3, seed=7)
+    p2, r2 = prd.prd_curve(real, fake, num_runs=3, seed=7)
     np.random.seed(999)
     torch.manual_seed(999)
-    p3, r3 = M.prd_curve(real, fake, num_runs=3, seed=7)
+    p3, r3 = prd.prd_curve(real, fake, num_runs=3, seed=7)
     assert np.array_equal(p1, p2) and np.array_equal(r1, r2)
     assert np.array_equal(p1, p3) and np.array_equal(r1, r3)
 
 
 def test_prd_curve_seed_changes_the_clustering(prd_data):
     real, fake = prd_data
-    curves = {M.prd_curve(real, fake, num_clusters=20, num_runs=1, seed=s)[0].tobytes() for s in range(4)}
+    curves = {prd.prd_curve(real, fake, num_clusters=20, num_runs=1, seed=s)[0].tobytes() for s in range(4)}
     assert len(curves) > 1
 
 
 def test_prd_curve_shapes_and_range(prd_data):
     real, fake = prd_data
-    p, r = M.prd_curve(real, fake, num_angles=51, num_runs=2)
+    p, r = prd.prd_curve(real, fake, num_angles=51, num_runs=2)
     assert p.shape == r.shape == (51,)
     assert (0 <= p).all() and (p <= 1).all() and (0 <= r).all() and (r <= 1).all()
     assert (np.diff(p) >= -1e-12).all() and (np.diff(r) <= 1e-12).all()  # along increasing λ
     # The fake set misses a third of the modes: recall is capped near 2/3, precision is high.
-    f8, f18 = M.f_beta_max(p, r)
+    f8, f18 = prd.f_beta_max(p, r)
     assert f18 > 0.9 and f8 < 0.8
 
 
 def test_prd_curve_identical_sets_reach_one_one(rng):
     x = blobs(rng, 500, rng.normal(size=(5, 6)) * 3)
-    p, r = M.prd_curve(x, x, num_runs=2)
+    p, r = prd.prd_curve(x, x, num_runs=2)
     assert np.max(np.minimum(p, r)) >= 1 - 1e-9
-    assert M.f_beta_max(p, r) == pytest.approx((1.0, 1.0), abs=1e-9)
+    assert prd.f_beta_max(p, r) == pytest.approx((1.0, 1.0), abs=1e-9)
 
 
 def test_prd_curve_disjoint_sets_are_near_zero(rng):
     real = rng.normal(size=(400, 4))
     fake = rng.normal(size=(400, 4)) + 100
-    p, r = M.prd_curve(real, fake, num_runs=2)
+    p, r = prd.prd_curve(real, fake, num_runs=2)
     assert p.max() < 1e-6 and r.max() < 1e-6
 
 
 def test_prd_curve_rejects_unequal_sizes(rng):
     with pytest.raises(ValueError, match="as many fake as real"):
-        M.prd_curve(rng.normal(size=(100, 3)), rng.normal(size=(90, 3)))
+        prd.prd_curve(rng.normal(size=(100, 3)), rng.normal(size=(90, 3)))
     with pytest.raises(ValueError, match="num_angles"):
-        M.prd_curve(rng.normal(size=(100, 3)), rng.normal(size=(100, 3)), num_angles=2)
+        prd.prd_curve(rng.normal(size=(100, 3)), rng.normal(size=(100, 3)), num_angles=2)
 
 
 def test_pr_curve_by_hand():
     # P = (1/2, 1/2, 0), Q = (0, 1/2, 1/2): at λ = 1 both are 1/2; ends at Q(Supp P) = P(Supp Q) = 1/2.
     p, q = [0.5, 0.5, 0.0], [0.0, 0.5, 0.5]
-    assert M.pr_curve(p, q, 1.0) == pytest.approx((0.5, 0.5))
-    assert M.pr_curve(p, q, 2.0) == pytest.approx((0.5, 0.25))  # α = min(1, .5) ; β = min(.5, .25)
-    alpha, beta = M.pr_curve(p, q, [0.0, math.inf])
+    assert prd.pr_curve(p, q, 1.0) == pytest.approx((0.5, 0.5))
+    assert prd.pr_curve(p, q, 2.0) == pytest.approx((0.5, 0.25))  # α = min(1, .5) ; β = min(.5, .25)
+    alpha, beta = prd.pr_curve(p, q, [0.0, math.inf])
     assert alpha.tolist() == [0.0, 0.5] and beta.tolist() == [0.5, 0.0]
 
 
 def test_pr_curve_rejects_bad_histograms():
     with pytest.raises(ValueError, match="sum to"):
-        M.pr_curve([1.0, 1.0], [0.5, 0.5], 1.0)
+        prd.pr_curve([1.0, 1.0], [0.5, 0.5], 1.0)
     with pytest.raises(ValueError, match="non-negative"):
-        M.pr_curve([1.5, -0.5], [0.5, 0.5], 1.0)
+        prd.pr_curve([1.5, -0.5], [0.5, 0.5], 1.0)
     with pytest.raises(ValueError, match="same length"):
-        M.pr_curve([1.0], [0.5, 0.5], 1.0)
+        prd.pr_curve([1.0], [0.5, 0.5], 1.0)
     with pytest.raises(ValueError, match="lambdas"):
-        M.pr_curve([1.0], [1.0], -1.0)
+        prd.pr_curve([1.0], [1.0], -1.0)
 
 
 def test_f_beta_max_by_hand():
-    assert M.f_beta_max([0.5], [0.5]) == pytest.approx((0.5, 0.5))
-    assert M.f_beta_max([0.0, 1.0], [0.0, 0.0]) == (0.0, 0.0)
+    assert prd.f_beta_max([0.5], [0.5]) == pytest.approx((0.5, 0.5))
+    assert prd.f_beta_max([0.0, 1.0], [0.0, 0.0]) == (0.0, 0.0)
     # F_1 is the harmonic mean.
-    assert M.f_beta_max([0.2], [0.8], beta=1.0)[0] == pytest.approx(2 * 0.2 * 0.8 / 1.0)
+    assert prd.f_beta_max([0.2], [0.8], beta=1.0)[0] == pytest.approx(2 * 0.2 * 0.8 / 1.0)
     # β = 8 leans on recall, 1/8 on precision.
-    f8, f18 = M.f_beta_max([1.0], [0.1])
+    f8, f18 = prd.f_beta_max([1.0], [0.1])
     assert f8 == pytest.approx(65 * 0.1 / (64 + 0.1))
     assert f18 == pytest.approx((1 + 1 / 64) * 0.1 / (1 / 64 + 0.1))
 
@@ -346,7 +347,7 @@ def test_kmeans_recovers_a_known_clustering() -> None:
     and the same for the same seed."""
     import torch
 
-    from repro.maths.metrics import _kmeans_labels
+    from repro.maths.prd import _kmeans_labels
 
     rng = np.random.default_rng(3)
     centres = rng.normal(scale=20.0, size=(5, 16))

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from repro.maths import metrics as M
+from repro.maths import prd
 from repro.maths.divergences import pr_divergence
 from test_metrics import naive_prdc  # tests/ is on sys.path (no __init__.py)
 
@@ -64,14 +65,14 @@ any_pair = st.one_of(histogram_pairs(), dirichlet_pairs())
 @given(any_pair)
 def test_alpha_is_lambda_beta(pq):
     p, q = pq
-    alpha, beta = M.pr_curve(p, q, LAMBDAS)
+    alpha, beta = prd.pr_curve(p, q, LAMBDAS)
     lam = LAMBDAS[FINITE]
     np.testing.assert_allclose(alpha[FINITE], lam * beta[FINITE], rtol=1e-10, atol=TOL)
 
 
 @given(any_pair)
 def test_alpha_increases_beta_decreases_within_unit_interval(pq):
-    alpha, beta = M.pr_curve(*pq, LAMBDAS)
+    alpha, beta = prd.pr_curve(*pq, LAMBDAS)
     assert ((0 <= alpha) & (alpha <= 1) & (0 <= beta) & (beta <= 1)).all()
     assert (np.diff(alpha) >= -TOL).all()
     assert (np.diff(beta) <= TOL).all()
@@ -80,7 +81,7 @@ def test_alpha_increases_beta_decreases_within_unit_interval(pq):
 @given(any_pair)
 def test_endpoints_are_support_masses_and_maxima(pq):
     p, q = pq
-    alpha, beta = M.pr_curve(p, q, LAMBDAS)
+    alpha, beta = prd.pr_curve(p, q, LAMBDAS)
     q_on_supp_p, p_on_supp_q = q[p > 0].sum(), p[q > 0].sum()
     assert alpha[-1] == pytest.approx(q_on_supp_p, abs=TOL)  # α_∞ = Q(Supp P)
     assert beta[0] == pytest.approx(p_on_supp_q, abs=TOL)  # β_0 = P(Supp Q)
@@ -90,20 +91,20 @@ def test_endpoints_are_support_masses_and_maxima(pq):
     if both.any():
         lam_hi = float(np.max(q[p > 0] / p[p > 0]))
         lam_lo = float(np.min(q[both] / p[both]))
-        assert M.pr_curve(p, q, lam_hi)[0] == pytest.approx(q_on_supp_p, rel=1e-12, abs=TOL)
-        assert M.pr_curve(p, q, lam_lo)[1] == pytest.approx(p_on_supp_q, rel=1e-12, abs=TOL)
+        assert prd.pr_curve(p, q, lam_hi)[0] == pytest.approx(q_on_supp_p, rel=1e-12, abs=TOL)
+        assert prd.pr_curve(p, q, lam_lo)[1] == pytest.approx(p_on_supp_q, rel=1e-12, abs=TOL)
 
 
 @given(any_pair)
 def test_equal_distributions_iff_alpha_beta_one_at_slope_one(pq):
     p, q = pq
     # α_1 = β_1 = Σ min(p, q) = 1 − TV(P, Q): one exactly when P = Q.
-    a1, b1 = M.pr_curve(p, q, 1.0)
+    a1, b1 = prd.pr_curve(p, q, 1.0)
     assert a1 == pytest.approx(b1, abs=TOL)
     assert a1 == pytest.approx(1 - 0.5 * np.abs(p - q).sum(), abs=TOL)
     if np.abs(p - q).max() > 1e-9:
         assert a1 < 1
-    assert M.pr_curve(p, p, 1.0) == pytest.approx((1.0, 1.0), abs=TOL)
+    assert prd.pr_curve(p, p, 1.0) == pytest.approx((1.0, 1.0), abs=TOL)
 
 
 @given(any_pair)
@@ -112,7 +113,7 @@ def test_curve_matches_pr_divergence(pq):
     # The divergence form cancels terms of size max(λ, 1): the tolerance scales with it.
     p, q = pq
     lam = LAMBDAS[FINITE][::8]
-    alpha, beta = M.pr_curve(p, q, lam)
+    alpha, beta = prd.pr_curve(p, q, lam)
     tol = 1e-12 + 1e-14 * np.maximum(1, np.maximum(lam, 1 / lam))
     assert (np.abs(alpha - (np.minimum(1, lam) - pr_divergence(p, q, lam))) <= tol).all()
     assert (np.abs(beta - (np.minimum(1, 1 / lam) - pr_divergence(q, p, 1 / lam))) <= tol).all()
@@ -120,8 +121,8 @@ def test_curve_matches_pr_divergence(pq):
 
 @given(any_pair, st.floats(0.0, 1e6) | st.just(math.inf))
 def test_scalar_lambda_matches_array(pq, lam):
-    alpha, beta = M.pr_curve(*pq, np.array([lam]))
-    assert M.pr_curve(*pq, lam) == (alpha[0], beta[0])
+    alpha, beta = prd.pr_curve(*pq, np.array([lam]))
+    assert prd.pr_curve(*pq, lam) == (alpha[0], beta[0])
 
 
 # --------------------------------------------------------------------------- F_beta
@@ -132,9 +133,9 @@ betas = st.floats(1e-3, 1e3)
 
 @given(unit, unit, betas)
 def test_f_beta_is_a_weighted_harmonic_mean(a, b, beta):
-    f = float(M.f_beta(a, b, beta))
+    f = float(prd.f_beta(a, b, beta))
     assert min(a, b) - 1e-12 <= f <= max(a, b) + 1e-12
-    assert f == pytest.approx(float(M.f_beta(b, a, 1 / beta)), rel=1e-9, abs=1e-15)  # F_β(α, β) = F_{1/β}(β, α)
+    assert f == pytest.approx(float(prd.f_beta(b, a, 1 / beta)), rel=1e-9, abs=1e-15)  # F_β(α, β) = F_{1/β}(β, α)
     if a > 1e-150 and b > 1e-150:  # away from subnormals, where 1/x overflows
         assert 1 / f == pytest.approx((beta**2 / b + 1 / a) / (1 + beta**2), rel=1e-9)
 
@@ -142,26 +143,26 @@ def test_f_beta_is_a_weighted_harmonic_mean(a, b, beta):
 @given(unit, unit, unit, betas)
 def test_f_beta_is_monotone(a, b, c, beta):
     lo, hi = min(a, c), max(a, c)
-    assert M.f_beta(lo, b, beta) <= M.f_beta(hi, b, beta) + 1e-15
-    assert M.f_beta(b, lo, beta) <= M.f_beta(b, hi, beta) + 1e-15
+    assert prd.f_beta(lo, b, beta) <= prd.f_beta(hi, b, beta) + 1e-15
+    assert prd.f_beta(b, lo, beta) <= prd.f_beta(b, hi, beta) + 1e-15
 
 
 @given(unit, unit)
 def test_f_beta_limits(a, b):
-    assert float(M.f_beta(a, b, 1.0)) == pytest.approx(0 if a + b == 0 else 2 * a * b / (a + b), abs=1e-15)
+    assert float(prd.f_beta(a, b, 1.0)) == pytest.approx(0 if a + b == 0 else 2 * a * b / (a + b), abs=1e-15)
     if a > 1e-3:  # F_β → recall as β → ∞ (for α > 0), → precision as β → 0
-        assert float(M.f_beta(a, b, 1e6)) == pytest.approx(b, abs=1e-6)
+        assert float(prd.f_beta(a, b, 1e6)) == pytest.approx(b, abs=1e-6)
     if b > 1e-3:
-        assert float(M.f_beta(a, b, 1e-6)) == pytest.approx(a, abs=1e-6)
+        assert float(prd.f_beta(a, b, 1e-6)) == pytest.approx(a, abs=1e-6)
 
 
 @given(any_pair)
 def test_f_beta_max_on_exact_curves(pq):
     p, q = pq
     lam = np.tan(np.linspace(1e-10, math.pi / 2 - 1e-10, 1001))
-    f8, f18 = M.f_beta_max(*M.pr_curve(p, q, lam))
+    f8, f18 = prd.f_beta_max(*prd.pr_curve(p, q, lam))
     assert 0 <= f8 <= 1 and 0 <= f18 <= 1
-    f8_same, f18_same = M.f_beta_max(*M.pr_curve(p, p, lam))
+    f8_same, f18_same = prd.f_beta_max(*prd.pr_curve(p, p, lam))
     assert f8_same == pytest.approx(1.0, abs=1e-9) and f18_same == pytest.approx(1.0, abs=1e-9)
 
 

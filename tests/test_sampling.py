@@ -519,21 +519,21 @@ def test_refit_cache_follows_the_weights_and_survives_damage(mnist_run: str, tmp
     recomputed to the same numbers."""
     import shutil
 
-    from repro.gan import refit, train
+    from repro.gan import checkpoint, refit
 
     run = tmp_path / "run"
     shutil.copytree(mnist_run, run, ignore=shutil.ignore_patterns(refit.REFIT_DIR))
     cfg = refit.RefitConfig(steps=20, calib_samples=2000)
-    _, info = refit.refitted(train.load_trained(str(run)), cfg=cfg)
+    _, info = refit.refitted(checkpoint.load_trained(str(run)), cfg=cfg)
     (cached,) = (run / refit.REFIT_DIR).glob("*.pt")
     cached.write_bytes(cached.read_bytes()[:200])  # a truncated file, as a killed writer on a full disk leaves
     with caplog.at_level("WARNING", logger=refit.log.name):
-        _, again = refit.refitted(train.load_trained(str(run)), cfg=cfg)
+        _, again = refit.refitted(checkpoint.load_trained(str(run)), cfg=cfg)
     assert "damaged" in caplog.text and str(cached) in caplog.text
     assert list((run / refit.REFIT_DIR).glob("*.pt")) == [cached]
     assert {k: v for k, v in again.items() if k != "seconds"} == {k: v for k, v in info.items() if k != "seconds"}
     # one more step of the generator (as a resumed training would take): another key, another refit
-    model = train.load_trained(str(run))
+    model = checkpoint.load_trained(str(run))
     with torch.no_grad():
         next(model.generator.parameters()).add_(1e-3)
     _, moved = refit.refitted(model, cfg=cfg)

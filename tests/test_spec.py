@@ -225,7 +225,7 @@ def test_cell_ids_are_content_hashes_with_defaults_resolved() -> None:
     a = {c.id for c in expand(parse_spec(_raw(), "t.toml"))}
     b = {c.id for c in expand(parse_spec(_raw(), "elsewhere.toml"))}
     assert a == b  # the file's name does not matter, only the resolved configuration
-    from repro.gan.train import TrainConfig
+    from repro.gan.config import TrainConfig
 
     default_batch = TrainConfig().resolve().batch_size
     explicit = _with("train.batch_size", default_batch)

@@ -19,6 +19,7 @@ from repro.core.runtime import PROJECT_ROOT
 from repro.gan import config as C
 from repro.gan import losses as L
 from repro.gan import train as T
+from repro.gan import checkpoint
 from repro.maths import divergences
 
 TINY = dict(train_size=256, batch_size=32, g_widths=(16, 32), d_widths=(32, 16), z_dim=8,
@@ -323,10 +324,10 @@ def test_a_checkpoint_that_cannot_be_resumed_is_named_or_discarded(tmp_path: Pat
     torch.save(blob, path)
     with pytest.raises(DataError, match=re.escape(fragment)):
         T.train(tiny(epochs=2), tmp_path / "a", progress=False)
-    assert fragment in T.discard_damaged_checkpoint(tmp_path / "a") and not path.exists()
-    assert T.discard_damaged_checkpoint(tmp_path / "a") is None
+    assert fragment in checkpoint.discard_damaged_checkpoint(tmp_path / "a") and not path.exists()
+    assert checkpoint.discard_damaged_checkpoint(tmp_path / "a") is None
     T.train(tiny(epochs=1), tmp_path / "b", progress=False)
-    assert T.discard_damaged_checkpoint(tmp_path / "b") is None and (tmp_path / "b" / T.CHECKPOINT).is_file()
+    assert checkpoint.discard_damaged_checkpoint(tmp_path / "b") is None and (tmp_path / "b" / T.CHECKPOINT).is_file()
 
 
 def test_nonsaturating_js_equals_bce(tmp_path: Path) -> None:
@@ -355,14 +356,14 @@ def test_injected_nan_ends_run_as_diverged(tmp_path: Path, monkeypatch: pytest.M
     assert all(torch.isfinite(v).all() for v in blob["generator"].values())
     saved = json.loads((tmp_path / "run" / T.RESULT).read_text())
     assert saved["status"] == "diverged" and saved["reason"] == r["reason"]
-    assert T.load_trained(tmp_path / "run").epoch == 1
+    assert checkpoint.load_trained(tmp_path / "run").epoch == 1
 
 
 def test_divergence_in_first_epoch_keeps_initial_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(T, "d_loss", lambda vr, vf, cfg: (vr.mean() - vf.mean()) * float("inf"))
     r = T.train(tiny(epochs=2), tmp_path / "run", progress=False)
     assert r["status"] == "diverged" and r["epochs_done"] == 0
-    assert T.load_trained(tmp_path / "run").epoch == 0
+    assert checkpoint.load_trained(tmp_path / "run").epoch == 0
     rows = list(csv.DictReader((tmp_path / "run" / T.CURVE).open()))
     assert [int(x["epoch"]) for x in rows] == [1] and rows[0]["loss_d"] == ""
 
@@ -401,7 +402,7 @@ def test_init_from(tmp_path: Path) -> None:
 
 def test_load_trained(tmp_path: Path) -> None:
     T.train(tiny(loss="pr", aux="kl", lam=0.5), tmp_path / "run", progress=False)
-    m = T.load_trained(tmp_path / "run")
+    m = checkpoint.load_trained(tmp_path / "run")
     blob = torch.load(tmp_path / "run" / T.CHECKPOINT, weights_only=True)
     assert m.ratio_divergence == "kl" and m.z_dim == 8 and m.epoch == 2
     assert not m.generator.training and not m.discriminator.training
@@ -412,7 +413,7 @@ def test_load_trained(tmp_path: Path) -> None:
     assert m.log_ratio(x).shape == (10,)
     no_ema = T.train(tiny(ema=0.0), tmp_path / "noema", progress=False)
     assert no_ema["status"] == "ok"
-    g = T.load_trained(tmp_path / "noema").generator.stacked.state_dict()
+    g = checkpoint.load_trained(tmp_path / "noema").generator.stacked.state_dict()
     raw = torch.load(tmp_path / "noema" / T.CHECKPOINT, weights_only=True)["generator"]
     assert all(torch.equal(g[k], raw[k]) for k in raw)
 

@@ -17,6 +17,7 @@ from repro.core import seeds
 from repro.core.errors import ConfigError
 from repro.data import datasets
 from repro.gan import refit, train
+from repro.gan import checkpoint
 from repro.samplers import DEFAULT_BATCH_SIZE, Proposals, SamplingParams, sample
 from repro.samplers.proposals import resolve_device
 
@@ -25,7 +26,7 @@ def sample_from_run(run_dir: str, n: int, params: SamplingParams, seed: int, *,
                     device: str | torch.device | None = None, **options: Any) -> tuple[torch.Tensor, dict[str, Any]]:
     """:func:`sample_trained` on the run in ``run_dir`` (``repro.gan.train.load_trained``); ``options``
     are ``sample_trained``'s (batch_size, real, refit_cfg)."""
-    return sample_trained(train.load_trained(run_dir, device=device), n, params, seed, device=device, **options)
+    return sample_trained(checkpoint.load_trained(run_dir, device=device), n, params, seed, device=device, **options)
 
 
 def proposals_with_log_ratio(model: Any, n: int, params: SamplingParams, seed: int, *,

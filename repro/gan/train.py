@@ -8,6 +8,8 @@ One run = one ``TrainConfig`` trained into one folder::
                             every ``eval_every`` epochs (row 0 = the untrained generator), wall times
     out_dir/result.json     status (ok | diverged), reason, final metrics, seconds
 
+(the folder's files and reading them back: ``repro.gan.checkpoint``).
+
 The configuration and its per-objective defaults: ``repro.gan.config``; the losses:
 ``repro.gan.losses``.
 
@@ -35,25 +37,21 @@ from tqdm.auto import tqdm
 
 from repro import evaluation
 from repro.core import versions
-from repro.core.atomic import atomic_path, atomic_write_bytes, atomic_write_json, remove
+from repro.core.atomic import atomic_path, atomic_write_bytes, atomic_write_json
 from repro.core.errors import ConfigError, DataError, ReproError
 from repro.core.runtime import provenance, resolve_device
 from repro.core.seeds import TRAIN_STREAMS, curve_latents, train_streams
 from repro.data import datasets, features
 from repro.gan import nets, seedstack
+from repro.gan.checkpoint import (
+    CHECKPOINT, CONFIG, CURVE, CURVE_COLUMNS, RESULT, generate, loaded_networks, networks, read_checkpoint,
+    read_resumable,
+)
 from repro.gan.config import TrainConfig
 from repro.gan.losses import d_loss, g_loss
-from repro.maths import divergences
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT = "checkpoint.pt"
-CURVE = "curve.csv"
-RESULT = "result.json"
-CONFIG = "config.json"
-CURVE_COLUMNS = ("epoch", "g_steps", "epoch_seconds", "epoch_cpu_seconds", "seeds_in_stack", "total_seconds",
-                 "loss_d", "loss_g",
-                 "fid", "precision", "recall", "density", "coverage", "eval_seconds")
 
 # --------------------------------------------------------------------------- one seed's run
 
@@ -85,18 +83,12 @@ class _Run:
 RNG_STREAMS = TRAIN_STREAMS
 
 
-def _networks(cfg: TrainConfig, seeds: int = 1) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """(G, D) of a resolved config stacked over ``seeds`` (parameters from the global RNG)."""
-    return nets.build_stacked(cfg.arch, cfg.z_dim, cfg.g_widths, cfg.d_widths, cfg.d_dropout, cfg.conv_channels,
-                              d_spectral_norm=cfg.d_spectral_norm, d_bound=cfg.d_bound, seeds=seeds)
-
-
 def _fresh(cfg: TrainConfig, out: Path, device: torch.device) -> _Run:
     """A run from scratch: parameters initialised from the seed (inside ``fork_rng``: the global
     RNG is neither read nor changed), three random streams of its own."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)  # parameter initialisation reads the global RNG
-        G, D = _networks(cfg)
+        G, D = networks(cfg)
     g = {k: v.to(device) for k, v in G.state_dict().items()}
     weights = {"generator": g, "discriminator": {k: v.to(device) for k, v in D.state_dict().items()},
                "generator_ema": {k: v.clone() for k, v in g.items()} if cfg.ema > 0 else None}
@@ -114,7 +106,7 @@ def _resume(run: _Run, blob: dict[str, Any]) -> None:
     where = Path(run.out) / CHECKPOINT
     for generator in (blob["generator"], blob["generator_ema"] if run.cfg.ema > 0 else None):
         if generator is not None:
-            _loaded_networks(run.cfg, generator, blob["discriminator"], where)
+            loaded_networks(run.cfg, generator, blob["discriminator"], where)
     run.weights = {"generator": blob["generator"], "discriminator": blob["discriminator"],
                    "generator_ema": blob["generator_ema"] if run.cfg.ema > 0 else None}
     run.opt = {"opt_g": blob["opt_g"], "opt_d": blob["opt_d"]}
@@ -125,75 +117,15 @@ def _resume(run: _Run, blob: dict[str, Any]) -> None:
     run.ema_warmup = run.init_from is None
 
 
-def _loaded_networks(cfg: TrainConfig, generator: Any, discriminator: Any, where: Path
-                     ) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """One-seed (G, D) of ``cfg`` holding the given state dicts (DataError naming ``where`` when
-    they are not those of ``cfg``'s networks)."""
-    with torch.random.fork_rng(devices=[]):
-        G, D = _networks(cfg)
-    try:
-        G.load_state_dict(generator)
-        D.load_state_dict(discriminator)
-    except (RuntimeError, KeyError, TypeError) as exc:
-        raise DataError(f"{where}: its weights do not fit the configuration it records "
-                        f"({str(exc).splitlines()[0][:200]})") from None
-    return G, D
-
-
-def _read_checkpoint(run_dir: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    path = Path(run_dir) / CHECKPOINT
-    if not path.is_file():
-        raise ConfigError(f"{run_dir}: no {CHECKPOINT} (not a training run folder, or it never saved)")
-    try:
-        blob = torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - truncated, random or foreign bytes: one line, not a traceback
-        raise DataError(f"{path} is not a readable checkpoint ({type(exc).__name__}: "
-                        f"{str(exc).splitlines()[0][:200] if str(exc) else 'no detail'}); "
-                        "retrain the run, or restore the file") from None
-    needed = {"config", "generator", "discriminator", "epoch"}
-    if not isinstance(blob, dict) or not needed <= set(blob):
-        raise DataError(f"{path} is not a repro checkpoint: it lacks {sorted(needed - set(blob or {}))}")
-    return blob
-
-
-RESUME_KEYS = ("generator", "generator_ema", "discriminator", "opt_g", "opt_d", "rng", "epoch", "g_updates",
-               "seconds", "curve")  # what a resume reads beyond the config (``_checkpoint``)
-
-
-def _read_resumable(out: Path, device: torch.device | str) -> dict[str, Any]:
-    """``_read_checkpoint`` for a resume: a checkpoint that lacks what a resume needs is a DataError too."""
-    blob = _read_checkpoint(out, device)
-    missing = [k for k in RESUME_KEYS if k not in blob]
-    if missing:
-        raise DataError(f"{Path(out) / CHECKPOINT} cannot be resumed: it lacks {missing}")
-    return blob
-
-
-def discard_damaged_checkpoint(out_dir: str | Path) -> str | None:
-    """Remove an unfinished run's checkpoint that cannot be resumed (truncated by a full disk, a
-    killed writer on a file system without atomic renames, foreign bytes), so that the run starts
-    again instead of failing on every retry; returns why, or None when there is nothing to discard."""
-    path = Path(out_dir) / CHECKPOINT
-    if not path.exists():
-        return None
-    try:
-        _read_resumable(Path(out_dir), "cpu")
-        return None
-    except (DataError, ConfigError) as exc:
-        remove(path)
-        log.warning("%s; removed it, the run starts again", exc)
-        return str(exc)
-
-
 def _init_from(run: _Run, source: Path) -> None:
     """Start from another run's trained generator and its discriminator; optimisers and RNG
     start fresh. The trained generator is the source's EMA when it kept one: that is the model
     whose samples were evaluated (the raw MLP weights are much worse: P 0.36 / R 0.05 against
     0.71 / 0.26 for the EMA of a BCE run), so both G and its EMA start from it."""
-    blob = _read_checkpoint(source)
+    blob = read_checkpoint(source)
     trained = blob.get("generator_ema") or blob["generator"]
     try:
-        _loaded_networks(run.cfg, trained, blob["discriminator"], source)
+        loaded_networks(run.cfg, trained, blob["discriminator"], source)
     except DataError as exc:
         raise ConfigError(f"--init-from {source}: its networks do not match this configuration: {exc}") from None
     dev = next(iter(run.weights["generator"].values())).device
@@ -222,19 +154,6 @@ def _write_curve(rows: list[dict[str, Any]], out: Path) -> None:
 # --------------------------------------------------------------------------- evaluation
 
 
-@torch.inference_mode()
-def generate(G: torch.nn.Module, n: int, z_dim: int, gen: torch.Generator, batch_size: int = 1000,
-             sigma: float = 1.0) -> torch.Tensor:
-    """n images (n, 1, 28, 28) in [−1, 1] from z ~ N(0, σ² I) drawn with ``gen`` (G in eval mode)."""
-    was = G.training
-    G.eval()
-    device = next(G.parameters()).device
-    out = [G((sigma * torch.randn(min(batch_size, n - i), z_dim, generator=gen)).to(device)).cpu()
-           for i in range(0, n, batch_size)]
-    G.train(was)
-    return torch.cat(out)
-
-
 class _Evaluator:
     """The training curve's evaluation: ``repro.evaluation``'s protocol (its cheap metrics) on
     ``eval_samples`` images against the validation split (the test split stays unseen)."""
@@ -259,7 +178,7 @@ class _Evaluator:
 def _single_generator(cfg: TrainConfig, state: dict[str, torch.Tensor]) -> nets.Single:
     """The evaluated generator of a one-seed state (the EMA when kept), with the usual interface."""
     with torch.random.fork_rng(devices=[]):
-        G, _ = _networks(cfg)
+        G, _ = networks(cfg)
     G.load_state_dict(state)
     return nets.Single(G.to(next(iter(state.values())).device)).eval().requires_grad_(False)
 
@@ -299,7 +218,7 @@ class _Stack:
 
 def _stack(runs: list[_Run], cfg: TrainConfig, device: torch.device) -> _Stack:
     with torch.random.fork_rng(devices=[]):
-        G, D = _networks(cfg, seeds=len(runs))
+        G, D = networks(cfg, seeds=len(runs))
     G.load_state_dict(seedstack.stack_states([r.weights["generator"] for r in runs]))
     D.load_state_dict(seedstack.stack_states([r.weights["discriminator"] for r in runs]))
     G, D = G.to(device), D.to(device)
@@ -524,7 +443,7 @@ def _start(cfg: TrainConfig, out: Path, dev: torch.device, init_from: str | Path
     run.init_from = str(init_from) if init_from is not None else None
     ckpt = out / CHECKPOINT
     if ckpt.is_file():
-        blob = _read_resumable(out, dev)
+        blob = read_resumable(out, dev)
         if not _same_run(blob["config"], cfg):
             raise ConfigError(f"{out} holds a checkpoint of another configuration; use another --out "
                               f"(saved key {TrainConfig.from_dict(blob['config']).key()}, this {cfg.key()})")
@@ -627,40 +546,4 @@ def _finish(run: _Run, stack: list[int]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- loading
 
 
-@dataclass
-class TrainedModel:
-    """A trained run ready for sampling: G in eval mode (EMA weights when EMA was on), both networks
-    with the usual one-seed interface (``nets.Single``; their weights are ``.stacked``'s)."""
-    generator: torch.nn.Module
-    discriminator: torch.nn.Module
-    config: TrainConfig
-    z_dim: int
-    ratio_divergence: str  # repro.maths.divergences.log_ratio(D(x), ratio_divergence) = log r(x)
-    epoch: int
-    run_dir: Path
-
-    def sample(self, n: int, gen: torch.Generator, sigma: float = 1.0, batch_size: int = 1000) -> torch.Tensor:
-        """n images (n, 1, 28, 28) in [−1, 1] from z ~ N(0, σ² I)."""
-        return generate(self.generator, n, self.z_dim, gen, batch_size, sigma)
-
-    @torch.inference_mode()
-    def log_ratio(self, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-        """log r(x) (N,) for images (N, 1, 28, 28) in [−1, 1], from D's raw score."""
-        device = next(self.discriminator.parameters()).device
-        v = torch.cat([self.discriminator(images[i : i + batch_size].to(device)).cpu()
-                       for i in range(0, len(images), batch_size)])
-        return divergences.log_ratio(v, self.ratio_divergence)
-
-
-def load_trained(run_dir: str | Path, device: str | torch.device | None = None) -> TrainedModel:
-    """Load ``run_dir/checkpoint.pt`` (the last good state) for sampling and evaluation."""
-    dev = resolve_device(device)
-    blob = _read_checkpoint(Path(run_dir), dev)
-    cfg = TrainConfig.from_dict(blob["config"]).resolve()
-    generator = blob["generator_ema"] if blob.get("generator_ema") is not None else blob["generator"]
-    G, D = _loaded_networks(cfg, generator, blob["discriminator"], Path(run_dir) / CHECKPOINT)
-    G, D = (nets.Single(m.to(dev)).eval().requires_grad_(False) for m in (G, D))
-    return TrainedModel(G, D, cfg, cfg.z_dim, cfg.ratio_divergence, int(blob["epoch"]), Path(run_dir))
-
-
-__all__ = ["TrainedModel", "train", "train_group", "load_trained", "generate"]
+__all__ = ["train", "train_group", "train_images"]

@@ -32,6 +32,7 @@ from repro.core.errors import ReproError, StoreError
 from repro.core.runtime import PROJECT_ROOT, provenance, stable_hash
 from repro.data import datasets, features, grids
 from repro.gan import refit, sampling, train
+from repro.gan import checkpoint
 from repro.harness.executors import Task, make_executor
 from repro.harness.spec import STAGES, Spec, SpecError
 from repro.harness.cells import Cell, expand, is_ceiling
@@ -141,7 +142,7 @@ def _execute_stack(store: Store, cells: tuple[Cell, ...]) -> list[str]:
     for i, (cell, cell_dir) in enumerate(zip(cells, dirs, strict=True)):
         try:
             _check_parent(store, cell)
-            train.discard_damaged_checkpoint(cell_dir)
+            checkpoint.discard_damaged_checkpoint(cell_dir)
             ready.append(i)
         except Exception as exc:  # noqa: BLE001 - this seed fails; its stack trains on
             state, error = _failure(exc, cell_dir)
@@ -192,7 +193,7 @@ def _run_train(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
 
     _check_parent(store, cell)
     cfg = train.TrainConfig.from_dict(cell.config["train"])
-    train.discard_damaged_checkpoint(cell_dir)  # an unfinished cell's unreadable checkpoint: start again
+    checkpoint.discard_damaged_checkpoint(cell_dir)  # an unfinished cell's unreadable checkpoint: start again
     return train.train(cfg, cell_dir, init_from=_parent_dir(store, cell), progress=False, device=None)
 
 
@@ -217,7 +218,7 @@ def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
         if state != "done":
             raise UpstreamError(f"the trained model {train_id} " + ("has not finished" if state is None else
                                                                    f"is {state}: {why}"))
-        model = train.load_trained(store.cell_dir(train_id))
+        model = checkpoint.load_trained(store.cell_dir(train_id))
         params = SamplingParams.from_dict({k: v for k, v in cfg["sampling"].items() if k != "sampler_version"})
         images, stats = sampling.sample_trained(model, n, params, eval_seed,
                                                 refit_cfg=refit.RefitConfig(steps=settings.refit_steps))
