@@ -360,11 +360,9 @@ def _train_epoch(st: _Stack, cfg: TrainConfig, x_train: torch.Tensor, device: to
 
 def train_images(cfg: TrainConfig) -> torch.Tensor:
     """The training split once as float32 (N, 1, 28, 28) in [−1, 1] (``datasets.to_gan_range``)."""
-    images = datasets.load(cfg.dataset).train.images
-    if cfg.train_size:
-        images = images[: cfg.train_size]
-    x = torch.from_numpy(images).float().div_(255.0).mul_(2.0).sub_(1.0)
-    return x.unsqueeze(1)
+    split = datasets.load(cfg.dataset).train
+    x = datasets.to_gan_range(split.images_float()[: cfg.train_size or None])
+    return torch.from_numpy(x).unsqueeze(1)
 
 
 def _same_run(saved: dict[str, Any], cfg: TrainConfig) -> bool:

@@ -77,22 +77,27 @@ class Executor(ABC):
 
     def run_graph(self, fn: Callable[..., Any], tasks: Sequence[Task], on_done: OnDone) -> None:
         """Run every task after its dependencies; ``on_done(i, result or exception)`` as each ends.
-        This default runs rounds through ``map``: all ready tasks of the first ready task's stage
-        at once (one SLURM array per stage and round). Raises ``ExecutorError`` on a cycle."""
+        This default runs rounds through ``map``, each round the ``batch`` of the ready tasks (a
+        backend's one hook; the local pool schedules task by task instead). Raises
+        ``ExecutorError`` on a cycle."""
         _check_graph(tasks)
         ended: set[int] = set()
         while len(ended) < len(tasks):
             ready = ready_tasks(tasks, ended, ended)
             if not ready:
                 raise ExecutorError(f"tasks {sorted(set(range(len(tasks))) - ended)} wait for each other (a cycle)")
-            stage = tasks[ready[0]].stage
-            batch = [i for i in ready if tasks[i].stage == stage]
+            batch = self.batch(tasks, ready)
 
             def done(j: int, value: Any, batch=batch) -> None:
                 ended.add(batch[j])
                 on_done(batch[j], value)
 
-            self.map(fn, [tasks[i].args for i in batch], stage, done)
+            self.map(fn, [tasks[i].args for i in batch], tasks[batch[0]].stage, done)
+
+    def batch(self, tasks: Sequence[Task], ready: list[int]) -> list[int]:
+        """Which of the ready tasks (in list order) run together in one ``map``: by default every
+        ready task of the first one's stage (one SLURM array per stage and round)."""
+        return [i for i in ready if tasks[i].stage == tasks[ready[0]].stage]
 
 
 class InProcessExecutor(Executor):
@@ -106,16 +111,9 @@ class InProcessExecutor(Executor):
                 value = exc
             on_done(i, value)
 
-    def run_graph(self, fn, tasks, on_done) -> None:
+    def batch(self, tasks, ready) -> list[int]:
         """One task at a time: the first ready one in list order."""
-        _check_graph(tasks)
-        ended: set[int] = set()
-        while len(ended) < len(tasks):
-            ready = ready_tasks(tasks, ended, ended)
-            if not ready:
-                raise ExecutorError(f"tasks {sorted(set(range(len(tasks))) - ended)} wait for each other (a cycle)")
-            self.map(fn, [tasks[ready[0]].args], tasks[ready[0]].stage, lambda _, v, i=ready[0]: on_done(i, v))
-            ended.add(ready[0])
+        return ready[:1]
 
 
 def _die_with_parent(parent_pid: int, every_seconds: float = 1.0) -> None:
