@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from repro.core.errors import ConfigError
+from repro.core import runtime
 from repro.core.runtime import file_sha256, resolve_device, stable_hash
 
 
@@ -44,3 +45,8 @@ def test_devices() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="no CUDA device"):
             resolve_device("cuda")
+
+
+def test_the_project_root_is_the_checkout_and_generated_files_stay_out_of_the_package() -> None:
+    assert (runtime.PROJECT_ROOT / "pyproject.toml").is_file() and (runtime.PROJECT_ROOT / "repro").is_dir()
+    assert runtime.PROJECT_ROOT / "repro" not in runtime.home_dir().parents

@@ -20,7 +20,7 @@ from repro import __version__
 from repro.core import versions
 from repro.core.errors import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def default_device() -> torch.device:

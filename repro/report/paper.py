@@ -25,12 +25,11 @@ from repro.analysis.results import load_quality
 from repro.analysis.claims import check_all
 from repro.core.atomic import atomic_path, atomic_write_json
 from repro.core.errors import ReproError
-from repro.core.runtime import git_state
+from repro.core.runtime import PROJECT_ROOT, git_state
 from repro.report import figures, macros, tables
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INSTALL_HINT = (
     "LaTeX is not installed, so paper/main.pdf was not built (tables, figures and macros were).\n"
     "On Debian/Ubuntu: sudo apt-get install --no-install-recommends texlive-latex-recommended "
