@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from pathlib import Path
 
 from repro.harness import study
+from repro.harness.progress import duration, read_progress
 from repro.harness.spec import EXECUTORS, MAX_CELLS, load_spec
 
 
@@ -49,10 +52,17 @@ def run_plan(args: argparse.Namespace) -> int:
 def run_status(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec, args.max_cells)
     counts = study.summary(study.plan(spec, args.root))
+    run = read_progress(Path(args.root) / spec.name)
     if args.json:
-        print(json.dumps({"study": spec.name, "counts": counts}))
-    else:
-        _print_summary(spec.name, counts)
+        print(json.dumps({"study": spec.name, "counts": counts, "run": run}))
+        return 0
+    _print_summary(spec.name, counts)
+    if run and run.get("running"):
+        ago = time.time() - float(run.get("updated_at") or 0)
+        eta = run.get("eta_seconds")
+        print(f"{spec.name}: a run is going on: {run['done']}/{run['total']} cells finished, {run['failed']} failed"
+              + (f", about {duration(eta)} left" if eta is not None else "")
+              + f" (last: {run.get('last') or '--'}; {duration(ago)} ago)")
     return 0
 
 

@@ -34,6 +34,7 @@ from repro.data import datasets, features, grids
 from repro.gan import refit, sampling, train
 from repro.gan import checkpoint
 from repro.harness.executors import Task, make_executor
+from repro.harness.progress import ProgressLog
 from repro.harness.spec import STAGES, Spec, SpecError
 from repro.harness.cells import Cell, expand, is_ceiling
 from repro.harness.store import Store, read_json_object
@@ -440,8 +441,10 @@ def _run(spec: Spec, store: Store, root: str | Path, executor: str | None, retry
     totals = {stage: sum(c.stage == stage for c in todo) for stage in STAGES}
     ended = dict.fromkeys(STAGES, 0)
     counts = {"done": 0, "failed": 0, "diverged": 0}
-    # disable=None: tqdm stays quiet when stderr is not a terminal (a log file, a CI job)
+    # disable=None: tqdm stays quiet when stderr is not a terminal (a log file, a CI job), where
+    # one line per finished cell replaces it
     bar = tqdm(total=len(todo), desc=f"{spec.name}", unit="cell", disable=True if not progress or not todo else None)
+    lines = ProgressLog(todo, cell_cost, store.dir, lines=progress and bool(todo) and not sys.stderr.isatty())
 
     def on_done(i: int, value: Any) -> None:
         if isinstance(value, BaseException):  # the worker itself died, or could not write: record it here
@@ -455,12 +458,17 @@ def _run(spec: Spec, store: Store, root: str | Path, executor: str | None, retry
         for cell, state in zip(units[i], value, strict=True):
             counts[state] = counts.get(state, 0) + 1
             ended[cell.stage] += 1
+            st = store.status(cell.id) or {}
+            lines.finished(cell, state, st.get("wall_seconds"), blocked.get(cell.id) or st.get("error"))
         stages = {s: f"{ended[s]}/{totals[s]}" for s in STAGES if totals[s]}
         bar.set_postfix(**stages, **{k: v for k, v in counts.items() if v or k == "failed"}, refresh=False)
         bar.update(len(units[i]))
 
-    ex.run_graph(execute_cells, tasks, on_done)
-    bar.close()
+    try:
+        ex.run_graph(execute_cells, tasks, on_done)
+    finally:
+        bar.close()
+        lines.close()
     ran = len(todo)
     final = plan(spec, root)
     write_tables(spec, store, final)
