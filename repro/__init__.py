@@ -5,4 +5,16 @@ changes (``repro.core.versions``): cell ids and caches are keyed by them, so sta
 recomputed, never reused.
 """
 
+from typing import Any
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # ``repro.evaluate(images, dataset="mnist")``: the metric suite of any samples
+    # (``repro.evaluation.evaluate``), imported on first use so that ``import repro`` stays light
+    if name == "evaluate":
+        from repro.evaluation import evaluate  # noqa: PLC0415
+
+        return evaluate
+    raise AttributeError(f"module 'repro' has no attribute {name!r}")

@@ -19,6 +19,7 @@ during training); the study's cells against ``EvalSettings.reference_split`` (te
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from repro.core import seeds
 from repro.core.config import MAX_SAMPLES, check_choices, check_minimum, option
 from repro.core.errors import ConfigError
 from repro.core.vocab import SPLITS
+from repro.data import datasets, features
 from repro.maths import metrics, prd
 
 REAL_SUBSET_SEED = seeds.REAL_SUBSET  # with the evaluation seed, seeds the real reference subset
@@ -124,3 +126,85 @@ def class_diagnostics(real: np.ndarray, fake: np.ndarray, probs_real: np.ndarray
         record.update({k: [None if not np.isfinite(x) else float(x) for x in v]
                        for k, v in cal.items() if k not in ("class_gap", "h_real")})
     return out, record
+
+
+def measure(fs: Any, ds: Any, fake: np.ndarray, settings: EvalSettings, seed: int, *, diagnostics: bool = True,
+            proposals: tuple[np.ndarray, np.ndarray] | None = None
+            ) -> tuple[dict[str, float], tuple[Any, Any] | None, dict[str, Any] | None]:
+    """The whole protocol of one evaluation: generated features ``fake`` (n, d) of the feature space
+    ``fs`` (``repro.data.features``) against the reference subset of evaluation seed ``seed``
+    (``reference_subset``, n images of ``settings.reference_split`` of ``ds``), scored by ``score``
+    with the classifier's probabilities and, with ``diagnostics``, ``class_diagnostics``
+    (``proposals`` as there). Returns (metrics, PRD curve, per-class record or None). The study's
+    evaluation cells, ``evaluate`` and ``repro evaluate`` all measure through here."""
+    real = reference_subset(fs.real_features(ds, settings.reference_split), len(fake), seed)
+    probs_fake, probs_real = fs.probs_from_features(fake), fs.probs_from_features(real)
+    out, curve = score(real, fake, settings, seed, probs=(probs_fake, probs_real))
+    record = None
+    if diagnostics:
+        extra, record = class_diagnostics(real, fake, probs_real, probs_fake, seed, proposals)
+        out.update(extra)
+    return out, curve, record
+
+
+def check_images(images: Any, value_range: tuple[float, float] | None = None) -> tuple[np.ndarray, tuple[float, float]]:
+    """Images a user hands over, as a numpy array and the value range they are in: uint8 in
+    [0, 255], or floats in ``value_range`` (default [−1, 1], the generators' and ``repro
+    sample``'s range). Shape (N, 28, 28), (N, 1, 28, 28) or (N, 784). Anything else is one
+    ``ConfigError`` that says what was found and what is expected."""
+    try:
+        x = np.asarray(images.detach().cpu().numpy() if hasattr(images, "detach") else images)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"images: not an array ({exc})") from None
+    if x.ndim == 2 and x.shape[1:] == (784,):
+        x = x.reshape(-1, 28, 28)
+    if x.ndim == 4 and x.shape[1] == 1:
+        x = x[:, 0]
+    if x.ndim != 3 or x.shape[1:] != (28, 28):
+        raise ConfigError(f"images of shape {x.shape}; expected (N, 28, 28), (N, 1, 28, 28) or (N, 784) "
+                          "single-channel 28 × 28 images")
+    if x.dtype == np.uint8:
+        return x, (0.0, 255.0)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise ConfigError(f"images of dtype {x.dtype}; expected uint8 in [0, 255] or floats in [-1, 1]")
+    if not np.isfinite(x).all():
+        raise ConfigError(f"images: {int((~np.isfinite(x)).sum())} values are NaN or infinite")
+    lo, hi = value_range or (-1.0, 1.0)
+    tol = 1e-3 * (hi - lo)
+    if x.size and (x.min() < lo - tol or x.max() > hi + tol):
+        raise ConfigError(f"images hold values in [{x.min():.3g}, {x.max():.3g}], outside [{lo:g}, {hi:g}]; "
+                          "floats are read in [-1, 1] (what repro sample writes): give value_range for another "
+                          "range, or uint8 images in [0, 255]")
+    return x.astype(np.float32, copy=False), (lo, hi)
+
+
+def evaluate(images: Any, dataset: str = "mnist", *, reference: str = "test", seed: int = 0,
+             value_range: tuple[float, float] | None = None, settings: EvalSettings | None = None) -> dict[str, Any]:
+    """The metric suite of any samples against a data set's real images, by the study's protocol.
+
+    ``images``: (N, 28, 28), (N, 1, 28, 28) or (N, 784), uint8 in [0, 255] or floats in [−1, 1]
+    (``value_range`` for another). Up to as many images as the reference split holds are scored
+    (the first ones); the reference is a subset of the same size drawn with ``seed``. Returns one
+    flat dict: the data set, the reference split, the sample sizes, and FID, precision, recall,
+    density, coverage, F₈, F₁/₈, the Inception-style score, the classes covered, the class KL and
+    the FID at the real class mix (docs/maths.md §7).
+
+    >>> import repro                                                    # doctest: +SKIP
+    >>> repro.evaluate(images, dataset="mnist")["fid"]                 # doctest: +SKIP
+    """
+    x, rng = check_images(images, value_range)
+    if reference not in SPLITS:
+        raise ConfigError(f"reference {reference!r} is not allowed; expected one of {', '.join(SPLITS)}")
+    fs = features.load_or_train(dataset, progress=False)
+    ds = datasets.load(dataset)
+    n_reference = len(getattr(ds, reference).images)
+    n = min(len(x), n_reference)
+    base = settings or EvalSettings()
+    if n <= max(base.k_precision_recall, base.k_density_coverage, base.prd_clusters, 9):
+        raise ConfigError(f"{len(x)} images are too few to evaluate; give more than "
+                          f"{max(base.k_precision_recall, base.k_density_coverage, base.prd_clusters, 9)}")
+    settings = dataclasses.replace(base, n_samples=n, reference_split=reference)
+    fake = fs.embed(x[:n], value_range=rng)
+    result, _, _ = measure(fs, ds, fake, settings, seed)
+    return {"dataset": dataset, "reference": reference, "n_samples": n, "n_reference": n, "images_given": len(x),
+            "seed": seed, **result}

@@ -404,6 +404,22 @@ def test_obrs_on_a_trained_mnist_model_accepts_one_over_K(mnist_run: str, K: int
     assert st["ratio_divergence"] == "bce" and st["run_dir"] == mnist_run and st["discriminator"] == "raw"
 
 
+def test_cli_evaluate_samples_a_run_folder_with_the_options_of_sample(mnist_run: str, tmp_path, capsys) -> None:
+    """repro evaluate RUN --method drs …: the samples repro sample would draw, scored by the protocol."""
+    from repro.cli import main
+
+    common = ["--method", "drs", "--acceptance", "0.5", "--burn-in", "2000", "--refit-steps", "100", "--seed", "2"]
+    assert main(["evaluate", mnist_run, "-n", "300", *common, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["run"] == mnist_run and out["sampler"] == "drs" and out["acceptance"] == 0.5 and out["n_samples"] == 300
+    assert main(["sample", "--ckpt", mnist_run, "-n", "300", *common, "--out", str(tmp_path / "s.npz")]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "s.npz"), "--seed", "2", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {k: again[k] for k in ("fid", "precision", "recall", "coverage")} == \
+        {k: out[k] for k in ("fid", "precision", "recall", "coverage")}
+
+
 def test_cli_drs_at_a_target_acceptance_with_the_refit_discriminator(mnist_run: str, tmp_path, capsys) -> None:
     from repro.cli import main
 

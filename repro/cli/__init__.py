@@ -18,7 +18,7 @@ from repro import __version__
 from repro.core.errors import ReproError
 
 # Modules under repro.cli, in --help order.
-COMMANDS = ("data", "features", "train", "sample", "study", "paper")
+COMMANDS = ("data", "features", "train", "sample", "evaluate", "study", "paper")
 
 
 def build_parser() -> argparse.ArgumentParser:

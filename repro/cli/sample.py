@@ -24,9 +24,20 @@ from repro.data import grids
 from repro.gan import refit, sampling
 from repro.samplers import DEFAULT_BATCH_SIZE, SamplingParams, option_classes
 
+
+def add_sampler_options(p: argparse.ArgumentParser) -> None:
+    """--method, --sigma, --psi, then every registered sampler's settings (--acceptance, --budget, …)."""
+    p.add_argument("--method", dest=options.PREFIX + "method", default=argparse.SUPPRESS, choices=list(samplers.REGISTRY),
+                   help="the sampler (default: none, the plain sampler)")
+    seen: set[str] = {"settings", "method"}  # an option shared by two samplers (budget) is added once
+    for cls in option_classes():
+        options.add_options(p, cls, skip=tuple(seen))
+        seen.update(f.name for f in dataclasses.fields(cls))
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="sample a trained GAN: σ/ψ truncation, DRS, OBRS")
-    p.add_argument("--ckpt", required=True, help="training run folder (repro.gan.train.load_trained)")
+    p.add_argument("--ckpt", required=True, help="training run folder (repro.gan.checkpoint.load_trained)")
     p.add_argument("-n", type=int, required=True, help="number of samples")
     p.add_argument("--out", required=True, help="output .npz (written atomically)")
     p.add_argument("--grid", default=None, help="PNG of the first 64 samples")
@@ -36,12 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     p.add_argument("--device", default=None, help="cpu, cuda, … (default: where the run loads)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--method", dest=options.PREFIX + "method", default=argparse.SUPPRESS, choices=list(samplers.REGISTRY),
-                   help="the sampler (default: none, the plain sampler)")
-    seen: set[str] = {"settings", "method"}  # an option shared by two samplers (budget) is added once
-    for cls in option_classes():  # --method, --sigma, then every sampler's: --acceptance, --budget, …
-        options.add_options(p, cls, skip=tuple(seen))
-        seen.update(f.name for f in dataclasses.fields(cls))
+    add_sampler_options(p)
     p.set_defaults(func=run)
 
 

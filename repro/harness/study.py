@@ -204,7 +204,6 @@ CLASSES_JSON = "classes.json"  # an evaluate cell's class shares and its ratio's
 def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
     """One model × sampler setting × evaluation seed, by the protocol of ``repro.evaluation``;
     a ceiling cell (``spec.is_ceiling``) scores held-out real images instead of a model's."""
-
     cfg = cell.config
     settings = load(evaluation.EvalSettings, cfg["evaluate"])
     n, eval_seed = settings.n_samples, cfg["eval_seed"]
@@ -230,17 +229,15 @@ def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
         ds = datasets.load(model.config.dataset)
         fs = features.load_or_train(ds, progress=False)
         fake = fs.embed(images, value_range=(-1.0, 1.0))
-    real = evaluation.reference_subset(fs.real_features(ds, settings.reference_split), n, eval_seed)
-    probs_fake, probs_real = fs.probs_from_features(fake), fs.probs_from_features(real)
-    result_metrics, (prd_p, prd_r) = evaluation.score(real, fake, settings, eval_seed, probs=(probs_fake, probs_real))
-    if not is_ceiling(cell):  # the class mix: its effect on FID, and the ratio's calibration by class
-        proposals = None
-        if params.scored:
-            prop, log_r = sampling.proposals_with_log_ratio(
-                model, n, params, eval_seed, refit_cfg=refit.RefitConfig(steps=settings.refit_steps))
-            proposals = (log_r, fs.probs_from_features(fs.embed(prop, value_range=(-1.0, 1.0))))
-        extra, record = evaluation.class_diagnostics(real, fake, probs_real, probs_fake, eval_seed, proposals)
-        result_metrics.update(extra)
+    proposals = None
+    if not is_ceiling(cell) and params.scored:  # where the ratio's class selection comes from
+        prop, log_r = sampling.proposals_with_log_ratio(
+            model, n, params, eval_seed, refit_cfg=refit.RefitConfig(steps=settings.refit_steps))
+        proposals = (log_r, fs.probs_from_features(fs.embed(prop, value_range=(-1.0, 1.0))))
+    # the one protocol (repro.evaluation.measure); the class diagnostics for a model's samples only
+    result_metrics, (prd_p, prd_r), record = evaluation.measure(fs, ds, fake, settings, eval_seed,
+                                                                diagnostics=not is_ceiling(cell), proposals=proposals)
+    if record is not None:
         atomic_write_json(cell_dir / CLASSES_JSON, record)
     with atomic_path(cell_dir / "prd.npz") as tmp:
         with open(tmp, "wb") as fh:
