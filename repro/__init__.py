@@ -7,7 +7,7 @@ recomputed, never reused.
 
 from typing import Any
 
-__version__ = "0.1.0"
+from repro.core.versions import PACKAGE as __version__  # noqa: F401 - the package's version
 
 
 def __getattr__(name: str) -> Any:

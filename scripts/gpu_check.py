@@ -36,8 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from repro import evaluation, samplers  # noqa: E402
 from repro.data import features  # noqa: E402
-from repro.gan import sampling, train  # noqa: E402
-from repro.gan import checkpoint
+from repro.gan import checkpoint, sampling, train  # noqa: E402
 from repro.harness import spec, study  # noqa: E402
 from repro.maths import metrics  # noqa: E402
 from repro.report import tables  # noqa: E402

@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from repro.analysis import aggregate as A
-from repro.analysis import results as R
+from repro.analysis import aggregate as A, results as R
 from repro.core.errors import ConfigError, DataError
 from repro.core.vocab import CEILING
 

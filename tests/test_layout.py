@@ -38,13 +38,13 @@ def _imports() -> dict[str, set[str]]:
                 for a in node.names:
                     full = f"{node.module}.{a.name}"
                     found.add(full if full in modules else resolve(node.module))
-        graph[name] = found - {name} - ({"repro"} if name != "repro" else set())
+        graph[name] = found - {name}
     return graph
 
 
 def _layer(module: str) -> int:
     parts = module.split(".")
-    # the root package holds the version (read by core) and hands out repro.evaluate lazily: the top
+    # the root package hands out repro.evaluate (lazily): the top, which nothing imports
     return LAYERS[parts[1]] if len(parts) > 1 else max(LAYERS.values()) + 1
 
 

@@ -11,8 +11,7 @@ import scipy.linalg
 import torch
 from scipy.spatial.distance import cdist
 
-from repro.maths import metrics as M
-from repro.maths import prd
+from repro.maths import metrics as M, prd
 
 # --------------------------------------------------------------------------- references
 

@@ -16,8 +16,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from repro.maths import metrics as M
-from repro.maths import prd
+from repro.maths import metrics as M, prd
 from repro.maths.divergences import pr_divergence
 from test_metrics import naive_prdc  # tests/ is on sys.path (no __init__.py)
 

@@ -16,9 +16,9 @@ from synthetic_study import make_synthetic_study  # noqa: E402
 
 from repro.analysis import quality  # noqa: E402
 from repro.analysis.aggregate import aggregate_study  # noqa: E402
-from repro.analysis.results import load_quality
 from repro.analysis.claims import SOURCE_INCONSISTENT, UNTESTABLE, check_all  # noqa: E402
 from repro.analysis.claims.ledger import STATEMENTS  # noqa: E402
+from repro.analysis.results import load_quality  # noqa: E402
 from repro.harness.spec import SpecError, parse_spec  # noqa: E402
 
 BAR = quality.QualityBar()  # recall ≥ 0.35, class KL ≤ 0.1, FID ≤ 20 × ceiling

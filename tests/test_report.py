@@ -15,8 +15,7 @@ import pytest
 from repro.analysis import aggregate as A, claims as C
 from repro.cli.paper import resolve_study
 from repro.core.errors import ConfigError
-from repro.report import latex_escape, macros as M, paper, tables as T
-from repro.report import cell_figures
+from repro.report import cell_figures, latex_escape, macros as M, paper, tables as T
 
 sys.path.insert(0, str(Path(__file__).parent))
 from synthetic_study import make_synthetic_study  # noqa: E402

@@ -8,8 +8,8 @@ import hashlib
 import pytest
 import torch
 
-from repro.core.errors import ConfigError
 from repro.core import runtime
+from repro.core.errors import ConfigError
 from repro.core.runtime import file_sha256, resolve_device, stable_hash
 
 

@@ -12,14 +12,13 @@ import pytest
 import torch
 
 from repro import samplers
-from repro.analysis import aggregate
-from repro.analysis import results
+from repro.analysis import aggregate, results
 from repro.cli import build_parser
 from repro.core.config import option
 from repro.core.errors import ConfigError
 from repro.harness import study
-from repro.harness.spec import parse_spec
 from repro.harness.cells import expand
+from repro.harness.spec import parse_spec
 from repro.maths import cost
 from repro.report import tables
 from repro.samplers import Sampler, SamplingParams, registry

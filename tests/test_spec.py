@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from repro.core import versions
-from repro.harness.spec import SpecError, load_spec, parse_spec
 from repro.harness.cells import expand, is_ceiling
+from repro.harness.spec import SpecError, load_spec, parse_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 

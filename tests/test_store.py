@@ -10,8 +10,8 @@ import tomllib
 import pytest
 
 from repro.harness import study
-from repro.harness.spec import parse_spec
 from repro.harness.cells import Cell, expand, is_ceiling
+from repro.harness.spec import parse_spec
 from repro.harness.store import Store
 
 SPEC = """

@@ -16,10 +16,7 @@ import torch
 
 from repro.core.errors import ConfigError, DataError
 from repro.core.runtime import PROJECT_ROOT
-from repro.gan import config as C
-from repro.gan import losses as L
-from repro.gan import train as T
-from repro.gan import checkpoint
+from repro.gan import checkpoint, config as C, losses as L, train as T
 from repro.maths import divergences
 
 TINY = dict(train_size=256, batch_size=32, g_widths=(16, 32), d_widths=(32, 16), z_dim=8,

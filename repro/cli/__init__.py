@@ -14,7 +14,7 @@ import logging
 import sys
 from typing import Any
 
-from repro import __version__
+from repro.core.versions import PACKAGE as __version__
 from repro.core.errors import ReproError
 
 # Modules under repro.cli, in --help order.

@@ -16,7 +16,6 @@ from typing import Any
 
 import torch
 
-from repro import __version__
 from repro.core import versions
 from repro.core.errors import ConfigError
 
@@ -83,7 +82,7 @@ def git_state() -> dict[str, Any]:
 
 def package_versions() -> dict[str, str]:
     names = ["torch", "numpy", "scipy", "pandas", "submitit"]
-    out = {"python": platform.python_version(), "repro": __version__}
+    out = {"python": platform.python_version(), "repro": versions.PACKAGE}
     for name in names:
         try:
             out[name] = metadata.version(name)

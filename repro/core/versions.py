@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# The package's release (pyproject.toml's); a cell's provenance records it.
+PACKAGE = "0.1.0"
+
 # Decoding and verifying the data sets (``repro.data.datasets``); part of every cell's id.
 DATA = 1
 # The feature classifier and its embeddings (``repro.data.features``), its cache key.

@@ -16,8 +16,7 @@ import torch
 from repro.core import seeds
 from repro.core.errors import ConfigError
 from repro.data import datasets
-from repro.gan import refit, train
-from repro.gan import checkpoint
+from repro.gan import checkpoint, refit
 from repro.samplers import DEFAULT_BATCH_SIZE, Proposals, SamplingParams, sample
 from repro.samplers.proposals import resolve_device
 

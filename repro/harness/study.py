@@ -31,12 +31,11 @@ from repro.core.config import load
 from repro.core.errors import ReproError, StoreError
 from repro.core.runtime import PROJECT_ROOT, provenance, stable_hash
 from repro.data import datasets, features, grids
-from repro.gan import refit, sampling, train
-from repro.gan import checkpoint
+from repro.gan import checkpoint, refit, sampling, train
+from repro.harness.cells import Cell, expand, is_ceiling
 from repro.harness.executors import Task, make_executor
 from repro.harness.progress import ProgressLog
 from repro.harness.spec import STAGES, Spec, SpecError
-from repro.harness.cells import Cell, expand, is_ceiling
 from repro.harness.store import Store, read_json_object
 from repro.samplers import SamplingParams
 

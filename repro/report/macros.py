@@ -18,10 +18,10 @@ import pandas as pd
 
 from repro.analysis import quality
 from repro.analysis.aggregate import fine_tuned_from, lookup, pr_reference, protocol_view, status_counts, values_of
-from repro.analysis.results import BOOTSTRAP_MIN_N, ratio_smoothness
 from repro.analysis.claims import HIGH_ACCEPTANCE, RECALL_TOLERANCE, VERDICTS, Verdict, table1_configs
 from repro.analysis.claims.core import COUNTED
 from repro.analysis.claims.published import REPORT_BEST_FID, REPORT_TABLE_1
+from repro.analysis.results import BOOTSTRAP_MIN_N, ratio_smoothness
 from repro.core.atomic import atomic_write_bytes
 from repro.core.errors import ConfigError
 from repro.core.vocab import CEILING, F_GAN_OBJECTIVES, OBJECTIVES

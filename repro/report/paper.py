@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from repro.analysis.aggregate import aggregate_study, protocol_view, status_counts
-from repro.analysis.results import load_quality
 from repro.analysis.claims import check_all
+from repro.analysis.results import load_quality
 from repro.core.atomic import atomic_path, atomic_write_json
 from repro.core.errors import ReproError
 from repro.core.runtime import PROJECT_ROOT, git_state

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 
 from repro.analysis.aggregate import fine_tuned_from, lookup, pr_groups, pr_reference, protocol_view, values_of
-from repro.analysis.results import CLASS_METRICS
 from repro.analysis.claims import Verdict, drs_selector, published_selector, soft_truncation_sigma, table1_configs
 from repro.analysis.claims.beyond import equal_cost_configs
 from repro.analysis.claims.core import SHORT_NAMES, describe, sign, welch_test
 from repro.analysis.claims.published import PUBLISHED
+from repro.analysis.results import CLASS_METRICS
 from repro.core.atomic import atomic_write_bytes
 from repro.core.vocab import CEILING, DISCRIMINATORS, F_GAN_OBJECTIVES
 from repro.report import DATASET_LABELS, LOWER_IS_BETTER, METRIC_LABELS, OBJECTIVE_LABELS, latex_escape, objective_label

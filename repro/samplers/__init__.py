@@ -6,7 +6,7 @@ registry lists them by family, then in the order registered. Adding a sampler:
 docs/architecture.md, "Add a sampler".
 """
 
-from repro.samplers import chains, rejection  # noqa: F401 - the modules that register the samplers
+from repro.samplers import chains, rejection
 from repro.samplers.driver import DEFAULT_BATCH_SIZE, sample
 from repro.samplers.params import SamplingParams, option_classes
 from repro.samplers.proposals import Proposals, fit_platt, truncated_latents

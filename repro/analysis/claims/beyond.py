@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 
 from repro.analysis.aggregate import lookup, select, values_of
-from repro.analysis.results import columns
 from repro.analysis.claims.core import UNTESTABLE, Outcome, describe, directional, fmt, objectives_present, paired_test
 from repro.analysis.claims.rejection import preferred_discriminator
+from repro.analysis.results import columns
 from repro.core.vocab import PREFERRED_DISCRIMINATOR
 from repro.samplers import registry
 

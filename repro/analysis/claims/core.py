@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from repro.analysis.aggregate import holm, lookup, prefer_refit, select, welch
-from repro.analysis.results import DEFAULT_KEYS
 from repro.analysis.quality import model_name
+from repro.analysis.results import DEFAULT_KEYS
 from repro.core.vocab import F_GAN_OBJECTIVES
 from repro.samplers import registry
 

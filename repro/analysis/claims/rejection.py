@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 
 from repro.analysis.aggregate import lookup, select, values_of
-from repro.analysis.results import DEFAULT_KEYS
 from repro.analysis.claims.core import (
     CONTRADICTED, INCONCLUSIVE, SOURCE_INCONSISTENT, SUPPORTED, UNTESTABLE, Outcome, combine, describe, directional,
     fmt, fmt_rho, objectives_present, paired_test, pick, significant_signs, spearman, welch_test,
 )
 from repro.analysis.claims.published import PublishedRow
+from repro.analysis.results import DEFAULT_KEYS
 from repro.core.vocab import CEILING, PREFERRED_DISCRIMINATOR
 
 # Thresholds a statement's wording leaves open, in one place (and quoted in the paper).
