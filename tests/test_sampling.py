@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -408,6 +409,7 @@ def test_cli_evaluate_samples_a_run_folder_with_the_options_of_sample(mnist_run:
     """repro evaluate RUN --method drs …: the samples repro sample would draw, scored by the protocol."""
     from repro.cli import main
 
+    mnist_run = str(shutil.copytree(mnist_run, tmp_path / "run"))  # its refit cache stays out of the shared run
     common = ["--method", "drs", "--acceptance", "0.5", "--burn-in", "2000", "--refit-steps", "100", "--seed", "2"]
     assert main(["evaluate", mnist_run, "-n", "300", *common, "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
