@@ -13,7 +13,7 @@ from repro.core import config
 from repro.core.errors import ConfigError
 from repro.evaluation import EvalSettings
 from repro.gan.config import TrainConfig
-from repro.harness.spec import Resources, SlurmSettings
+from repro.harness.executors import Resources, SlurmSettings
 from repro.samplers import SamplingParams, option_classes
 
 

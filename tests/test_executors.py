@@ -48,8 +48,9 @@ def log_start_end(path: str, name: str, seconds: float) -> str:
 @pytest.mark.parametrize("executor", [InProcessExecutor(), LocalExecutor(workers=2)], ids=["inprocess", "local"])
 def test_a_graph_runs_each_task_after_its_dependencies(executor, tmp_path) -> None:
     log = str(tmp_path / "log")
-    # a (slow) -> c, b (fast) -> d -> e: on two workers d starts while a still runs
-    tasks = [Task((log, "a", 1.0), "train"), Task((log, "b", 0.1), "train"),
+    # a (slow) -> c, b (fast) -> d -> e: on two workers d starts while a still runs (2 s: room for
+    # a spawned worker that starts late on a loaded machine)
+    tasks = [Task((log, "a", 2.0), "train"), Task((log, "b", 0.1), "train"),
              Task((log, "c", 0.1), "evaluate", (0,)), Task((log, "d", 0.1), "train", (1,)),
              Task((log, "e", 0.1), "evaluate", (3,))]
     got: dict[int, object] = {}

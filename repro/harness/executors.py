@@ -27,18 +27,44 @@ import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import submitit
 
+from repro.core import config
 from repro.core.errors import ReproError
-from repro.harness.spec import Resources, SlurmSettings
+from repro.core.vocab import STAGES
 
 log = logging.getLogger(__name__)
 
 OnDone = Callable[[int, Any], None]
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What an ``#SBATCH`` header holds, for one stage."""
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    cpus_per_task: int = 2
+    gpus_per_task: int = 0
+    mem_gb: int = 8
+    time_min: int = 60
+
+    def __post_init__(self) -> None:
+        config.check_minimum(self, {"cpus_per_task": 1, "gpus_per_task": 0, "mem_gb": 1, "time_min": 1})
+
+
+@dataclass(frozen=True)
+class SlurmSettings:
+    max_array_size: int = 1000
+    max_concurrent: int = 32
+    resources: dict[str, Resources] = field(default_factory=lambda: {s: Resources() for s in STAGES})
+
+    def __post_init__(self) -> None:
+        config.check_minimum(self, {"max_array_size": 1, "max_concurrent": 1})
 
 
 class ExecutorError(ReproError):

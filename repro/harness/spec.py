@@ -41,7 +41,7 @@ import itertools
 import math
 import re
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,7 @@ from repro.core.vocab import EXECUTORS, PROTOCOLS, STACK_SEEDS, STAGES
 from repro.data.datasets import DATASETS
 from repro.evaluation import EvalSettings
 from repro.gan.config import LOSSES, TrainConfig
+from repro.harness.executors import Resources, SlurmSettings
 from repro.samplers import SamplingParams
 
 
@@ -207,31 +208,6 @@ class EvalBlock:
         keys = list(self.axes)
         return [{**self.fixed, **dict(zip(keys, combo, strict=True))}
                 for combo in itertools.product(*(self.axes[k] for k in keys))]
-
-
-@dataclass(frozen=True)
-class Resources:
-    """What an ``#SBATCH`` header holds, for one stage."""
-    partition: str | None = None
-    account: str | None = None
-    qos: str | None = None
-    cpus_per_task: int = 2
-    gpus_per_task: int = 0
-    mem_gb: int = 8
-    time_min: int = 60
-
-    def __post_init__(self) -> None:
-        config.check_minimum(self, {"cpus_per_task": 1, "gpus_per_task": 0, "mem_gb": 1, "time_min": 1})
-
-
-@dataclass(frozen=True)
-class SlurmSettings:
-    max_array_size: int = 1000
-    max_concurrent: int = 32
-    resources: dict[str, Resources] = field(default_factory=lambda: {s: Resources() for s in STAGES})
-
-    def __post_init__(self) -> None:
-        config.check_minimum(self, {"max_array_size": 1, "max_concurrent": 1})
 
 
 @dataclass(frozen=True)
@@ -421,7 +397,6 @@ def _check_objective_graph(objectives: list[Objective]) -> None:
         if n_pr != 1:
             raise SpecError(f"objectives[{i}].init_from: 'pr' has {n_pr} models per seed (one per λ), so the "
                             "model to fine-tune from is ambiguous; give pr a single λ")
-
 
 
 def _read_evaluate(top: _Table, losses: list[str], max_cells: int) -> tuple[EvalSettings, list[EvalBlock]]:
