@@ -23,6 +23,7 @@ from repro.core.runtime import resolve_device
 from repro.gan import nets
 from repro.gan.config import TrainConfig
 from repro.maths import divergences
+from repro.samplers import truncated_latents
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +114,13 @@ def discard_damaged_checkpoint(out_dir: str | Path) -> str | None:
 @torch.inference_mode()
 def generate(G: torch.nn.Module, n: int, z_dim: int, gen: torch.Generator, batch_size: int = 1000,
              sigma: float = 1.0) -> torch.Tensor:
-    """n images (n, 1, 28, 28) in [−1, 1] from z ~ N(0, σ² I) drawn with ``gen`` (G in eval mode)."""
+    """n images (n, 1, 28, 28) in [−1, 1] from z ~ N(0, σ² I) drawn with ``gen`` (a CPU generator;
+    the samplers' latent prior, ``truncated_latents``, batch by batch; G in eval mode)."""
     was = G.training
     G.eval()
     device = next(G.parameters()).device
-    out = [G((sigma * torch.randn(min(batch_size, n - i), z_dim, generator=gen)).to(device)).cpu()
+    cpu = torch.device("cpu")
+    out = [G(truncated_latents(min(batch_size, n - i), z_dim, sigma, None, gen, cpu).to(device)).cpu()
            for i in range(0, n, batch_size)]
     G.train(was)
     return torch.cat(out)
