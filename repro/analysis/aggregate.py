@@ -138,9 +138,10 @@ def aggregate(
     ``frame``: the tidy results (one row per evaluation cell). A configuration whose every row
     failed still appears, with n = 0 and NaN statistics, so tables can show it as missing.
     """
+    cols = columns()  # the registry's columns, once per call
     metrics = list(metrics)
     rows = []
-    for key, group in frame.groupby(list(columns().key), dropna=False, sort=True):
+    for key, group in frame.groupby(list(cols.key), dropna=False, sort=True):
         ok = group[group["status"] == "ok"]
         counts = {"n_failed": int(group["status"].isin(["failed", "damaged"]).sum()),
                   "n_diverged": int((group["status"] == "diverged").sum()),
@@ -149,21 +150,22 @@ def aggregate(
         per_seed = ok.groupby("train_seed")[metrics].mean()
         for metric in metrics:
             stat = interval(per_seed[metric], method, confidence, n_resamples, seed)
-            rows.append({**dict(zip(columns().key, key)), "metric": metric, **stat, **counts,
+            rows.append({**dict(zip(cols.key, key)), "metric": metric, **stat, **counts,
                          "confidence": confidence})
-    return pd.DataFrame(rows, columns=list(columns().aggregated))
+    return pd.DataFrame(rows, columns=list(cols.aggregated))
 
 
 def standard_comparisons(frame: pd.DataFrame) -> list[tuple[dict, dict]]:
     """Treatment/baseline selector pairs present in ``frame``: every DRS/OBRS setting and every
     σ ≠ 1 or ψ versus the plain sampler at σ = 1 without ψ, per trained model."""
+    cols = columns()  # the registry's columns, once per call
     base = {"sampler": "none", "sigma": 1.0, "psi": math.nan}
     pairs = []
-    sel = frame[[*columns().treatment, "psi"]].drop_duplicates()
+    sel = frame[[*cols.treatment, "psi"]].drop_duplicates()
     for _, r in sel.iterrows():
         if r["sampler"] == "none" and r["sigma"] == 1.0 and not np.isfinite(r["psi"]):
             continue
-        treat = {k: r[k] for k in (*columns().treatment, "psi")}
+        treat = {k: r[k] for k in (*cols.treatment, "psi")}
         if r["sampler"] != "none" and r["sigma"] != 1.0:
             continue  # compare samplers at σ = 1 and σ with the plain sampler only
         pairs.append((treat, base))
@@ -172,10 +174,11 @@ def standard_comparisons(frame: pd.DataFrame) -> list[tuple[dict, dict]]:
 
 def select(frame: pd.DataFrame, selector: Mapping[str, Any]) -> pd.Series:
     mask = pd.Series(True, index=frame.index)
+    numeric = columns().numeric
     for col, val in selector.items():
         if isinstance(val, float) and math.isnan(val):
             mask &= frame[col].isna()
-        elif col in columns().numeric:
+        elif col in numeric:
             mask &= np.isclose(frame[col].astype(float), float(val))
         else:
             mask &= frame[col] == val
@@ -234,6 +237,7 @@ def paired_differences(
     raw; default from ``pair_on``), the ``interval`` statistics of the differences and the
     two-sided ``p_value`` of a paired t test.
     """
+    cols = columns()  # the registry's columns, once per call
     metrics = list(metrics)
     ok = frame[frame["status"] == "ok"]
     comparisons = standard_comparisons(ok) if comparisons is None else comparisons
@@ -251,10 +255,10 @@ def paired_differences(
             for metric in metrics:
                 diffs = per_seed[metric].mean() - per_seed[f"{metric}_base"].mean()
                 stat = interval(diffs, method, confidence, n_resamples, seed)
-                rows.append({**dict(zip(GROUP_ON, key)), **{k: treat.get(k, np.nan) for k in (*columns().treatment, "psi")},
+                rows.append({**dict(zip(GROUP_ON, key)), **{k: treat.get(k, np.nan) for k in (*cols.treatment, "psi")},
                              "baseline": label, "pairing": pairing, "metric": metric, **stat,
                              "confidence": confidence, "p_value": t_pvalue(stat["mean"], stat["std"], stat["n"])})
-    return pd.DataFrame(rows, columns=list(columns().paired))
+    return pd.DataFrame(rows, columns=list(cols.paired))
 
 
 def discriminator_comparisons(frame: pd.DataFrame) -> list[tuple[dict, dict]]:
@@ -338,6 +342,7 @@ def envelope_differences(frame: pd.DataFrame, method: str = "t", confidence: flo
     seeds (``metric = "recall"``), and the share of seeds on which the untruncated parent
     dominates the fine-tune (``metric = "dominated"``). ``pairing = "envelope"``; ``baseline``
     names the parent and the knob."""
+    cols = columns()  # the registry's columns, once per call
     ok = frame[(frame["status"] == "ok") & (frame["sampler"] == "none")]
     init = _init_from(ok)
     variant = ok["variant"].fillna("") if "variant" in ok.columns else pd.Series("", index=ok.index)
@@ -366,11 +371,11 @@ def envelope_differences(frame: pd.DataFrame, method: str = "t", confidence: flo
                 if not values:
                     continue
                 stat = interval(values, method, confidence, n_resamples, seed)
-                rows.append({**{k: first[k] for k in GROUP_ON}, **{k: first.get(k, np.nan) for k in (*columns().treatment, "psi")},
+                rows.append({**{k: first[k] for k in GROUP_ON}, **{k: first.get(k, np.nan) for k in (*cols.treatment, "psi")},
                              "baseline": f"{parent} {knob} truncation envelope", "pairing": "envelope",
                              "metric": metric, **stat, "confidence": confidence,
                              "p_value": t_pvalue(stat["mean"], stat["std"], stat["n"])})
-    return pd.DataFrame(rows, columns=list(columns().paired))
+    return pd.DataFrame(rows, columns=list(cols.paired))
 
 
 def objective_comparisons(frame: pd.DataFrame) -> list[tuple[dict, dict]]:
@@ -487,9 +492,10 @@ def pr_reference(frame: pd.DataFrame) -> dict[str, Any]:
 # ---------------------------------------------------------------- writing (I/O edge)
 
 def read_aggregate(path: str | Path) -> pd.DataFrame:
-    frame = pd.read_csv(path, dtype={k: "string" for k in (*columns().text, "baseline", "metric",
+    cols = columns()  # the registry's columns, once per call
+    frame = pd.read_csv(path, dtype={k: "string" for k in (*cols.text, "baseline", "metric",
                                                            "method")})
-    for col in columns().text:
+    for col in cols.text:
         if col in frame:
             frame[col] = frame[col].fillna("").astype(str)
     return frame

@@ -211,16 +211,17 @@ def check_ranges(frame: pd.DataFrame) -> None:
 
 def tidy(frame: pd.DataFrame) -> pd.DataFrame:
     """Check the schema and normalise types: text keys as str ('' for missing), numbers float."""
-    missing = [c for c in columns().required if c not in frame.columns]
+    cols = columns()  # the registry's columns, once per call
+    missing = [c for c in cols.required if c not in frame.columns]
     if missing:
-        raise DataError(f"results are missing columns {missing}; expected at least {list(columns().required)}")
+        raise DataError(f"results are missing columns {missing}; expected at least {list(cols.required)}")
     out = frame.copy()
-    for col in columns().optional:
+    for col in cols.optional:
         if col not in out.columns:
-            out[col] = np.nan if col in columns().numeric else ""
-    for col in columns().text:
+            out[col] = np.nan if col in cols.numeric else ""
+    for col in cols.text:
         out[col] = out[col].astype("string").fillna("").astype(str)
-    for col in (*columns().numeric, *METRICS):
+    for col in (*cols.numeric, *METRICS):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
     for col in ("train_seconds", "train_fid_first", "train_fid_last", *RATIO_METRICS, *CLASS_METRICS,
                 *REBALANCED_METRICS, *COST_METRICS):

@@ -63,9 +63,9 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def images_float(self) -> np.ndarray:
-        """float32 (N, 28, 28) in [0, 1]."""
-        return self.images.astype(np.float32) / 255.0
+    def images_float(self, n: int | None = None) -> np.ndarray:
+        """float32 (N, 28, 28) in [0, 1]; the first ``n`` images only when given."""
+        return self.images[:n].astype(np.float32) / 255.0
 
 
 @dataclass(frozen=True)

@@ -361,7 +361,7 @@ def _train_epoch(st: _Stack, cfg: TrainConfig, x_train: torch.Tensor, device: to
 def train_images(cfg: TrainConfig) -> torch.Tensor:
     """The training split once as float32 (N, 1, 28, 28) in [−1, 1] (``datasets.to_gan_range``)."""
     split = datasets.load(cfg.dataset).train
-    x = datasets.to_gan_range(split.images_float()[: cfg.train_size or None])
+    x = datasets.to_gan_range(split.images_float(cfg.train_size or None))
     return torch.from_numpy(x).unsqueeze(1)
 
 

@@ -43,8 +43,7 @@ def describe_cell(cell: Cell) -> str:
     words.append(f"seed {lab.get('train_seed')}")
     text = " ".join(words)
     if cell.stage == "evaluate":
-        entry = registry.REGISTRY.get(str(lab.get("sampler")))
-        text += ", " + (entry.phrase(lab) if entry else str(lab.get("sampler")))
+        text += ", " + registry.phrase(lab)
         text += "".join(f", {sym}={lab[k]:g}" for k, sym in (("sigma", "σ"), ("psi", "ψ"))
                         if isinstance(lab.get(k), (int, float)) and lab[k] == lab[k])
     return text

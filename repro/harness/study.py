@@ -218,7 +218,7 @@ def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
             raise UpstreamError(f"the trained model {train_id} " + ("has not finished" if state is None else
                                                                    f"is {state}: {why}"))
         model = checkpoint.load_trained(store.cell_dir(train_id))
-        params = SamplingParams.from_dict({k: v for k, v in cfg["sampling"].items() if k != "sampler_version"})
+        params = SamplingParams.from_hashed(cfg["sampling"])
         images, stats = sampling.sample_trained(model, n, params, eval_seed,
                                                 refit_cfg=refit.RefitConfig(steps=settings.refit_steps))
         if not bool(torch.isfinite(images).all()):  # nothing non-finite is scored or saved

@@ -10,7 +10,6 @@ import re
 import unicodedata
 
 from repro.core.vocab import CEILING
-from repro.samplers import registry
 
 # LaTeX special characters and their escapes, applied to every text value a template prints.
 _LATEX_SPECIALS = {
@@ -68,10 +67,6 @@ def objective_label(objective: str, frame=None) -> str:
     return OBJECTIVE_LABELS.get(objective, objective)
 
 
-def sampler_label(name: str) -> str:
-    """A sampler's word in tables and figures, from its registry entry (``repro.samplers``)."""
-    entry = registry.REGISTRY.get(name)
-    return entry.label if entry is not None else name
 METRIC_LABELS = {
     "fid": "FID", "precision": "Precision", "recall": "Recall", "density": "Density",
     "coverage": "Coverage", "acceptance_rate": "Acceptance", "f8": "F8", "f1_8": "F1/8",

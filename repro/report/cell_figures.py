@@ -15,7 +15,7 @@ from repro.analysis.aggregate import DEFAULT_KEYS, pr_reference, select, values_
 from repro.analysis.claims import table1_configs
 from repro.analysis.quality import model_name
 from repro.analysis.results import ratio_smoothness
-from repro.report import METRIC_LABELS, objective_label, sampler_label
+from repro.report import METRIC_LABELS, objective_label
 from repro.report.plotting import COLOURS, MARKERS, OBJECTIVE_ORDER, SAMPLER_STYLE, WIDTH, objectives_in
 from repro.samplers import registry
 
@@ -70,7 +70,7 @@ def fig_prd(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: Any
                 continue
             drew = True
             r_m, p_m, p_lo, p_hi = curve
-            label = sampler_label(sampler)
+            label = registry.label(sampler)
             ax.plot(r_m, p_m, color=COLOURS[o], linestyle=SAMPLER_STYLE.get(sampler, "-."), label=label)
             if np.isfinite(p_lo).any():
                 ax.fill_between(r_m, p_lo, p_hi, color=COLOURS[o], alpha=0.15, linewidth=0)
@@ -215,8 +215,7 @@ def fig_samples(agg: pd.DataFrame, frame: pd.DataFrame, study_dir: Path, **_: An
 
 def _sampler_title(sampler: str, sel: dict[str, Any]) -> str:
     """A panel's title: the sampler's phrase from its registry entry ("DRS at 88 % acceptance")."""
-    entry = registry.REGISTRY.get(sampler)
-    return entry.phrase(sel) if entry is not None else sampler
+    return registry.phrase({**sel, "sampler": sampler})
 
 
 def _sigma_model(agg: pd.DataFrame) -> str | None:

@@ -25,7 +25,7 @@ from repro.analysis.aggregate import lookup, pr_reference, values_of  # noqa: E4
 from repro.analysis.claims.beyond import equal_cost_configs  # noqa: E402
 from repro.analysis.claims.lambda_pr import truncation_curve  # noqa: E402
 from repro.core.atomic import atomic_path  # noqa: E402
-from repro.report import objective_label, sampler_label  # noqa: E402
+from repro.report import objective_label  # noqa: E402
 from repro.report.cell_figures import (  # noqa: E402
     fig_below_bar, fig_class_bias, fig_prd, fig_ratio_smoothness, fig_samples, fig_sigma_prd, fig_training,
 )
@@ -129,7 +129,7 @@ def fig_truncation(agg: pd.DataFrame, **_: Any) -> plt.Figure | None:
 
 FAMILY_MARKERS = {"none": "o", "drs": "s", "obrs": "D", "mh": "^", "langevin": "v", "flow": "<", "adaptive": "P"}
 def family_label(family: str) -> str:
-    return "gradient flow" if family == "flow" else sampler_label(family)
+    return "gradient flow" if family == "flow" else registry.label(family)
 
 
 def _family(sel: dict[str, Any]) -> str:

@@ -25,7 +25,7 @@ from repro.analysis.results import BOOTSTRAP_MIN_N, ratio_smoothness
 from repro.core.atomic import atomic_write_bytes
 from repro.core.errors import ConfigError
 from repro.core.vocab import CEILING, F_GAN_OBJECTIVES, OBJECTIVES
-from repro.report import ARCH_LABELS, DATASET_LABELS, latex_escape, objective_label, sampler_label
+from repro.report import ARCH_LABELS, DATASET_LABELS, latex_escape, objective_label
 from repro.report.tables import digits_of, scale_of
 from repro.samplers import registry
 
@@ -198,7 +198,7 @@ def _table1_section_macros(put: Put, agg: pd.DataFrame) -> None:
         row = lookup(agg, "fid", objective=obj, **sel)
         if row is not None and (best is None or row["mean"] < best[2]):
             best = (obj, sampler, row["mean"])
-    put("BestFidConfig", f"{objective_label(best[0], agg)} + {sampler_label(best[1])}"
+    put("BestFidConfig", f"{objective_label(best[0], agg)} + {registry.label(best[1])}"
         if best else "--")
     put("BestFidValue", fmt_value(best[2], "fid") if best else "--")
 
@@ -393,7 +393,7 @@ def _table1_macros(put, agg: pd.DataFrame, obj: str, sampler: str,
                    sel: dict[str, Any] | None) -> None:
     for metric in ("fid", "precision", "recall", "density", "coverage", "acceptance_rate"):
         row = lookup(agg, metric, objective=obj, **sel) if sel is not None else None
-        base = macro_name(obj, sampler_label(sampler), METRIC_LABELS_SHORT[metric])
+        base = macro_name(obj, registry.label(sampler), METRIC_LABELS_SHORT[metric])
         put(base, fmt_value(row["mean"] if row else np.nan, metric))
         put(base + "Hw", fmt_value(row["half_width"] if row else np.nan, metric))
 

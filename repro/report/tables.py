@@ -187,7 +187,7 @@ def build_objective_sampler(agg: pd.DataFrame, budget: float | None = None) -> T
     specs = []
     last = None
     for obj, sampler, sel in table1_configs(agg, budget):
-        label = registry.get(sampler).phrase(sel) if sampler in registry.REGISTRY else sampler
+        label = registry.phrase({**sel, "sampler": sampler})
         specs.append(([_obj(obj, agg) if obj != last else "", latex_escape(label)],
                       {"objective": obj, **sel}, obj != last))
         last = obj

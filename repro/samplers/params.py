@@ -20,6 +20,7 @@ from repro.core.errors import ConfigError
 from repro.core.vocab import DISCRIMINATORS
 from repro.samplers import registry
 
+VERSION_KEY = "sampler_version"  # beside the settings in a cell's configuration (hashed_dict)
 # Upper bounds past which a setting only produces non-finite images or runs for hours: σ scales
 # z ~ N(0, σ² I) (σ = 4 is already far in the tails)
 MAX_SIGMA = 100.0
@@ -188,7 +189,12 @@ class SamplingParams:
 
     def hashed_dict(self) -> dict[str, Any]:
         """What names a sampling setting in a cell's configuration: its fields and the sampler's version."""
-        return {**self.to_dict(), "sampler_version": self.sampler.version}
+        return {**self.to_dict(), VERSION_KEY: self.sampler.version}
+
+    @classmethod
+    def from_hashed(cls, d: dict[str, Any]) -> SamplingParams:
+        """The parameters a cell's configuration (``hashed_dict``) names."""
+        return cls.from_dict({k: v for k, v in d.items() if k != VERSION_KEY})
 
     def labels(self) -> dict[str, Any]:
         """The sampler part of a result's key columns: every registered sampler's columns, filled

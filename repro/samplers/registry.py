@@ -108,9 +108,17 @@ def names(family: str | None = None) -> tuple[str, ...]:
     return tuple(s.name for s in REGISTRY.values() if family is None or s.family == family)
 
 
-def labels() -> dict[str, str]:
-    """Sampler name → its word in tables and figures."""
-    return {s.name: s.label for s in REGISTRY.values()}
+def label(name: str) -> str:
+    """A sampler's word in tables and figures; an unregistered name stands for itself."""
+    entry = REGISTRY.get(name)
+    return entry.label if entry is not None else name
+
+
+def phrase(selector: dict[str, Any]) -> str:
+    """The setting a selector (result columns) names, in its sampler's words ("DRS at 88%
+    acceptance"); an unregistered sampler's name stands for itself."""
+    entry = REGISTRY.get(str(selector.get("sampler")))
+    return entry.phrase(selector) if entry is not None else str(selector.get("sampler"))
 
 
 def column_names() -> tuple[str, ...]:
