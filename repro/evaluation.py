@@ -15,6 +15,11 @@ classifier's space. The rules, in one place:
 
 The training curve evaluates against the validation split (the test split stays untouched
 during training); the study's cells against ``EvalSettings.reference_split`` (test by default).
+
+**Feature spaces** (docs/maths.md §7.2): ``measure`` scores in the primary space, the
+classifier's; ``measure_in`` scores the same images in another space (``repro.data.spaces``,
+``EvalSettings.feature_spaces``) with the same reference subset and seeds. The class metrics
+(``CLASS_BASED``) read the classifier's probabilities, so they are the classifier's in every space.
 """
 
 from __future__ import annotations
@@ -28,13 +33,15 @@ import numpy as np
 from repro.core import seeds
 from repro.core.config import MAX_SAMPLES, check_choices, check_minimum, option
 from repro.core.errors import ConfigError
-from repro.core.vocab import SPLITS
-from repro.data import datasets, features
+from repro.core.vocab import FEATURE_SPACES, PRIMARY_SPACE, SPLITS
+from repro.data import datasets, features, spaces
 from repro.maths import metrics, prd
 
 REAL_SUBSET_SEED = seeds.REAL_SUBSET  # with the evaluation seed, seeds the real reference subset
 HELD_OUT_SEED = seeds.HELD_OUT  # with the evaluation seed, seeds the held-out real images of the ceiling
 CURVE_METRICS = ("fid", "precision", "recall", "density", "coverage")
+# measured on the classifier's class probabilities, not on an embedding: the same in every space
+CLASS_BASED = ("inception_score", "classes_covered", "class_kl", "ratio_class_gap")
 
 
 @dataclass(frozen=True)
@@ -51,9 +58,18 @@ class EvalSettings:
     grid_images: int = 64
     eval_seeds: int = 1  # evaluations per trained model, each with its own generated and real subsets
     refit_steps: int = 1000  # D updates of the refit against the sampled generator (repro.gan.refit)
+    # the embeddings every evaluation is scored in (repro.data.spaces): the first is the primary one,
+    # the classifier's; each other space adds its metrics to the cell (docs/maths.md §7.2)
+    feature_spaces: tuple[str, ...] = (PRIMARY_SPACE,)
 
     def __post_init__(self) -> None:
         check_choices(self)
+        spaces = self.feature_spaces
+        if not spaces or spaces[0] != PRIMARY_SPACE or len(set(spaces)) != len(spaces) or \
+                any(not isinstance(s, str) or s not in FEATURE_SPACES for s in spaces):
+            raise ConfigError(f"{list(spaces)!r} is not allowed; expected distinct names of "
+                              f"{', '.join(FEATURE_SPACES)}, the first {PRIMARY_SPACE!r} (the primary space: "
+                              f"tables, training bar and class metrics)", field="feature_spaces")
         check_minimum(self, {"n_samples": 10, "k_precision_recall": 1, "k_density_coverage": 1, "prd_clusters": 2,
                              "prd_angles": 3, "prd_runs": 1, "grid_images": 0, "eval_seeds": 1, "refit_steps": 0},
                       maximum={"n_samples": MAX_SAMPLES})
@@ -147,6 +163,15 @@ def measure(fs: Any, ds: Any, fake: np.ndarray, settings: EvalSettings, seed: in
     return out, curve, record
 
 
+def measure_in(fs: Any, ds: Any, fake: np.ndarray, settings: EvalSettings, seed: int
+               ) -> tuple[dict[str, float], tuple[Any, Any] | None]:
+    """``measure``'s embedding metrics in another feature space ``fs``: FID, precision, recall,
+    density, coverage, F₈ and F₁/₈ of generated features ``fake`` (n, d) of ``fs`` against the same
+    reference subset (evaluation seed ``seed``) embedded in ``fs``. Returns (metrics, PRD curve)."""
+    real = reference_subset(fs.real_features(ds, settings.reference_split), len(fake), seed)
+    return score(real, fake, settings, seed)
+
+
 def check_images(images: Any, value_range: tuple[float, float] | None = None) -> tuple[np.ndarray, tuple[float, float]]:
     """Images a user hands over, as a numpy array and the value range they are in: uint8 in
     [0, 255], or floats in ``value_range`` (default [−1, 1], the generators' and ``repro
@@ -179,7 +204,8 @@ def check_images(images: Any, value_range: tuple[float, float] | None = None) ->
 
 
 def evaluate(images: Any, dataset: str = "mnist", *, reference: str = "test", seed: int = 0,
-             value_range: tuple[float, float] | None = None, settings: EvalSettings | None = None) -> dict[str, Any]:
+             value_range: tuple[float, float] | None = None, settings: EvalSettings | None = None,
+             feature_spaces: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The metric suite of any samples against a data set's real images, by the study's protocol.
 
     ``images``: (N, 28, 28), (N, 1, 28, 28) or (N, 784), uint8 in [0, 255] or floats in [−1, 1]
@@ -187,7 +213,9 @@ def evaluate(images: Any, dataset: str = "mnist", *, reference: str = "test", se
     (the first ones); the reference is a subset of the same size drawn with ``seed``. Returns one
     flat dict: the data set, the reference split, the sample sizes, and FID, precision, recall,
     density, coverage, F₈, F₁/₈, the Inception-style score, the classes covered, the class KL and
-    the FID at the real class mix (docs/maths.md §7).
+    the FID at the real class mix (docs/maths.md §7); with ``feature_spaces`` (default: the
+    settings', the classifier's alone) the embedding metrics in each other space too, as
+    ``<space>_<metric>`` (``autoencoder_fid``, …; docs/maths.md §7.2).
 
     >>> import repro                                                    # doctest: +SKIP
     >>> repro.evaluate(images, dataset="mnist")["fid"]                 # doctest: +SKIP
@@ -200,11 +228,17 @@ def evaluate(images: Any, dataset: str = "mnist", *, reference: str = "test", se
     n_reference = len(getattr(ds, reference).images)
     n = min(len(x), n_reference)
     base = settings or EvalSettings()
+    if feature_spaces is not None:
+        base = dataclasses.replace(base, feature_spaces=tuple(feature_spaces))  # checked there
     if n <= max(base.k_precision_recall, base.k_density_coverage, base.prd_clusters, 9):
         raise ConfigError(f"{len(x)} images are too few to evaluate; give more than "
                           f"{max(base.k_precision_recall, base.k_density_coverage, base.prd_clusters, 9)}")
     settings = dataclasses.replace(base, n_samples=n, reference_split=reference)
     fake = fs.embed(x[:n], value_range=rng)
     result, _, _ = measure(fs, ds, fake, settings, seed)
+    for name in settings.feature_spaces[1:]:
+        other = spaces.load(ds, name)
+        in_other, _ = measure_in(other, ds, other.embed(x[:n], value_range=rng), settings, seed)
+        result.update({f"{name}_{k}": v for k, v in in_other.items()})
     return {"dataset": dataset, "reference": reference, "n_samples": n, "n_reference": n, "images_given": len(x),
             "seed": seed, **result}

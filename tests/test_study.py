@@ -43,6 +43,7 @@ prd_runs = 1
 prd_clusters = 5
 grid_images = 8
 refit_steps = 100
+feature_spaces = ["classifier", "autoencoder"]
 
 [[evaluate.blocks]]
 sampler = "none"
@@ -53,7 +54,7 @@ sampler = "obrs"
 budget = [2.0]
 burn_in = 200
 """
-N_CELLS = 1 + 4 + 8 + 2  # classifier, 2 objectives × 2 seeds, 2 samplers per model, a ceiling per seed
+N_CELLS = 2 + 4 + 8 + 2  # classifier and autoencoder, 2 objectives × 2 seeds, 2 samplers per model, a ceiling per seed
 METRICS = ["fid", "precision", "recall", "density", "coverage", "f8", "f1_8", "inception_score", "acceptance_rate"]
 
 
@@ -126,6 +127,25 @@ def test_the_ceiling_scores_held_out_real_images_per_evaluation_seed(reference: 
     assert ceiling["fid"].max() < models["fid"].min()
     assert ceiling["recall"].min() > models["recall"].max()
     assert (ceiling["classes_covered"] == 10).all()
+
+
+def test_every_cell_is_scored_again_in_the_second_feature_space(reference: Path) -> None:
+    """results-autoencoder.csv and ceiling-autoencoder.csv: the same rows, the embedding metrics
+    measured in the autoencoder's code, the class metrics the classifier's (docs/maths.md §7.2)."""
+    folder = reference / "micro"
+    primary, other = (pd.read_csv(folder / name).sort_values("cell_id").reset_index(drop=True)
+                      for name in ("results.csv", "results-autoencoder.csv"))
+    assert list(primary["cell_id"]) == list(other["cell_id"]) and (other["status"] == "ok").all()
+    embedding = ["fid", "precision", "recall", "density", "coverage", "f8", "f1_8"]
+    assert other[embedding].notna().all().all() and (primary["fid"] != other["fid"]).all()
+    pd.testing.assert_frame_equal(primary[["inception_score", "class_kl", "acceptance_rate"]],
+                                  other[["inception_score", "class_kl", "acceptance_rate"]])
+    assert "fid_rebalanced" not in other  # an FID in the classifier's space
+    ceiling = pd.read_csv(folder / "ceiling-autoencoder.csv")
+    assert sorted(ceiling["eval_seed"]) == [0, 1] and ceiling["fid"].max() < other["fid"].min()
+    described = json.loads((folder / "feature_spaces.json").read_text())
+    assert described["autoencoder"]["feature_dim"] == 32 and described["autoencoder"]["knn_accuracy_test"] > 0.9
+    assert described["classifier"]["test_accuracy"] > 0.98
 
 
 def test_rerun_recomputes_nothing(reference: Path, spec_path: Path) -> None:

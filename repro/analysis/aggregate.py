@@ -42,10 +42,10 @@ from scipy import stats
 
 from repro.analysis.results import (
     BOOTSTRAP_MIN_N, CLASS_METRICS, COST_METRICS, DEFAULT_KEYS, GROUP_ON, METHODS, METRICS, RATIO_METRICS,
-    REBALANCED_METRICS, STATUSES, TRAIN_METRICS, columns, load_ceiling, load_results, write_csv,
+    REBALANCED_METRICS, STATUSES, TRAIN_METRICS, columns, in_space, load_ceiling, load_results, write_csv,
 )
 from repro.core.errors import ConfigError
-from repro.core.vocab import F_GAN_OBJECTIVES, PREFERRED_DISCRIMINATOR
+from repro.core.vocab import F_GAN_OBJECTIVES, PREFERRED_DISCRIMINATOR, PRIMARY_SPACE
 
 log = logging.getLogger(__name__)
 
@@ -507,20 +507,22 @@ def aggregate_study(
     confidence: float = 0.95,
     n_resamples: int = 9999,
     seed: int = 0,
+    space: str = PRIMARY_SPACE,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Load, aggregate, write ``aggregate.csv`` and ``paired.csv`` into the study folder.
+    """Load, aggregate, write ``aggregate.csv`` and ``paired.csv`` into the study folder (of
+    feature space ``space``: aggregate-autoencoder.csv, …, ``results.in_space``).
 
     Returns (tidy results, aggregate with the ceiling's rows, paired differences).
     """
     study_dir = Path(study_dir)
-    frame = load_results(study_dir)
+    frame = load_results(study_dir, space)
     agg = aggregate(frame, method, confidence, n_resamples, seed)
-    ceiling = load_ceiling(study_dir)
+    ceiling = load_ceiling(study_dir, space)
     if not ceiling.empty:  # its rows in aggregate.csv, looked up as objective = CEILING
         metrics = [m for m in (*METRICS, *CLASS_METRICS) if m != "acceptance_rate"]  # no sampler, no acceptance
         agg = pd.concat([agg, aggregate(ceiling, method, confidence, n_resamples, seed, metrics=metrics)],
                         ignore_index=True)
     paired = paired_all(frame, method, confidence, n_resamples, seed)
-    write_csv(agg, study_dir / "aggregate.csv")
-    write_csv(paired, study_dir / "paired.csv")
+    write_csv(agg, study_dir / in_space("aggregate.csv", space))
+    write_csv(paired, study_dir / in_space("paired.csv", space))
     return frame, agg, paired

@@ -4,6 +4,7 @@ analysis; ``repro.analysis.aggregate`` holds the statistics)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import dataclass
@@ -15,10 +16,37 @@ import pandas as pd
 from repro.analysis import quality
 from repro.core.atomic import atomic_path
 from repro.core.errors import DataError
-from repro.core.vocab import CEILING
+from repro.core.vocab import CEILING, FEATURE_SPACES, PRIMARY_SPACE
 from repro.samplers import registry
 
 CEILING_CSV = "ceiling.csv"  # the real-versus-real rows a study writes beside results.csv
+RESULTS_CSV = "results.csv"
+SPACES_JSON = "feature_spaces.json"  # each feature space's figures of merit (its features cell's result)
+
+
+def in_space(filename: str, space: str = PRIMARY_SPACE) -> str:
+    """The file of a study's table in feature space ``space``: the primary space's is
+    ``filename`` (results.csv), another's carries its name (results-autoencoder.csv)."""
+    if space == PRIMARY_SPACE:
+        return filename
+    stem, _, ext = filename.rpartition(".")
+    return f"{stem}-{space}.{ext}"
+
+
+def space_info(study_dir: str | Path) -> dict[str, dict]:
+    """``SPACES_JSON`` of a study: space → its network's figures of merit (test accuracy or
+    reconstruction error, 1-NN accuracy, dimension); empty where the study did not write it."""
+    path = Path(study_dir) / SPACES_JSON
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def spaces_of(study_dir: str | Path) -> list[str]:
+    """The feature spaces a study's results are written in, the primary first (those with a results table)."""
+    return [s for s in FEATURE_SPACES if (Path(study_dir) / in_space(RESULTS_CSV, s)).is_file()]
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +123,10 @@ def columns() -> Columns:
 
 # ---------------------------------------------------------------- loading (I/O edge)
 
-def load_results(study_dir: str | Path) -> pd.DataFrame:
-    """Read ``<study_dir>/results.csv`` into a normalised tidy frame (see ``tidy``)."""
-    path = Path(study_dir) / "results.csv"
+def load_results(study_dir: str | Path, space: str = PRIMARY_SPACE) -> pd.DataFrame:
+    """Read ``<study_dir>/results.csv`` (in feature space ``space``: ``in_space``) into a
+    normalised tidy frame (see ``tidy``)."""
+    path = Path(study_dir) / in_space(RESULTS_CSV, space)
     if not path.is_file():
         raise DataError(
             f"{path} not found: run the study first (make study STUDY=…), or pass the folder "
@@ -136,12 +165,12 @@ def ratio_smoothness(study_dir: str | Path) -> pd.DataFrame | None:
     return mean.sort_values(["objective", "sampler", "order"]).reset_index(drop=True)
 
 
-def load_ceiling(study_dir: str | Path) -> pd.DataFrame:
-    """``<study_dir>/ceiling.csv`` (the real-versus-real cells, ``repro.evaluation``) as tidy
-    rows of the pseudo-objective ``CEILING`` (plain sampler, σ = 1; the evaluation seed stands
-    for the training seed, the unit the intervals are over). Empty when the study has none
-    (older studies)."""
-    path = Path(study_dir) / CEILING_CSV
+def load_ceiling(study_dir: str | Path, space: str = PRIMARY_SPACE) -> pd.DataFrame:
+    """``<study_dir>/ceiling.csv`` (the real-versus-real cells, ``repro.evaluation``; in feature
+    space ``space``: ``in_space``) as tidy rows of the pseudo-objective ``CEILING`` (plain sampler,
+    σ = 1; the evaluation seed stands for the training seed, the unit the intervals are over).
+    Empty when the study has none (older studies)."""
+    path = Path(study_dir) / in_space(CEILING_CSV, space)
     try:
         raw = pd.read_csv(path)
     except (FileNotFoundError, pd.errors.EmptyDataError):

@@ -17,7 +17,7 @@ from repro.cli import emit, options
 from repro.cli.sample import add_sampler_options, params_from_args
 from repro.core.errors import ConfigError
 from repro.core.seeds import MAX_SEED
-from repro.core.vocab import DATASETS, SPLITS
+from repro.core.vocab import DATASETS, FEATURE_SPACES, PRIMARY_SPACE, SPLITS
 from repro.evaluation import EvalSettings, evaluate
 from repro.gan import refit, sampling
 from repro.gan.checkpoint import CHECKPOINT
@@ -37,6 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a run folder's ratio samplers: D updates of the refit")
     p.add_argument("--spec", default=None, help="score with this study's [evaluate] settings (k, PRD clusters and "
                                                 "runs; default: EvalSettings' defaults)")
+    p.add_argument("--feature-spaces", default=None, metavar="NAMES",
+                   help=f"comma-separated feature spaces to score in, the first {PRIMARY_SPACE} (of "
+                        f"{', '.join(FEATURE_SPACES)}; default: the spec's, else {PRIMARY_SPACE}); another space's "
+                        "metrics are printed as <space>_<metric>")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_sampler_options(p)
     p.set_defaults(func=run)
@@ -96,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
                               f"{path} holds images")
         images, source = load_images(path), {"samples": str(path)}
     settings = load_spec(args.spec).evaluate if args.spec else None
-    emit({**source, **evaluate(images, args.dataset, reference=args.reference, seed=args.seed, settings=settings)},
-         args.json)
+    chosen = tuple(s.strip() for s in args.feature_spaces.split(",")) if args.feature_spaces is not None else None
+    emit({**source, **evaluate(images, args.dataset, reference=args.reference, seed=args.seed, settings=settings,
+                               feature_spaces=chosen)}, args.json)
     return 0

@@ -18,6 +18,8 @@ PACKAGE = "0.1.0"
 DATA = 1
 # The feature classifier and its embeddings (``repro.data.features``), its cache key.
 FEATURES = 1
+# The autoencoder of the second feature space (``repro.data.autoencoder``), its cache key.
+AUTOENCODER = 1
 # GAN training (``repro.gan.train``, ``repro.gan.nets``, ``repro.maths.divergences``). History: 2: refit D, real
 # subset per evaluation seed, min-max KL, primal λ-PR; 3: DRS at a target acceptance keeps M;
 # 4: one evaluation protocol, one DRS γ convention default; 5: networks stacked over seeds,
@@ -36,14 +38,19 @@ def evaluation(scored: bool) -> dict[str, int]:
     return {"evaluation": EVALUATION, **({"refit": REFIT} if scored else {})}
 
 
+def of_space(name: str) -> int:
+    """The version of the network of feature space ``name`` (repro.data.spaces)."""
+    return {"classifier": FEATURES, "autoencoder": AUTOENCODER}[name]
+
+
 def of_stage(stage: str) -> dict[str, Any]:
     """The versions every cell of ``stage`` depends on (an evaluation's others are in its record)."""
-    return {"features": {"data": DATA, "features": FEATURES},
+    return {"features": {"data": DATA, "features": FEATURES},  # the autoencoder's cell holds its own
             "train": {"data": DATA, "training": TRAINING},
             "evaluate": {"data": DATA}}[stage]
 
 
 def all_versions() -> dict[str, int]:
     """Every component's version (a run's provenance)."""
-    return {"data": DATA, "features": FEATURES, "training": TRAINING, "refit": REFIT,
+    return {"data": DATA, "features": FEATURES, "autoencoder": AUTOENCODER, "training": TRAINING, "refit": REFIT,
             "evaluation": EVALUATION}

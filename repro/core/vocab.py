@@ -13,6 +13,10 @@ from typing import Final
 DATASETS: Final = ("mnist", "fashion-mnist")
 NUM_CLASSES: Final = 10  # both data sets: ten classes (digits, garment types)
 SPLITS: Final = ("val", "test")  # the reference split an evaluation compares against
+# the embeddings an evaluation can measure in (repro.data.spaces); the first is the primary space,
+# where the tables, the training bar and the class metrics are measured
+FEATURE_SPACES: Final = ("classifier", "autoencoder")
+PRIMARY_SPACE: Final = FEATURE_SPACES[0]
 
 # objectives (docs/maths.md §3–4)
 F_GAN_OBJECTIVES: Final = ("bce", "js", "kl", "rkl")  # one model per seed (and protocol)

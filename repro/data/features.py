@@ -18,7 +18,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from repro.core import versions
 from repro.core.atomic import atomic_path
+from repro.core.errors import ReproError
 from repro.core.runtime import home_dir, provenance, resolve_device, stable_hash
 from repro.data.datasets import NUM_CLASSES, Dataset, Split, load
 
@@ -59,6 +60,7 @@ class Classifier(nn.Module):
     def __init__(self, cfg: ClassifierConfig) -> None:
         super().__init__()
         c1, c2 = cfg.channels
+        self.feature_dim = cfg.feature_dim
         self.conv = nn.Sequential(
             nn.Conv2d(1, c1, 3, padding=1, bias=False), nn.BatchNorm2d(c1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(c1, c2, 3, padding=1, bias=False), nn.BatchNorm2d(c2), nn.ReLU(), nn.MaxPool2d(2),
@@ -72,6 +74,10 @@ class Classifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+    def fast(self) -> Classifier:
+        """The inference copy ``FeatureSpace`` embeds with (``inference_copy``)."""
+        return inference_copy(self)
 
 
 def as_image_batch(images: Any, value_range: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
@@ -195,17 +201,29 @@ def inference_copy(model: Classifier) -> Classifier:
 
 
 class FeatureSpace:
-    """A trained classifier seen as an embedding: ``embed(images) -> (N, d)``."""
+    """A trained network seen as an embedding: ``embed(images) -> (N, d)``. The network has
+    ``features(x)``, ``feature_dim`` and ``fast()`` (its inference copy); a classifier (one with
+    a ``head``) also gives class probabilities (``has_classes``)."""
 
-    def __init__(self, model: Classifier, info: dict[str, Any], device: torch.device, key: str = "") -> None:
-        self.model = inference_copy(model)
+    def __init__(self, model: nn.Module, info: dict[str, Any], device: torch.device, key: str = "") -> None:
+        self.model = model.fast()
         self.info = info
         self.device = device
         self.key = key  # content hash of (config, data, code version): names cached embeddings
 
     @property
     def dim(self) -> int:
-        return self.model.fc.out_features
+        return self.model.feature_dim
+
+    @property
+    def has_classes(self) -> bool:
+        """Whether the space has a classifier's head: class probabilities, the Inception-style score."""
+        return hasattr(self.model, "head")
+
+    def _need_classes(self) -> None:
+        if not self.has_classes:
+            raise ReproError(f"the {self.info.get('space', 'feature')} space has no classes: class probabilities "
+                             "(the Inception-style score, the class histogram) come from the classifier's space")
 
     @torch.inference_mode()
     def _run(self, images: Any, fn, value_range: tuple[float, float], batch_size: int) -> np.ndarray:
@@ -222,12 +240,14 @@ class FeatureSpace:
 
     def probs(self, images: Any, value_range: tuple[float, float] = (0.0, 1.0), batch_size: int = 256) -> np.ndarray:
         """(N, …) images → (N, 10) class probabilities (for the Inception Score)."""
+        self._need_classes()
         return self._run(images, lambda b: torch.softmax(self.model(b), dim=1), value_range, batch_size)
 
     @torch.inference_mode()
     def probs_from_features(self, feats: np.ndarray) -> np.ndarray:
         """(N, d) features from ``embed`` → (N, 10) class probabilities: the classifier's head on
         them, so an evaluation runs the convolutions once for both (``probs`` runs them again)."""
+        self._need_classes()
         was = self.model.training
         self.model.eval()
         head = self.model.head
@@ -277,20 +297,29 @@ def load_or_train(
 ) -> FeatureSpace:
     """The cached feature space of ``dataset``, training the classifier on first use."""
     ds = dataset if isinstance(dataset, Dataset) else load(dataset, data_dir)
+    return cached_space(ds, "classifier", cfg, classifier_key(ds, cfg), Classifier, train_classifier,
+                        device, progress, retrain)
+
+
+def cached_space(ds: Dataset, name: str, cfg: Any, key: str, build: Callable[[Any], nn.Module],
+                 train_fn: Callable[..., tuple[nn.Module, dict[str, Any]]], device: str | torch.device | None,
+                 progress: bool, retrain: bool) -> FeatureSpace:
+    """A feature space's network from ``<home>/cache/<name>/<data set>-<key>.pt``, trained by
+    ``train_fn(ds, cfg, device, progress)`` and saved (atomically) where the file is missing or
+    unreadable; ``build(cfg)`` makes the empty network its weights load into."""
     dev = resolve_device(device)
-    path = classifier_path(ds, cfg)
-    key = classifier_key(ds, cfg)
+    path = home_dir() / "cache" / name / f"{ds.name}-{key}.pt"
     if path.is_file() and not retrain:
         try:
             blob = torch.load(path, map_location=dev, weights_only=True)
-            model = Classifier(cfg).to(dev)
+            model = build(cfg).to(dev)
             model.load_state_dict(blob["state_dict"])
             return FeatureSpace(model, blob["info"], dev, key)
         except Exception as exc:  # noqa: BLE001 - a damaged cache is rebuilt, never a traceback
-            log.warning("classifier cache %s unreadable (%s: %s); training it again", path, type(exc).__name__,
+            log.warning("%s cache %s unreadable (%s: %s); training it again", name, path, type(exc).__name__,
                         str(exc).splitlines()[0][:200] if str(exc) else "")
-    log.info("training the %s feature classifier (%s)", ds.name, path.name)
-    model, info = train_classifier(ds, cfg, dev, progress)
+    log.info("training the %s %s (%s)", ds.name, name, path.name)
+    model, info = train_fn(ds, cfg, dev, progress)
     with atomic_path(path) as tmp:
         torch.save({"state_dict": model.state_dict(), "info": _jsonable(info)}, tmp)
     return FeatureSpace(model, info, dev, key)

@@ -8,6 +8,7 @@ from typing import Any
 
 from repro.core import versions
 from repro.core.runtime import stable_hash
+from repro.data import spaces
 from repro.data.features import ClassifierConfig
 from repro.evaluation import EvalSettings
 from repro.gan.config import TrainConfig
@@ -39,7 +40,14 @@ def expand(spec: Spec) -> list[Cell]:
     """The study's grid in dependency order: features, then train, then evaluate cells."""
     feat = Cell("features", {"stage": "features", "dataset": spec.dataset, "classifier": asdict(ClassifierConfig())},
                 labels={"dataset": spec.dataset})
-    cells = [feat]
+    # the other feature spaces the evaluations are scored in (repro.data.spaces): a cell each, after
+    # the classifier's, which trains on two threads: so the two never share (and oversubscribe) the cores
+    others = [Cell("features", {"stage": "features", "dataset": spec.dataset, "space": name,
+                                name: spaces.default_config(name), "versions": {name: versions.of_space(name)}},
+                   (feat.id,), labels={"dataset": spec.dataset, "space": name})
+              for name in spec.evaluate.feature_spaces[1:]]
+    spaces_ids = tuple(c.id for c in others)
+    cells = [feat, *others]
     trains: dict[tuple[int, float | None, int], Cell] = {}  # (objective's index, λ, seed) → its cell
     # an objective comes after the one it fine-tunes from (bce -> js -> kl works), so that its
     # parent's ids exist when referenced
@@ -80,12 +88,12 @@ def expand(spec: Spec) -> list[Cell]:
         # evaluation seed j of a model: its own generated sample and real reference subset;
         # j = 0 is the training seed, so a one-evaluation study keeps its historical seeds
         eval_seed = tcell.labels["train_seed"] + EVAL_SEED_STRIDE * j
-        cell = _evaluate_cell(SamplingParams.from_dict(params), tcell, feat, eval_seed, spec.evaluate)
+        cell = _evaluate_cell(SamplingParams.from_dict(params), tcell, feat, eval_seed, spec.evaluate, spaces_ids)
         if cell.id not in seen:  # blocks may overlap (e.g. σ = 1 in two of them)
             seen.add(cell.id)
             cells.append(cell)
     eval_seeds = sorted({c.config["eval_seed"] for c in cells if c.stage == "evaluate"})
-    cells += [_ceiling_cell(spec.dataset, feat, s, spec.evaluate) for s in eval_seeds]
+    cells += [_ceiling_cell(spec.dataset, feat, s, spec.evaluate, spaces_ids) for s in eval_seeds]
     return cells
 
 
@@ -94,21 +102,23 @@ def is_ceiling(cell: Cell) -> bool:
     return cell.stage == "evaluate" and "ceiling" in cell.config
 
 
-def _ceiling_cell(dataset: str, feat: Cell, eval_seed: int, settings: EvalSettings) -> Cell:
+def _ceiling_cell(dataset: str, feat: Cell, eval_seed: int, settings: EvalSettings,
+                  spaces_ids: tuple[str, ...] = ()) -> Cell:
     """Held-out real images in place of a model's samples, one per evaluation seed of the
     study: the best each metric can be in this feature space (the real-versus-real row)."""
     conf = {"stage": "evaluate", "ceiling": "held-out real", "dataset": dataset, "features_id": feat.id,
             "eval_seed": eval_seed, "evaluate": asdict(settings), "versions": versions.evaluation(False)}
-    return Cell("evaluate", conf, (feat.id,), {"dataset": dataset, "eval_seed": eval_seed})
+    return Cell("evaluate", conf, (feat.id, *spaces_ids), {"dataset": dataset, "eval_seed": eval_seed})
 
 
-def _evaluate_cell(sp: Any, tcell: Cell, feat: Cell, eval_seed: int, settings: EvalSettings) -> Cell:
+def _evaluate_cell(sp: Any, tcell: Cell, feat: Cell, eval_seed: int, settings: EvalSettings,
+                   spaces_ids: tuple[str, ...] = ()) -> Cell:
     """One model × sampler setting × evaluation seed; its labels are the tidy table's key columns
     (the sampler's from its registry entry: ``SamplingParams.labels``)."""
     conf = {"stage": "evaluate", "train_id": tcell.id, "features_id": feat.id,
             "sampling": _jsonable(sp.hashed_dict()), "eval_seed": eval_seed, "evaluate": asdict(settings),
             "versions": versions.evaluation(sp.scored)}
-    return Cell("evaluate", conf, (feat.id, tcell.id), {
+    return Cell("evaluate", conf, (feat.id, *spaces_ids, tcell.id), {
         **tcell.labels, "train_id": tcell.id, "eval_seed": eval_seed, **sp.labels()})
 
 

@@ -30,7 +30,7 @@ def describe_cell(cell: Cell) -> str:
     """A cell in a few words: ``train kl seed 1``, ``evaluate js seed 0, DRS at 88 % acceptance, σ=1``."""
     lab = cell.labels
     if cell.stage == "features":
-        return f"features {lab.get('dataset', '')}"
+        return f"features {lab.get('dataset', '')}" + (f" {lab['space']}" if lab.get("space") else "")
     if is_ceiling(cell):
         return f"ceiling eval seed {lab.get('eval_seed')}"
     words = [cell.stage, str(lab.get("objective", ""))]

@@ -35,6 +35,8 @@ import pandas as pd
 
 from repro.core.atomic import atomic_write_json, remove
 from repro.core.runtime import file_sha256
+from repro.core.vocab import PRIMARY_SPACE
+from repro.evaluation import CLASS_BASED
 from repro.harness.cells import Cell, is_ceiling
 
 
@@ -196,10 +198,12 @@ class Store:
                 "train_arch": (res.get("config") or {}).get("arch"),
                 "train_fid_first": res.get("initial_fid"), "train_fid_last": final.get("fid")}
 
-    def tidy(self, cells: list[Cell], states: dict[str, str] | None = None) -> pd.DataFrame:
+    def tidy(self, cells: list[Cell], states: dict[str, str] | None = None,
+             space: str = PRIMARY_SPACE) -> pd.DataFrame:
         """One row per evaluate cell of the spec: labels, state, metrics, sampling statistics,
         and the trained model's summary (``train_summary``). ``states`` (cell id → verified
-        state, e.g. from ``study.plan``) saves verifying the cells again."""
+        state, e.g. from ``study.plan``) saves verifying the cells again. ``space``: the feature
+        space whose metrics the rows hold (``space_metrics``)."""
         rows = []
         trained: dict[str, dict[str, Any]] = {}
         families = self.families() if states is None else {}
@@ -212,7 +216,7 @@ class Store:
             res = (self.result(cell.id) or {}) if state == "done" else {}
             row = {"cell_id": cell.id, **cell.labels, "status": "ok" if state == "done" else state,
                    "wall_seconds": st.get("wall_seconds")}
-            row.update({k: v for k, v in res.get("metrics", {}).items()})
+            row.update(space_metrics(res, space))
             stats = res.get("sampling", {})
             for key in ("acceptance_rate", "proposals"):
                 row[key] = stats.get(key)
@@ -229,14 +233,27 @@ class Store:
             rows.append(row)
         return _frame(rows)
 
-    def ceiling(self, cells: list[Cell], states: dict[str, str]) -> pd.DataFrame:
-        """One row per ceiling cell (``spec.is_ceiling``): its evaluation seed, state, metrics."""
+    def ceiling(self, cells: list[Cell], states: dict[str, str], space: str = PRIMARY_SPACE) -> pd.DataFrame:
+        """One row per ceiling cell (``spec.is_ceiling``): its evaluation seed, state, metrics in ``space``."""
         rows = []
         for cell in filter(is_ceiling, cells):
             res = (self.result(cell.id) or {}) if states[cell.id] == "done" else {}
             rows.append({"cell_id": cell.id, **cell.labels, "status": "ok" if states[cell.id] == "done"
-                         else states[cell.id], **res.get("metrics", {})})
+                         else states[cell.id], **space_metrics(res, space)})
         return _frame(rows)
+
+
+def space_metrics(result: dict[str, Any], space: str = PRIMARY_SPACE) -> dict[str, Any]:
+    """An evaluate cell's metrics in feature space ``space``: the primary space's as recorded; in
+    another, that space's embedding metrics with the class metrics, which are the classifier's in
+    every space (``evaluation.CLASS_BASED``). Empty where the cell has none."""
+    primary = result.get("metrics", {})
+    if space == PRIMARY_SPACE:
+        return dict(primary)
+    other = (result.get("spaces") or {}).get(space)
+    if other is None:
+        return {}
+    return {**{k: v for k, v in primary.items() if k in CLASS_BASED}, **other}
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -25,12 +25,13 @@ import torch
 
 from repro import evaluation
 from repro.analysis import quality
-from repro.analysis.results import CEILING_CSV
+from repro.analysis.results import CEILING_CSV, RESULTS_CSV, SPACES_JSON, in_space
 from repro.core.atomic import atomic_path, atomic_write_json, locked, remove
 from repro.core.config import load
 from repro.core.errors import ReproError, StoreError
 from repro.core.runtime import PROJECT_ROOT, provenance, stable_hash
-from repro.data import datasets, features, grids
+from repro.core.vocab import FEATURE_SPACES, PRIMARY_SPACE
+from repro.data import datasets, features, grids, spaces
 from repro.gan import checkpoint, refit, sampling, train
 from repro.harness.cells import Cell, expand, is_ceiling
 from repro.harness.executors import Task, make_executor
@@ -169,10 +170,13 @@ def _execute_stack(store: Store, cells: tuple[Cell, ...]) -> list[str]:
 
 
 def _run_features(cell: Cell) -> dict[str, Any]:
-
-    cfg = load(features.ClassifierConfig, cell.config["classifier"])
-    fs = features.load_or_train(cell.config["dataset"], cfg=cfg, progress=False)
-    return {k: fs.info.get(k) for k in ("test_accuracy", "val_accuracy", "dead_units_test", "train_seconds")}
+    """Train (or load) the network of the cell's feature space; its figures of merit."""
+    name = cell.config.get("space", PRIMARY_SPACE)
+    space = spaces.get(name)
+    cfg = load(space.config, cell.config[name])
+    fs = space.load_or_train(cell.config["dataset"], cfg=cfg, progress=False)
+    keys = ("test_accuracy", "val_accuracy", "dead_units_test", "train_seconds", "test_mse", "knn_accuracy_test")
+    return {k: fs.info[k] for k in keys if k in fs.info}
 
 
 def _check_parent(store: Store, cell: Cell) -> None:
@@ -236,6 +240,15 @@ def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
     # the one protocol (repro.evaluation.measure); the class diagnostics for a model's samples only
     result_metrics, (prd_p, prd_r), record = evaluation.measure(fs, ds, fake, settings, eval_seed,
                                                                 diagnostics=not is_ceiling(cell), proposals=proposals)
+    in_spaces = {}  # the same images in each other feature space (docs/maths.md §7.2)
+    for name in settings.feature_spaces[1:]:
+        other = spaces.load(ds, name)
+        if images is None:  # the ceiling's held-out images: the same subset, in this space
+            held = other.real_features(ds, evaluation.held_out_split(settings.reference_split))
+            other_fake = held[evaluation.subset(len(held), n, eval_seed, evaluation.HELD_OUT_SEED)]
+        else:
+            other_fake = other.embed(images, value_range=(-1.0, 1.0))
+        in_spaces[name] = evaluation.measure_in(other, ds, other_fake, settings, eval_seed)[0]
     if record is not None:
         atomic_write_json(cell_dir / CLASSES_JSON, record)
     with atomic_path(cell_dir / "prd.npz") as tmp:
@@ -243,7 +256,8 @@ def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
             np.savez(fh, precision=prd_p, recall=prd_r)
     if images is not None and settings.grid_images:
         grids.save_grid(cell_dir / "grid.png", images[: settings.grid_images])
-    return {"metrics": result_metrics, "sampling": stats, "n_samples": n}
+    out = {"metrics": result_metrics, "sampling": stats, "n_samples": n}
+    return {**out, "spaces": in_spaces} if in_spaces else out
 
 
 # --------------------------------------------------------------------------- the study
@@ -264,14 +278,14 @@ class RunReport:
 
 # Relative cost of a cell, in epochs of a one-G-step training run (≈ 55 s on one core of the
 # reference machine); only the order of the schedule depends on it, never a result.
-COST_FEATURES = 4.0  # the classifier: ~3 min
+COST_FEATURES = {"classifier": 4.0, "autoencoder": 1.0}  # ~3 min and ~45 s
 COST_EVALUATE = 0.05  # a plain sampler, 5,000 samples: ~3 s; the first rejection cell of a model also refits D
 
 
 def cell_cost(cell: Cell) -> float:
     """A training run costs its epochs × (1 + G steps per D step)/2: a D step and a G step cost about the same."""
     if cell.stage == "features":
-        return COST_FEATURES
+        return COST_FEATURES[cell.config.get("space", PRIMARY_SPACE)]
     if cell.stage == "evaluate":
         return COST_EVALUATE
     t = cell.config["train"]
@@ -476,18 +490,30 @@ def _run(spec: Spec, store: Store, root: str | Path, executor: str | None, retry
 
 def write_tables(spec: Spec, store: Store, planned: list[PlannedCell]) -> None:
     """results.csv, ceiling.csv and quality.csv (each trained model against the training bar,
-    ``repro.analysis.quality``) from the verified cells of ``planned`` (a fresh ``plan``), and provenance.json."""
-    frame = store.tidy([p.cell for p in planned], {p.cell.id: p.state for p in planned})
-    if not frame.empty:
-        frame.insert(0, "study", spec.name)
-    with atomic_path(store.dir / "results.csv") as tmp:
-        frame.to_csv(tmp, index=False)
-    ceiling = store.ceiling([p.cell for p in planned], {p.cell.id: p.state for p in planned})
-    if not ceiling.empty:
-        ceiling.insert(0, "study", spec.name)
-    with atomic_path(store.dir / CEILING_CSV) as tmp:
-        ceiling.to_csv(tmp, index=False)
-    judged = quality.assess(frame, ceiling, spec.quality)
-    with atomic_path(store.dir / quality.QUALITY_CSV) as tmp:
-        quality.with_bar(judged, spec.quality).to_csv(tmp, index=False)
+    ``repro.analysis.quality``) from the verified cells of ``planned`` (a fresh ``plan``), and
+    provenance.json; results and ceiling again in each other feature space of the study
+    (results-autoencoder.csv, …: ``results.in_space``). The training bar is judged in the primary
+    space only: a model passes or fails it whatever space a verdict is then checked in."""
+    cells, states = [p.cell for p in planned], {p.cell.id: p.state for p in planned}
+    for space in spec.evaluate.feature_spaces:
+        frame = store.tidy(cells, states, space)
+        ceiling = store.ceiling(cells, states, space)
+        for table in (frame, ceiling):
+            if not table.empty:
+                table.insert(0, "study", spec.name)
+        for table, name in ((frame, RESULTS_CSV), (ceiling, CEILING_CSV)):
+            with atomic_path(store.dir / in_space(name, space)) as tmp:
+                table.to_csv(tmp, index=False)
+        if space == PRIMARY_SPACE:
+            judged = quality.assess(frame, ceiling, spec.quality)
+            with atomic_path(store.dir / quality.QUALITY_CSV) as tmp:
+                quality.with_bar(judged, spec.quality).to_csv(tmp, index=False)
+    # what each space is (the features cells' figures of merit), for the paper's description of them
+    atomic_write_json(store.dir / SPACES_JSON, {
+        c.config.get("space", PRIMARY_SPACE): {**(store.result(c.id) or {}), "feature_dim": c.config[
+            c.config.get("space", PRIMARY_SPACE)]["feature_dim"]}
+        for c in cells if c.stage == "features" and states[c.id] == "done"})
+    for space in set(FEATURE_SPACES) - set(spec.evaluate.feature_spaces):  # an earlier run's, not this spec's
+        for name in (RESULTS_CSV, CEILING_CSV):
+            remove(store.dir / in_space(name, space))
     atomic_write_json(store.dir / "provenance.json", {**provenance(), "spec": spec.path})
