@@ -99,17 +99,20 @@ def test_the_cli_evaluates_an_npz_and_a_folder_of_pngs_alike(tmp_path) -> None:
     for i, x in enumerate(images):
         Image.fromarray(x, "L").save(tmp_path / "pngs" / f"{i:04d}.png")
     results = []
-    for source in (tmp_path / "s.npz", tmp_path / "pngs"):
-        run = subprocess.run([sys.executable, "-m", "repro", "evaluate", str(source), "--json"], capture_output=True,
-                             text=True, timeout=600)
+    for source, spaces in ((tmp_path / "s.npz", []), (tmp_path / "pngs", ["--feature-spaces", "classifier,autoencoder"])):
+        run = subprocess.run([sys.executable, "-m", "repro", "evaluate", str(source), "--json", *spaces],
+                             capture_output=True, text=True, timeout=600)
         assert run.returncode == 0, run.stderr
         results.append(json.loads(run.stdout.splitlines()[-1]))
     assert results[0]["fid"] == pytest.approx(results[1]["fid"], rel=1e-6) and results[1]["n_samples"] == 200
+    assert "autoencoder_fid" not in results[0] and 0 < results[1]["autoencoder_recall"] <= 1
     assert results[1]["precision"] == repro.evaluate(images)["precision"]
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     for bad, message in ((tmp_path / "bad.npz", "not a readable .npz"), (tmp_path / "none", "no such file"),
-                         (tmp_path / "s.npz", "--sigma applies to a training run folder")):
+                         (tmp_path / "s.npz", "--sigma applies to a training run folder"),
+                         (tmp_path / "s.npz", "feature_spaces: ['pixels'] is not allowed")):
         args = [str(bad), "--sigma", "0.5"] if "sigma" in message else [str(bad)]
+        args += ["--feature-spaces", "pixels"] if "pixels" in message else []
         run = subprocess.run([sys.executable, "-m", "repro", "evaluate", *args], capture_output=True, text=True,
                              timeout=600)
         assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr

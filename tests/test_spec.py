@@ -221,6 +221,20 @@ def test_valid_spec_expands_to_the_grid() -> None:
     assert stages == sorted(stages, key=["features", "train", "evaluate"].index)  # dependency order
 
 
+def test_a_second_feature_space_is_a_features_cell_every_evaluation_waits_for() -> None:
+    """[evaluate] feature_spaces: the autoencoder's features cell after the classifier's (so the two
+    trainings never share the cores), and every evaluation and ceiling cell depends on both."""
+    cells = expand(parse_spec(_with("evaluate.feature_spaces", ["classifier", "autoencoder"]), "t.toml"))
+    classifier, ae = cells[0], cells[1]
+    assert (classifier.stage, ae.stage, ae.config["space"], ae.deps) == ("features", "features", "autoencoder",
+                                                                         (classifier.id,))
+    assert ae.config["autoencoder"]["feature_dim"] == 32 and ae.labels == {"dataset": "mnist", "space": "autoencoder"}
+    evaluations = [c for c in cells if c.stage == "evaluate"]
+    assert evaluations and all({classifier.id, ae.id} <= set(c.deps) for c in evaluations)
+    one_space = {c.id for c in expand(parse_spec(_raw(), "t.toml")) if c.stage != "evaluate"}
+    assert one_space <= {c.id for c in cells}  # the classifier's and the training cells are unchanged
+
+
 def test_cell_ids_are_content_hashes_with_defaults_resolved() -> None:
     a = {c.id for c in expand(parse_spec(_raw(), "t.toml"))}
     b = {c.id for c in expand(parse_spec(_raw(), "elsewhere.toml"))}

@@ -1,5 +1,6 @@
 """Figures drawn from the files a study's cells stored: PRD curves, training curves, sample
-grids, the models below the training bar, the class mix, the ratio-sharpness curve."""
+grids, the models below the training bar, the class mix, the ratio-sharpness curve, the metrics
+of each cell in two feature spaces."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from scipy import stats
 from repro.analysis.aggregate import DEFAULT_KEYS, pr_reference, select, values_of
 from repro.analysis.claims import table1_configs
 from repro.analysis.quality import model_name
-from repro.analysis.results import ratio_smoothness
+from repro.analysis.results import load_results, ratio_smoothness, spaces_of
 from repro.report import METRIC_LABELS, objective_label
 from repro.report.plotting import COLOURS, MARKERS, OBJECTIVE_ORDER, SAMPLER_STYLE, WIDTH, objectives_in
 from repro.samplers import registry
@@ -412,4 +413,40 @@ def fig_ratio_smoothness(study_dir: Path, **_: Any) -> plt.Figure | None:
     axes[3].set_xlabel("Recall")
     axes[3].set_ylabel("Precision")
     axes[0].legend(fontsize="x-small")
+    return fig
+
+
+# ---------------------------------------------------------------- feature spaces
+
+SPACE_PANELS = ("fid", "precision", "recall", "coverage")
+
+
+def fig_spaces(frame: pd.DataFrame, study_dir: Path, **_: Any) -> plt.Figure | None:
+    """Each evaluation cell's metric in the classifier's space (x) against the same cell's in the
+    second feature space (y), one panel per metric, coloured by objective, with Spearman's ρ over
+    the cells: how far the two embeddings rank the samples alike (docs/maths.md §7.2). FID on
+    log axes; the spaces' scales differ, so agreement is the ranking, not the diagonal."""
+    others = spaces_of(study_dir)[1:]
+    if not others or frame.empty:
+        return None
+    other = load_results(study_dir, others[0])
+    both = frame[frame["status"] == "ok"].merge(other[other["status"] == "ok"][["cell_id", *SPACE_PANELS]],
+                                                on="cell_id", suffixes=("", "_other"))
+    if both.empty:
+        return None
+    fig, axes = plt.subplots(1, len(SPACE_PANELS), figsize=(WIDTH, 2.3), constrained_layout=True)
+    for ax, metric in zip(axes, SPACE_PANELS):
+        for obj in [o for o in OBJECTIVE_ORDER if o in set(both["objective"])]:
+            rows = both[both["objective"] == obj]
+            ax.scatter(rows[metric], rows[f"{metric}_other"], s=6, alpha=0.7, color=COLOURS.get(obj, "0.3"),
+                       marker=MARKERS.get(obj, "o"), label=objective_label(obj, both), linewidths=0)
+        rho = stats.spearmanr(both[metric], both[f"{metric}_other"]).statistic
+        ax.set_title(f"{METRIC_LABELS.get(metric, metric)}: " + (f"ρ = {rho:.2f}" if np.isfinite(rho) else
+                                                                 "ρ undefined (a constant)"), fontsize="small")
+        ax.set_xlabel("classifier", fontsize="small")
+        if metric == "fid":
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+    axes[0].set_ylabel(others[0], fontsize="small")
+    axes[-1].legend(fontsize="xx-small", markerscale=1.5)
     return fig

@@ -27,7 +27,8 @@ from repro.analysis.claims.lambda_pr import truncation_curve  # noqa: E402
 from repro.core.atomic import atomic_path  # noqa: E402
 from repro.report import objective_label  # noqa: E402
 from repro.report.cell_figures import (  # noqa: E402
-    fig_below_bar, fig_class_bias, fig_prd, fig_ratio_smoothness, fig_samples, fig_sigma_prd, fig_training,
+    fig_below_bar, fig_class_bias, fig_prd, fig_ratio_smoothness, fig_samples, fig_sigma_prd, fig_spaces,
+    fig_training,
 )
 from repro.report.plotting import (  # noqa: E402
     COLOURS, MARKERS, WIDTH, band, metric_label, metric_scale, objectives_in, series, style,
@@ -227,6 +228,7 @@ FIGURES: dict[str, Callable[..., plt.Figure | None]] = {
     "lambda_sweep": fig_lambda_sweep,
     "training_curves": fig_training,
     "samples": fig_samples,
+    "spaces": fig_spaces,
 }
 
 

@@ -19,9 +19,9 @@ import pandas as pd
 from repro.analysis import quality
 from repro.analysis.aggregate import fine_tuned_from, lookup, pr_reference, protocol_view, status_counts, values_of
 from repro.analysis.claims import HIGH_ACCEPTANCE, RECALL_TOLERANCE, VERDICTS, Verdict, table1_configs
-from repro.analysis.claims.core import COUNTED
+from repro.analysis.claims.core import COUNTED, compared_in_spaces
 from repro.analysis.claims.published import REPORT_BEST_FID, REPORT_TABLE_1
-from repro.analysis.results import BOOTSTRAP_MIN_N, ratio_smoothness
+from repro.analysis.results import BOOTSTRAP_MIN_N, load_ceiling, ratio_smoothness, space_info
 from repro.core.atomic import atomic_write_bytes
 from repro.core.errors import ConfigError
 from repro.core.vocab import CEILING, F_GAN_OBJECTIVES, OBJECTIVES
@@ -90,6 +90,7 @@ def build_macros(agg: pd.DataFrame, frame: pd.DataFrame, verdicts: list[Verdict]
     _class_bias_macros(put, scratch)
     _ratio_curve_macros(put, context.get("study_dir"), frame)
     _quality_macros(put, judged)
+    _space_macros(put, verdicts, context.get("study_dir"))
     _seed_macros(put)
     _provenance_macros(put, provenance, context)
     return m
@@ -358,6 +359,31 @@ def _quality_macros(put: Put, judged: pd.DataFrame | None) -> None:
     failed = judged[~judged["passes"].astype(bool)] if len(judged) else judged
     put("NumModelsFailed", len(failed))
     put("ModelsFailed", "; ".join(f"{quality.model_name(r)} ({r['reason']})" for _, r in failed.iterrows()) or "none")
+
+
+def _space_macros(put: Put, verdicts: list[Verdict], study_dir: Path | None) -> None:
+    """The second feature space (docs/maths.md §7.2): what it is, its real-versus-real ceiling,
+    and how many verdicts are the same when every metric is measured in it."""
+    others = list(dict.fromkeys(space for v in verdicts for space, _, _ in v.spaces))
+    space = others[0] if others else None
+    put("HasSecondSpace", int(space is not None))
+    put("SecondSpace", space or "--")
+    info = space_info(study_dir).get(space, {}) if space and study_dir else {}
+    put("SecondSpaceDim", info.get("feature_dim", "--"))
+    knn, mse = info.get("knn_accuracy_test"), info.get("test_mse")
+    put("SecondSpaceKnnAccuracy", f"{100 * knn:.1f}" if knn is not None else "--")
+    put("SecondSpaceMSE", f"{mse:.4f}" if mse is not None else "--")
+    ceiling = load_ceiling(study_dir, space) if space and study_dir else pd.DataFrame()
+    for metric in ("fid", "precision", "recall"):
+        value = ceiling.loc[ceiling["status"] == "ok", metric].mean() if metric in ceiling else np.nan
+        put(macro_name("SecondSpaceCeiling", METRIC_LABELS_SHORT[metric]), fmt_value(value, metric))
+    compared = compared_in_spaces(verdicts)
+    same = [v for v in compared if not v.depends_on_space]
+    put("SpaceNumCompared", len(compared))
+    put("SpaceNumSame", len(same))
+    put("SpaceNumDiffer", len(compared) - len(same))
+    put("SpaceNumClassBased", sum(v.class_based for v in same))
+    put("SpaceNumEmbeddingSame", sum(not v.class_based for v in same))
 
 
 def _seed_macros(put: Put) -> None:

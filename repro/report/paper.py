@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from repro.analysis.aggregate import aggregate_study, protocol_view, status_counts
-from repro.analysis.claims import check_all
-from repro.analysis.results import load_quality
+from repro.analysis.claims import check_all, with_spaces
+from repro.analysis.results import load_quality, spaces_of
 from repro.core.atomic import atomic_path, atomic_write_json
 from repro.core.errors import ReproError
 from repro.core.runtime import PROJECT_ROOT, git_state
@@ -139,10 +139,16 @@ def build(
 def _checked(study_dir: Path, method: str, confidence: float, n_resamples: int, seed: int
              ) -> tuple[Any, Any, list[Any], Any]:
     """(results, aggregate, verdicts, models against the training bar) of a study; aggregate.csv,
-    paired.csv and claims.json written (quality.csv too where the study run did not write it)."""
+    paired.csv and claims.json written (quality.csv too where the study run did not write it).
+    Each check runs again in every other feature space the study was scored in, with the same
+    training bar (judged in the primary space), and its verdict there joins the primary one."""
     frame, agg, paired = aggregate_study(study_dir, method, confidence, n_resamples, seed)
     judged = load_quality(study_dir, frame)
-    verdicts = check_all(agg, paired, judged)
+    others = {}
+    for space in spaces_of(study_dir)[1:]:
+        _, agg_s, paired_s = aggregate_study(study_dir, method, confidence, n_resamples, seed, space=space)
+        others[space] = check_all(agg_s, paired_s, judged)
+    verdicts = with_spaces(check_all(agg, paired, judged), others)
     atomic_write_json(study_dir / "claims.json", [v.as_dict() for v in verdicts])
     return frame, agg, verdicts, judged
 

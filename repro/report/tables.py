@@ -19,7 +19,7 @@ import pandas as pd
 from repro.analysis.aggregate import fine_tuned_from, lookup, pr_groups, pr_reference, protocol_view, values_of
 from repro.analysis.claims import Verdict, drs_selector, published_selector, soft_truncation_sigma, table1_configs
 from repro.analysis.claims.beyond import equal_cost_configs
-from repro.analysis.claims.core import SHORT_NAMES, describe, sign, welch_test
+from repro.analysis.claims.core import SHORT_NAMES, compared_in_spaces, describe, sign, welch_test
 from repro.analysis.claims.published import PUBLISHED
 from repro.analysis.results import CLASS_METRICS
 from repro.core.atomic import atomic_write_bytes
@@ -504,7 +504,10 @@ def build_claims(verdicts: list[Verdict]) -> Table:
                      f"{protocol}\\textbf{{{latex_escape(v.claim)}}}\\newline ``{latex_escape(v.source.quote)}'' "
                      f"--- {latex_escape(v.source.short)}")
         evidence = f"\\emph{{Test:}} {latex_escape(v.test)}.\\newline {latex_escape(v.evidence)}"
-        rows.append({"cells": [statement, VERDICT_STYLE[v.verdict], evidence], "rule": i > 0 and not again})
+        verdict = VERDICT_STYLE[v.verdict] + "".join(  # the same check in each other feature space
+            f"\\newline{{\\footnotesize {latex_escape(space)}: "
+            f"{'same' if other == v.verdict else VERDICT_STYLE[other]}}}" for space, other, _ in v.spaces)
+        rows.append({"cells": [statement, verdict, evidence], "rule": i > 0 and not again})
     caption = ("The reproduction ledger: every testable statement of the seed documents, checked against this "
                "study. Differences are treatment minus baseline with 95\\% confidence intervals in brackets: "
                "paired over seeds when both sides share the trained models or a parent model, Welch otherwise. "
@@ -514,9 +517,36 @@ def build_claims(verdicts: list[Verdict]) -> Table:
                "significant difference; a statement about the objectives is tested in each protocol the study "
                "has (from scratch, and fine-tuned from a shared parent), a row each; not contradicted: a claim that something never happens, with no "
                "counter-example (no equivalence margin is tested); untestable: the study has no cells that test "
-               "what the statement says, or they cannot (the reason is given).")
+               "what the statement says, or they cannot (the reason is given)."
+               + (" Under each verdict, the verdict of the same check with every embedding metric measured in "
+                  "the other feature space (same: the same verdict)." if any(v.spaces for v in verdicts) else ""))
     return Table("claims", caption, ["Statement and source", "Verdict", "Test and evidence"],
                  r"p{0.36\linewidth}p{0.11\linewidth}p{0.45\linewidth}", rows)
+
+
+def build_spaces(verdicts: list[Verdict]) -> Table:
+    """(6) each check the study decides, its verdict in the classifier's space and in each other
+    feature space (docs/maths.md §7.2); the checks whose verdict differs first."""
+    compared = compared_in_spaces(verdicts)
+    compared.sort(key=lambda v: not any(other != v.verdict for _, other, _ in v.spaces))  # stable: ledger order
+    others = [space for space, _, _ in compared[0].spaces] if compared else []
+    rows = []
+    for v in compared:
+        protocol = f" \\emph{{({latex_escape(v.protocol)})}}" if v.protocol else ""
+        cells = [latex_escape(v.claim) + protocol, VERDICT_STYLE[v.verdict]]
+        cells += [VERDICT_STYLE[other] for _, other, _ in v.spaces]
+        differs = any(other != v.verdict for _, other, _ in v.spaces)
+        note = "differs" if differs else ("class metrics only" if all(e == v.evidence for _, _, e in v.spaces)
+                                          else "same")
+        rows.append({"cells": [*cells, note], "rule": False})
+    caption = ("The verdicts in two feature spaces: each check the study's cells decide (the training bar lets it "
+               "through), with FID, precision, recall, density, coverage and the PRD summaries measured in the "
+               "classifier's space and again in " + " and ".join(latex_escape(s) for s in others) + "'s, the same "
+               "models, samples, reference images and tests. The class metrics (Inception-style score, class "
+               "histogram) are the classifier's in both: a check that reads only them is the same by construction "
+               "(``class metrics only''). The checks whose verdict differs come first.")
+    return Table("spaces", caption, ["Statement", "Classifier", *[latex_escape(s.capitalize()) for s in others], ""],
+                 "p{0.46\\linewidth}" + "l" * (len(others) + 2), rows)
 
 
 def build_all(agg: pd.DataFrame, verdicts: list[Verdict], judged: pd.DataFrame | None = None) -> list[Table]:
@@ -530,7 +560,7 @@ def build_all(agg: pd.DataFrame, verdicts: list[Verdict], judged: pd.DataFrame |
     return [build_models(scratch, scratch_judged), build_models(*tuned, parent=parent),
             build_objective_sampler(scratch), build_lambda(scratch), build_gamma(scratch),
             build_rejection(scratch), build_budget(scratch), build_published(scratch), build_beyond(scratch),
-            build_ablation(scratch), build_claims(verdicts)]
+            build_ablation(scratch), build_claims(verdicts), build_spaces(verdicts)]
 
 
 def write_tables(tables: list[Table], out_dir: str | Path) -> list[Path]:

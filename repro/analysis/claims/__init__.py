@@ -13,6 +13,7 @@ from repro.analysis.claims.beyond import ddls_improves, equal_cost_configs, mh_i
 from repro.analysis.claims.core import (
     ALPHA, CONTRADICTED, DOCUMENTS, INCONCLUSIVE, NOT_CONTRADICTED, SOURCE_INCONSISTENT, SUPPORTED, UNTESTABLE,
     VERDICTS, Outcome, Source, Statement, Verdict, combine, fmt_ci, fmt_rho, pick, sign, significant_signs,
+    with_spaces,
 )
 from repro.analysis.claims.lambda_pr import lambda_beats_truncation, lambda_tradeoff
 from repro.analysis.claims.ledger import STATEMENTS, check_all

@@ -120,13 +120,45 @@ class Verdict:
     units: tuple[dict[str, Any], ...] = ()
     gated: bool = False  # untestable because a model it needs is below the training bar
     protocol: str = ""  # "from scratch" / "fine-tuned from BCE" for a claim tested in each protocol
+    # the same check with every metric measured in another feature space (docs/maths.md §7.2):
+    # (space, verdict, evidence) per other space of the study (``with_spaces``)
+    spaces: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def depends_on_space(self) -> bool:
+        """Whether the verdict is another in some other feature space."""
+        return any(verdict != self.verdict for _, verdict, _ in self.spaces)
+
+    @property
+    def class_based(self) -> bool:
+        """Whether the evidence is the same to the letter in every space: the check read only the
+        classifier's class metrics (``evaluation.CLASS_BASED``), which no embedding changes."""
+        return bool(self.spaces) and all(evidence == self.evidence for _, _, evidence in self.spaces)
 
     def as_dict(self) -> dict[str, Any]:
         """The record of ``claims.json``: key, claim, source (document, file, where, quote), test,
-        verdict, evidence, units, gated, protocol."""
+        verdict, evidence, units, gated, protocol, and per other feature space its verdict and
+        evidence and whether the verdict is the same (``spaces``)."""
         out = dataclasses.asdict(self)
         out["source"] = self.source.as_dict()
+        out["spaces"] = {space: {"verdict": verdict, "evidence": evidence, "same": verdict == self.verdict}
+                         for space, verdict, evidence in self.spaces}
         return out
+
+
+def compared_in_spaces(verdicts: list[Verdict]) -> list[Verdict]:
+    """The checks whose verdict another feature space could change: those the training bar lets
+    through that the study's cells decide (not untestable, not a source against itself)."""
+    return [v for v in verdicts if v.spaces and not v.gated and v.verdict not in (UNTESTABLE, SOURCE_INCONSISTENT)]
+
+
+def with_spaces(primary: list[Verdict], others: dict[str, list[Verdict]]) -> list[Verdict]:
+    """The primary space's verdicts, each with its check's verdict and evidence in every other
+    space (``others``: space → the verdicts of the same checks there, matched by key)."""
+    by_key = {space: {v.key: v for v in verdicts} for space, verdicts in others.items()}
+    return [dataclasses.replace(v, spaces=tuple((space, found[v.key].verdict, found[v.key].evidence)
+                                                for space, found in by_key.items() if v.key in found))
+            for v in primary]
 
 
 def untestable(reason: str) -> Check:
