@@ -1,4 +1,4 @@
-"""Precision-recall curves of distributions (Sajjadi et al. 2018; docs/maths.md §7.2): the PR
+"""Precision-recall curves of distributions (Sajjadi et al. 2018; docs/maths.md §1, §7): the PR
 curve of two histograms, F_β and its maximum, and the PRD curve of two samples through the
 k-means clusters of their union. Pure functions, like ``repro.maths.metrics``."""
 
