@@ -18,7 +18,7 @@ from repro.core.errors import ConfigError
 from repro.report import cell_figures, latex_escape, macros as M, paper, tables as T
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synthetic_study import make_synthetic_study  # noqa: E402
+from synthetic_study import add_second_space, make_synthetic_study  # noqa: E402
 from test_aggregate import results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,6 +163,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The synthetic study rendered into a tmp project: tables/, figures/, paper/generated/."""
     root = tmp_path_factory.mktemp("report")
     study = make_synthetic_study(root / "runs", seeds=3)
+    add_second_space(study)  # scored again in a second feature space
     # a companion study on another data set: its section of the paper
     fashion = make_synthetic_study(root / "runs", seeds=3, study="fashion", rng_seed=1, dataset="fashion-mnist")
     out = root / "project"
@@ -210,6 +211,36 @@ def test_end_to_end_render(rendered: dict) -> None:
     assert claims["MHImproves"] == claims["LangevinImproves"] == "supported"
     agg = pd.read_csv(study / "aggregate.csv")
     assert set(agg.loc[agg["objective"] == "real", "n"]) == {3}
+
+
+def test_every_verdict_is_checked_again_in_the_second_feature_space(rendered: dict) -> None:
+    """The synthetic second space swaps precision and recall: claims about them change verdict
+    there; the ledger records both, the spaces table lists the differing checks first, the
+    macros count them, and the figure sets each cell's metrics in the two spaces side by side."""
+    out, study = rendered["out"], rendered["study"]
+    records = json.loads((study / "claims.json").read_text())
+    assert all(set(r["spaces"]) == {"autoencoder"} for r in records)
+    assert all(r["spaces"]["autoencoder"]["same"] == (r["spaces"]["autoencoder"]["verdict"] == r["verdict"])
+               for r in records)
+    changed = {r["key"] for r in records if not r["spaces"]["autoencoder"]["same"]}
+    assert "RKLvsKL" in changed  # precision and recall swapped: RKL's precision edge becomes a recall edge
+    # the Inception-style score is the classifier's in both: its claims agree (the FID beside it does not)
+    mh = next(r for r in records if r["key"] == "MHImproves")
+    other = mh["spaces"]["autoencoder"]
+    assert other["same"] and other["evidence"].split("ΔFID")[0] == mh["evidence"].split("ΔFID")[0]
+    assert other["evidence"] != mh["evidence"]
+    assert (study / "aggregate-autoencoder.csv").is_file() and (study / "paired-autoencoder.csv").is_file()
+    table = (out / "tables" / "spaces.tex").read_text()
+    assert balanced(table) and "tab:spaces" in table and "Autoencoder" in table
+    notes = [line.rsplit("&", 1)[1].strip(" \\") for line in table.split(r"\midrule")[1].splitlines() if "&" in line]
+    assert notes[0] == "differs" and notes == sorted(notes, key=lambda n: n != "differs")  # differing first
+    macros = dict(re.findall(r"\\newcommand\{\\(Space[A-Za-z]+)\}\{([^}]*)\}",
+                             (out / "paper" / "generated" / "macros.tex").read_text()))
+    assert int(macros["SpaceNumDiffer"]) == len(changed - {r["key"] for r in records if r["gated"] or r["verdict"] in
+                                                          ("untestable", "source inconsistent")}) > 0
+    assert int(macros["SpaceNumSame"]) + int(macros["SpaceNumDiffer"]) == int(macros["SpaceNumCompared"])
+    assert "autoencoder: same" in (out / "tables" / "claims.tex").read_text()
+    assert (out / "figures" / "spaces.png").stat().st_size > 1000
 
 
 def test_macros_cover_the_paper(rendered: dict) -> None:

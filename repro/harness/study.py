@@ -240,15 +240,7 @@ def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
     # the one protocol (repro.evaluation.measure); the class diagnostics for a model's samples only
     result_metrics, (prd_p, prd_r), record = evaluation.measure(fs, ds, fake, settings, eval_seed,
                                                                 diagnostics=not is_ceiling(cell), proposals=proposals)
-    in_spaces = {}  # the same images in each other feature space (docs/maths.md §7.2)
-    for name in settings.feature_spaces[1:]:
-        other = spaces.load(ds, name)
-        if images is None:  # the ceiling's held-out images: the same subset, in this space
-            held = other.real_features(ds, evaluation.held_out_split(settings.reference_split))
-            other_fake = held[evaluation.subset(len(held), n, eval_seed, evaluation.HELD_OUT_SEED)]
-        else:
-            other_fake = other.embed(images, value_range=(-1.0, 1.0))
-        in_spaces[name] = evaluation.measure_in(other, ds, other_fake, settings, eval_seed)[0]
+    in_spaces = _in_other_spaces(ds, images, settings, eval_seed)
     if record is not None:
         atomic_write_json(cell_dir / CLASSES_JSON, record)
     with atomic_path(cell_dir / "prd.npz") as tmp:
@@ -258,6 +250,22 @@ def _run_evaluate(store: Store, cell: Cell, cell_dir: Path) -> dict[str, Any]:
         grids.save_grid(cell_dir / "grid.png", images[: settings.grid_images])
     out = {"metrics": result_metrics, "sampling": stats, "n_samples": n}
     return {**out, "spaces": in_spaces} if in_spaces else out
+
+
+def _in_other_spaces(ds: Any, images: torch.Tensor | None, settings: evaluation.EvalSettings,
+                     eval_seed: int) -> dict[str, dict[str, float]]:
+    """The embedding metrics of a cell's images in each other feature space of ``settings``
+    (docs/maths.md §7.2); ``images`` None: a ceiling cell's held-out real images, the same subset."""
+    out = {}
+    for name in settings.feature_spaces[1:]:
+        other = spaces.load(ds, name)
+        if images is None:
+            held = other.real_features(ds, evaluation.held_out_split(settings.reference_split))
+            fake = held[evaluation.subset(len(held), settings.n_samples, eval_seed, evaluation.HELD_OUT_SEED)]
+        else:
+            fake = other.embed(images, value_range=(-1.0, 1.0))
+        out[name] = evaluation.measure_in(other, ds, fake, settings, eval_seed)[0]
+    return out
 
 
 # --------------------------------------------------------------------------- the study
@@ -508,12 +516,18 @@ def write_tables(spec: Spec, store: Store, planned: list[PlannedCell]) -> None:
             judged = quality.assess(frame, ceiling, spec.quality)
             with atomic_path(store.dir / quality.QUALITY_CSV) as tmp:
                 quality.with_bar(judged, spec.quality).to_csv(tmp, index=False)
-    # what each space is (the features cells' figures of merit), for the paper's description of them
-    atomic_write_json(store.dir / SPACES_JSON, {
-        c.config.get("space", PRIMARY_SPACE): {**(store.result(c.id) or {}), "feature_dim": c.config[
-            c.config.get("space", PRIMARY_SPACE)]["feature_dim"]}
-        for c in cells if c.stage == "features" and states[c.id] == "done"})
+    atomic_write_json(store.dir / SPACES_JSON, _space_records(store, cells, states))
     for space in set(FEATURE_SPACES) - set(spec.evaluate.feature_spaces):  # an earlier run's, not this spec's
         for name in (RESULTS_CSV, CEILING_CSV):
             remove(store.dir / in_space(name, space))
     atomic_write_json(store.dir / "provenance.json", {**provenance(), "spec": spec.path})
+
+
+def _space_records(store: Store, cells: list[Cell], states: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """What each feature space is, for the paper: its features cell's figures of merit and dimension."""
+    out = {}
+    for c in cells:
+        if c.stage == "features" and states[c.id] == "done":
+            name = c.config.get("space", PRIMARY_SPACE)
+            out[name] = {**(store.result(c.id) or {}), "feature_dim": c.config[name]["feature_dim"]}
+    return out
