@@ -23,7 +23,7 @@ from bench import COLUMNS
 from repro.core.runtime import default_device, package_versions
 
 # Bench modules in run order.
-MODULES = ("metrics", "embedding", "train", "samplers")
+MODULES = ("metrics", "embedding", "spaces", "train", "samplers")
 
 
 def cpu_model() -> str:

@@ -38,14 +38,7 @@ class Cell:
 
 def expand(spec: Spec) -> list[Cell]:
     """The study's grid in dependency order: features, then train, then evaluate cells."""
-    feat = Cell("features", {"stage": "features", "dataset": spec.dataset, "classifier": asdict(ClassifierConfig())},
-                labels={"dataset": spec.dataset})
-    # the other feature spaces the evaluations are scored in (repro.data.spaces): a cell each, after
-    # the classifier's, which trains on two threads: so the two never share (and oversubscribe) the cores
-    others = [Cell("features", {"stage": "features", "dataset": spec.dataset, "space": name,
-                                name: spaces.default_config(name), "versions": {name: versions.of_space(name)}},
-                   (feat.id,), labels={"dataset": spec.dataset, "space": name})
-              for name in spec.evaluate.feature_spaces[1:]]
+    feat, *others = _features_cells(spec)
     spaces_ids = tuple(c.id for c in others)
     cells = [feat, *others]
     trains: dict[tuple[int, float | None, int], Cell] = {}  # (objective's index, λ, seed) → its cell
@@ -95,6 +88,18 @@ def expand(spec: Spec) -> list[Cell]:
     eval_seeds = sorted({c.config["eval_seed"] for c in cells if c.stage == "evaluate"})
     cells += [_ceiling_cell(spec.dataset, feat, s, spec.evaluate, spaces_ids) for s in eval_seeds]
     return cells
+
+
+def _features_cells(spec: Spec) -> list[Cell]:
+    """The classifier's features cell, then one for each other feature space the evaluations are
+    scored in (repro.data.spaces), each after the classifier's: it trains on two threads, so the
+    two never share (and oversubscribe) the cores."""
+    feat = Cell("features", {"stage": "features", "dataset": spec.dataset, "classifier": asdict(ClassifierConfig())},
+                labels={"dataset": spec.dataset})
+    return [feat, *(Cell("features", {"stage": "features", "dataset": spec.dataset, "space": name,
+                                      name: spaces.default_config(name), "versions": {name: versions.of_space(name)}},
+                         (feat.id,), labels={"dataset": spec.dataset, "space": name})
+                    for name in spec.evaluate.feature_spaces[1:])]
 
 
 def is_ceiling(cell: Cell) -> bool:
