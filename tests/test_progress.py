@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from repro.harness.cells import expand
-from repro.harness.progress import PROGRESS_JSON, ProgressLog, describe_cell, duration, read_progress
+from repro.harness.progress import PROGRESS_JSON, ProgressLog, describe_cell, duration, estimate, read_progress
 from repro.harness.spec import parse_spec
 from repro.harness.study import cell_cost
 
@@ -69,3 +71,14 @@ def test_a_study_run_into_a_log_prints_its_cells_and_status_reads_the_run(tmp_pa
                              "--json"], capture_output=True, text=True, timeout=600)
     record = json.loads(status.stdout)["run"]
     assert record["done"] == record["total"] == 4 and record["running"] is False
+
+
+def test_the_estimate_prices_each_stage_at_its_own_rate_and_divides_by_the_concurrency() -> None:
+    # training: 10 s per unit of cost; evaluation: 100 s per unit; two cells at a time (40 s of
+    # cells in 20 s of wall time): 2 units of training and 0.5 of evaluation left = 70 s of work
+    done = {"train": (2.0, 20.0), "evaluate": (0.2, 20.0)}
+    assert estimate({"train": 2.0, "evaluate": 0.5}, done, 20.0) == pytest.approx((20 + 50) / 2)
+    # a stage with no finished cell yet is priced at the rate of all finished cells
+    assert estimate({"features": 1.0}, {"train": (2.0, 20.0)}, 10.0) == pytest.approx(10 / 2)
+    assert estimate({"train": 1.0}, {}, 5.0) is None
+    assert estimate({"train": 1.0}, {"train": (1.0, 0.0)}, 4.0) == pytest.approx(4.0)  # no seconds: wall rate

@@ -4,8 +4,10 @@ record that ``repro study status`` reads from another shell.
 A progress bar is right on a terminal and wrong in a log file (it redraws); a study that runs
 into a log (``make study > log``, a SLURM job, CI) instead prints one line per finished cell —
 its stage, what it is, how long it took, ``k/n`` and an estimate of the time left — and a line
-for each failure. The estimate weighs the cells left by their relative cost
-(``harness.study.cell_cost``) against the seconds the finished ones took. The same numbers go to
+for each failure. The estimate (``estimate``) prices the cells left by their relative cost
+(``harness.study.cell_cost``) at the seconds per unit of cost the finished cells of their stage
+took (training and evaluation run at very different rates per unit), and divides by the
+concurrency observed so far (the cells' seconds per second of wall time). The same numbers go to
 ``progress.json`` in the study's folder (written atomically after every cell), so
 ``repro study status`` shows them while the run goes on.
 """
@@ -66,25 +68,26 @@ class ProgressLog:
                  lines: bool, stream: TextIO | None = None) -> None:
         self.n, self.k, self.failed = len(cells), 0, 0
         self.cost = cost
-        self.left_cost = sum(cost(c) for c in cells)
-        self.done_cost = 0.0
+        self.left: dict[str, float] = {}  # stage → cost of its cells not finished
+        for c in cells:
+            self.left[c.stage] = self.left.get(c.stage, 0.0) + cost(c)
+        self.done: dict[str, tuple[float, float]] = {}  # stage → (cost, seconds) of its finished cells
         self.start = time.monotonic()
         self.path, self.lines, self.stream = study_dir / PROGRESS_JSON, lines, stream or sys.stderr
         self.last: str | None = None
         self._write()
 
     def eta(self) -> float | None:
-        """Seconds left: the elapsed time per unit of cost so far, times the cost left."""
-        if self.done_cost <= 0:
-            return None
-        return (time.monotonic() - self.start) / self.done_cost * self.left_cost
+        """Seconds left (``estimate``), None before the first finished cell."""
+        return estimate(self.left, self.done, time.monotonic() - self.start)
 
     def finished(self, cell: Cell, state: str, seconds: float | None, why: str | None = None) -> None:
         self.k += 1
         self.failed += state == "failed"
         c = self.cost(cell)
-        self.done_cost += c
-        self.left_cost = max(0.0, self.left_cost - c)
+        self.left[cell.stage] = max(0.0, self.left.get(cell.stage, 0.0) - c)
+        cost_done, seconds_done = self.done.get(cell.stage, (0.0, 0.0))
+        self.done[cell.stage] = (cost_done + c, seconds_done + (seconds or 0.0))
         eta = self.eta()
         took = "" if seconds is None else f" in {duration(seconds)}"
         line = (f"[{self.k}/{self.n}] {state} {describe_cell(cell)}{took}"
@@ -109,6 +112,23 @@ class ProgressLog:
             atomic_write_json(self.path, record)
         except OSError:  # progress is a courtesy: a store that cannot take it still runs
             pass
+
+
+def estimate(left: dict[str, float], done: dict[str, tuple[float, float]], elapsed: float) -> float | None:
+    """Wall seconds left: each stage's cost left (``left``, stage → cost) at that stage's seconds
+    per unit of cost so far (``done``, stage → (cost, seconds) of its finished cells; a stage with
+    none yet at the rate of all finished cells), divided by the concurrency so far (the finished
+    cells' seconds over the ``elapsed`` wall seconds). None before any cell has finished."""
+    cost = sum(c for c, _ in done.values())
+    seconds = sum(s for _, s in done.values())
+    if cost <= 0 or elapsed <= 0:
+        return None
+    if seconds <= 0:  # no cell reported its seconds: the elapsed time per unit of cost
+        return elapsed / cost * sum(left.values())
+    overall = seconds / cost
+    work = sum(c * (done[s][1] / done[s][0] if done.get(s, (0.0, 0.0))[0] > 0 else overall)
+               for s, c in left.items())
+    return work / max(seconds / elapsed, 1e-9)
 
 
 def read_progress(study_dir: Path) -> dict[str, Any] | None:
