@@ -127,7 +127,7 @@ def test_each_verdict_carries_its_verdict_in_the_other_space() -> None:
              _verdict("E", "supported", "x", gated=True)]
     both = with_spaces(primary, {"autoencoder": other})
     assert [v.depends_on_space for v in both] == [True, False, False, False, False]
-    assert [v.class_based for v in both] == [False, True, False, True, True]
+    assert [v.same_evidence for v in both] == [False, True, False, True, True]
     assert both[0].as_dict()["spaces"] == {"autoencoder": {"verdict": "inconclusive", "evidence": "d 0.3 [-0.1, 0.7]",
                                                            "same": False}}
     assert [v.key for v in compared_in_spaces(both)] == ["A", "B", "C"]  # decided, and not gated
@@ -136,7 +136,7 @@ def test_each_verdict_carries_its_verdict_in_the_other_space() -> None:
     assert "autoencoder: \\textit{inconclusive}" in claims.rows[0]["cells"][1]
     assert "autoencoder: same" in claims.rows[1]["cells"][1] and "other feature space" in claims.caption
     table = tables.build_spaces(both)
-    assert [row["cells"][-1] for row in table.rows] == ["differs", "class metrics only", "same"]  # differing first
+    assert [row["cells"][-1] for row in table.rows] == ["differs", "same evidence", "same"]  # differing first
     assert table.header[:3] == ["Statement", "Classifier", "Autoencoder"]
     assert not tables.build_spaces(primary).rows  # a study in one space has no such table
 

@@ -382,8 +382,7 @@ def _space_macros(put: Put, verdicts: list[Verdict], study_dir: Path | None) -> 
     put("SpaceNumCompared", len(compared))
     put("SpaceNumSame", len(same))
     put("SpaceNumDiffer", len(compared) - len(same))
-    put("SpaceNumClassBased", sum(v.class_based for v in same))
-    put("SpaceNumEmbeddingSame", sum(not v.class_based for v in same))
+    put("SpaceNumSameEvidence", sum(v.same_evidence for v in same))
 
 
 def _seed_macros(put: Put) -> None:

@@ -536,15 +536,14 @@ def build_spaces(verdicts: list[Verdict]) -> Table:
         cells = [latex_escape(v.claim) + protocol, VERDICT_STYLE[v.verdict]]
         cells += [VERDICT_STYLE[other] for _, other, _ in v.spaces]
         differs = any(other != v.verdict for _, other, _ in v.spaces)
-        note = "differs" if differs else ("class metrics only" if all(e == v.evidence for _, _, e in v.spaces)
-                                          else "same")
+        note = "differs" if differs else ("same evidence" if v.same_evidence else "same")
         rows.append({"cells": [*cells, note], "rule": False})
     caption = ("The verdicts in two feature spaces: each check the study's cells decide (the training bar lets it "
                "through), with FID, precision, recall, density, coverage and the PRD summaries measured in the "
                "classifier's space and again in " + " and ".join(latex_escape(s) for s in others) + "'s, the same "
                "models, samples, reference images and tests. The class metrics (Inception-style score, class "
-               "histogram) are the classifier's in both: a check that reads only them is the same by construction "
-               "(``class metrics only''). The checks whose verdict differs come first.")
+               "histogram) are the classifier's in both: a check that reads only them (or reports no number) has the "
+               "same evidence in both. The checks whose verdict differs come first.")
     return Table("spaces", caption, ["Statement", "Classifier", *[latex_escape(s.capitalize()) for s in others], ""],
                  "p{0.46\\linewidth}" + "l" * (len(others) + 2), rows)
 
@@ -563,11 +562,14 @@ def build_all(agg: pd.DataFrame, verdicts: list[Verdict], judged: pd.DataFrame |
             build_ablation(scratch), build_claims(verdicts), build_spaces(verdicts)]
 
 
+LONG_TABLES = ("claims", "spaces")  # a row per claim: longtables, which break across pages
+
+
 def write_tables(tables: list[Table], out_dir: str | Path) -> list[Path]:
     out_dir = Path(out_dir)
     paths = []
     for t in tables:
-        template = "claims.tex.j2" if t.name == "claims" else "table.tex.j2"
+        template = "claims.tex.j2" if t.name in LONG_TABLES else "table.tex.j2"
         path = out_dir / f"{t.name}.tex"
         # a table the study has no cells for (e.g. a γ sweep in a study that sets DRS by
         # acceptance) becomes one line saying so, under its label, instead of an empty grid

@@ -130,9 +130,10 @@ class Verdict:
         return any(verdict != self.verdict for _, verdict, _ in self.spaces)
 
     @property
-    def class_based(self) -> bool:
+    def same_evidence(self) -> bool:
         """Whether the evidence is the same to the letter in every space: the check read only the
-        classifier's class metrics (``evaluation.CLASS_BASED``), which no embedding changes."""
+        classifier's class metrics (``evaluation.CLASS_BASED``), which no embedding changes, or
+        reports no number (a count of counter-examples, say)."""
         return bool(self.spaces) and all(evidence == self.evidence for _, _, evidence in self.spaces)
 
     def as_dict(self) -> dict[str, Any]:
