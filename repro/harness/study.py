@@ -38,7 +38,7 @@ from repro.harness.executors import Task, make_executor
 from repro.harness.progress import ProgressLog
 from repro.harness.spec import STAGES, Spec, SpecError
 from repro.harness.store import Store, read_json_object
-from repro.samplers import SamplingParams
+from repro.samplers import SamplingParams, registry
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +287,9 @@ class RunReport:
 # Relative cost of a cell, in epochs of a one-G-step training run (≈ 55 s on one core of the
 # reference machine); only the order of the schedule depends on it, never a result.
 COST_FEATURES = {"classifier": 4.0, "autoencoder": 1.0}  # ~3 min and ~45 s
-COST_EVALUATE = 0.05  # a plain sampler, 5,000 samples: ~3 s; the first rejection cell of a model also refits D
+# an evaluation of 5,000 samples (default study, one core): a plain sampler ~2 s; one that reads a
+# ratio (DRS, OBRS, MH, Langevin, adaptive) 4-20 s, 9 s on average (the first of a model also refits D)
+COST_EVALUATE = {"plain": 0.1, "scored": 0.4}  # in training epochs, as the rest
 
 
 def cell_cost(cell: Cell) -> float:
@@ -295,7 +297,8 @@ def cell_cost(cell: Cell) -> float:
     if cell.stage == "features":
         return COST_FEATURES[cell.config.get("space", PRIMARY_SPACE)]
     if cell.stage == "evaluate":
-        return COST_EVALUATE
+        method = cell.config.get("sampling", {}).get("method")  # none: a ceiling cell
+        return COST_EVALUATE["scored" if method is not None and registry.get(method).scored else "plain"]
     t = cell.config["train"]
     return t["epochs"] * (1.0 + t["g_steps"] / t["d_steps"]) / 2.0
 
