@@ -232,13 +232,20 @@ def test_every_verdict_is_checked_again_in_the_second_feature_space(rendered: di
     assert (study / "aggregate-autoencoder.csv").is_file() and (study / "paired-autoencoder.csv").is_file()
     table = (out / "tables" / "spaces.tex").read_text()
     assert balanced(table) and "tab:spaces" in table and "Autoencoder" in table
-    notes = [line.rsplit("&", 1)[1].strip(" \\") for line in table.split(r"\midrule")[1].splitlines() if "&" in line]
+    rows = table.split(r"\endfoot")[1].splitlines()  # a longtable: the rows follow its head and foot
+    notes = [line.rsplit("&", 1)[1].strip(" \\") for line in rows if "&" in line]
     assert notes[0] == "differs" and notes == sorted(notes, key=lambda n: n != "differs")  # differing first
     macros = dict(re.findall(r"\\newcommand\{\\(Space[A-Za-z]+)\}\{([^}]*)\}",
                              (out / "paper" / "generated" / "macros.tex").read_text()))
     assert int(macros["SpaceNumDiffer"]) == len(changed - {r["key"] for r in records if r["gated"] or r["verdict"] in
                                                           ("untestable", "source inconsistent")}) > 0
     assert int(macros["SpaceNumSame"]) + int(macros["SpaceNumDiffer"]) == int(macros["SpaceNumCompared"])
+    decided = {"supported", "contradicted"}
+    differing = [r for r in records if r["key"] in changed and not r["gated"] and r["verdict"] in C.VERDICTS[:4]]
+    assert int(macros["SpaceNumReversed"]) == sum({r["verdict"], r["spaces"]["autoencoder"]["verdict"]} == decided
+                                                  for r in differing)
+    assert int(macros["SpaceNumDecidedOnce"]) == sum((r["verdict"] in decided) != (r["spaces"]["autoencoder"][
+        "verdict"] in decided) for r in differing)
     assert "autoencoder: same" in (out / "tables" / "claims.tex").read_text()
     assert (out / "figures" / "spaces.png").stat().st_size > 1000
 

@@ -19,7 +19,7 @@ import pandas as pd
 from repro.analysis import quality
 from repro.analysis.aggregate import fine_tuned_from, lookup, pr_reference, protocol_view, status_counts, values_of
 from repro.analysis.claims import HIGH_ACCEPTANCE, RECALL_TOLERANCE, VERDICTS, Verdict, table1_configs
-from repro.analysis.claims.core import COUNTED, compared_in_spaces
+from repro.analysis.claims.core import CONTRADICTED, COUNTED, SUPPORTED, compared_in_spaces
 from repro.analysis.claims.published import REPORT_BEST_FID, REPORT_TABLE_1
 from repro.analysis.results import BOOTSTRAP_MIN_N, load_ceiling, ratio_smoothness, space_info
 from repro.core.atomic import atomic_write_bytes
@@ -383,6 +383,11 @@ def _space_macros(put: Put, verdicts: list[Verdict], study_dir: Path | None) -> 
     put("SpaceNumSame", len(same))
     put("SpaceNumDiffer", len(compared) - len(same))
     put("SpaceNumSameEvidence", sum(v.same_evidence for v in same))
+    # a reversal: supported in one space, contradicted in another; or decided in one space only
+    decided = {SUPPORTED, CONTRADICTED}
+    put("SpaceNumReversed", sum(any({v.verdict, other} == decided for _, other, _ in v.spaces) for v in compared))
+    put("SpaceNumDecidedOnce", sum(any((v.verdict in decided) != (other in decided) for _, other, _ in v.spaces)
+                                   for v in compared))
 
 
 def _seed_macros(put: Put) -> None:
