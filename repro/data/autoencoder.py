@@ -15,7 +15,6 @@ cross-entropy per pixel against the image in [0, 1]. Five epochs on the training
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from repro.core import versions
 from repro.core.runtime import provenance, stable_hash
 from repro.data.datasets import Dataset, load
-from repro.data.features import FeatureSpace, as_image_batch, cached_space, dead_units
+from repro.data.features import FeatureSpace, as_image_batch, cached_space, dead_units, fit, reproducibly
 
 
 @dataclass(frozen=True)
@@ -100,38 +98,20 @@ def train_autoencoder(ds: Dataset, cfg: AutoencoderConfig, device: torch.device,
     """Train on ``ds.train``; report reconstruction errors, dead units and the space's 1-NN
     accuracy (each test image given the label of its nearest validation image). Bitwise
     reproducible on CPU, as the classifier's training is."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(cfg.threads)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.seed)  # parameter initialisation reads the global RNG
-            return _train(ds, cfg, device, progress)
-    finally:
-        torch.set_num_threads(threads)
+    return reproducibly(cfg, lambda: _train(ds, cfg, device, progress))
 
 
 def _train(ds: Dataset, cfg: AutoencoderConfig, device: torch.device,
            progress: bool) -> tuple[Autoencoder, dict[str, Any]]:
-    gen = torch.Generator().manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)  # shuffling
     model = Autoencoder(cfg).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     x_all = as_image_batch(ds.train.images)
-    steps_per_epoch = (len(x_all) + cfg.batch_size - 1) // cfg.batch_size
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
-    start = time.perf_counter()
-    for epoch in range(cfg.epochs):
-        model.train()
-        order = torch.randperm(len(x_all), generator=gen)
-        bar = tqdm(range(steps_per_epoch), desc=f"autoencoder {ds.name} epoch {epoch + 1}/{cfg.epochs}",
-                   disable=True if not progress else None, leave=False)  # None: quiet off a terminal
-        for step in bar:
-            xb = x_all[order[step * cfg.batch_size : (step + 1) * cfg.batch_size]].to(device)
-            loss = F.binary_cross_entropy_with_logits(model(xb), xb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-    seconds = time.perf_counter() - start
+
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        xb = x_all[idx].to(device)
+        return F.binary_cross_entropy_with_logits(model(xb), xb)
+
+    seconds = fit(model, len(x_all), batch_loss, cfg, gen, f"autoencoder {ds.name}", progress)
     model.eval()
     fs = FeatureSpace(model, {}, device)
     test_features, val_features = fs.embed(ds.test.images), fs.embed(ds.val.images)

@@ -18,7 +18,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 import torch
@@ -34,6 +34,7 @@ from repro.core.runtime import home_dir, provenance, resolve_device, stable_hash
 from repro.data.datasets import NUM_CLASSES, Dataset, Split, load
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -137,40 +138,59 @@ def train_classifier(
     Bitwise reproducible on CPU: shuffling and shifts come from an explicit generator, dropout
     from the global RNG seeded inside ``fork_rng`` (the caller's RNG is left as it was), and the
     thread count is ``cfg.threads`` for the duration."""
+    return reproducibly(cfg, lambda: _train_classifier(ds, cfg, device, progress))
+
+
+def reproducibly(cfg: Any, fn: Callable[[], T]) -> T:
+    """``fn()`` with ``cfg.threads`` intra-op threads and the global RNG seeded with ``cfg.seed``
+    inside ``fork_rng``, the caller's thread count and RNG restored after: a network's parameter
+    initialisation (and dropout) read the global RNG, and float sums are split by thread, so
+    this is what makes a feature space's training bitwise reproducible on the CPU."""
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
     try:
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.seed)  # parameter initialisation and dropout read the global RNG
-            return _train_classifier(ds, cfg, device, progress)
+            torch.manual_seed(cfg.seed)
+            return fn()
     finally:
         torch.set_num_threads(threads)
 
 
-def _train_classifier(ds: Dataset, cfg: ClassifierConfig, device: torch.device,
-                      progress: bool) -> tuple[Classifier, dict[str, Any]]:
-    gen = torch.Generator().manual_seed(cfg.seed)
-    model = Classifier(cfg).to(device)
+def fit(model: nn.Module, n: int, batch_loss: Callable[[torch.Tensor], torch.Tensor], cfg: Any,
+        gen: torch.Generator, desc: str, progress: bool) -> float:
+    """A feature space's training loop: Adam at ``cfg.lr`` with a one-cycle schedule, ``cfg.epochs``
+    passes over ``n`` training items in minibatches of ``cfg.batch_size``, each epoch's order drawn
+    from ``gen``; ``batch_loss(indices)`` is one minibatch's loss. Returns the seconds it took."""
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    x_all = as_image_batch(ds.train.images)
-    y_all = torch.as_tensor(ds.train.labels)
-    steps_per_epoch = (len(x_all) + cfg.batch_size - 1) // cfg.batch_size
+    steps_per_epoch = (n + cfg.batch_size - 1) // cfg.batch_size
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
     start = time.perf_counter()
     for epoch in range(cfg.epochs):
         model.train()
-        order = torch.randperm(len(x_all), generator=gen)
-        bar = tqdm(range(steps_per_epoch), desc=f"classifier {ds.name} epoch {epoch + 1}/{cfg.epochs}",
+        order = torch.randperm(n, generator=gen)
+        bar = tqdm(range(steps_per_epoch), desc=f"{desc} epoch {epoch + 1}/{cfg.epochs}",
                    disable=True if not progress else None, leave=False)  # None: quiet off a terminal
         for step in bar:
-            idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-            xb = _random_shift(x_all[idx], cfg.max_shift, gen).to(device)
-            loss = F.cross_entropy(model(xb), y_all[idx].to(device))
+            loss = batch_loss(order[step * cfg.batch_size : (step + 1) * cfg.batch_size])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-    seconds = time.perf_counter() - start
+    return time.perf_counter() - start
+
+
+def _train_classifier(ds: Dataset, cfg: ClassifierConfig, device: torch.device,
+                      progress: bool) -> tuple[Classifier, dict[str, Any]]:
+    gen = torch.Generator().manual_seed(cfg.seed)  # shuffling and shifts
+    model = Classifier(cfg).to(device)
+    x_all = as_image_batch(ds.train.images)
+    y_all = torch.as_tensor(ds.train.labels)
+
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        xb = _random_shift(x_all[idx], cfg.max_shift, gen).to(device)
+        return F.cross_entropy(model(xb), y_all[idx].to(device))
+
+    seconds = fit(model, len(x_all), batch_loss, cfg, gen, f"classifier {ds.name}", progress)
     model.eval()
     fs = FeatureSpace(model, {}, device)
     test_features = fs.embed(ds.test.images)
