@@ -38,11 +38,6 @@ def evaluation(scored: bool) -> dict[str, int]:
     return {"evaluation": EVALUATION, **({"refit": REFIT} if scored else {})}
 
 
-def of_space(name: str) -> int:
-    """The version of the network of feature space ``name`` (repro.data.spaces)."""
-    return {"classifier": FEATURES, "autoencoder": AUTOENCODER}[name]
-
-
 def of_stage(stage: str) -> dict[str, Any]:
     """The versions every cell of ``stage`` depends on (an evaluation's others are in its record)."""
     return {"features": {"data": DATA, "features": FEATURES},  # the autoencoder's cell holds its own

@@ -15,26 +15,25 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
+from repro.core import versions
 from repro.core.vocab import FEATURE_SPACES, PRIMARY_SPACE
 from repro.data import autoencoder, features
 
 
 @dataclass(frozen=True)
 class Space:
-    """A named feature space: its configuration class, its cached loader and how tables name it."""
+    """A named feature space: its configuration class, its cached loader and its network's version
+    (``repro.core.versions``), which a features cell of the space hashes."""
 
     name: str
-    label: str
     config: type
     load_or_train: Callable[..., features.FeatureSpace]
-    description: str
+    version: int
 
 
 SPACES: dict[str, Space] = {s.name: s for s in (
-    Space("classifier", "classifier", features.ClassifierConfig, features.load_or_train,
-          "the CNN classifier's 128-d penultimate layer (supervised)"),
-    Space("autoencoder", "autoencoder", autoencoder.AutoencoderConfig, autoencoder.load_or_train,
-          "a convolutional autoencoder's 32-d code (no labels, another architecture and seed)"),
+    Space("classifier", features.ClassifierConfig, features.load_or_train, versions.FEATURES),
+    Space("autoencoder", autoencoder.AutoencoderConfig, autoencoder.load_or_train, versions.AUTOENCODER),
 )}
 assert tuple(SPACES) == FEATURE_SPACES and FEATURE_SPACES[0] == PRIMARY_SPACE, "one list of spaces, in vocab"
 

@@ -97,7 +97,7 @@ def _features_cells(spec: Spec) -> list[Cell]:
     feat = Cell("features", {"stage": "features", "dataset": spec.dataset, "classifier": asdict(ClassifierConfig())},
                 labels={"dataset": spec.dataset})
     return [feat, *(Cell("features", {"stage": "features", "dataset": spec.dataset, "space": name,
-                                      name: spaces.default_config(name), "versions": {name: versions.of_space(name)}},
+                                      name: spaces.default_config(name), "versions": {name: spaces.get(name).version}},
                          (feat.id,), labels={"dataset": spec.dataset, "space": name})
                     for name in spec.evaluate.feature_spaces[1:])]
 

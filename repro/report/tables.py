@@ -528,15 +528,14 @@ def build_spaces(verdicts: list[Verdict]) -> Table:
     """(6) each check the study decides, its verdict in the classifier's space and in each other
     feature space (docs/maths.md §7.2); the checks whose verdict differs first."""
     compared = compared_in_spaces(verdicts)
-    compared.sort(key=lambda v: not any(other != v.verdict for _, other, _ in v.spaces))  # stable: ledger order
+    compared.sort(key=lambda v: not v.depends_on_space)  # stable: ledger order within each group
     others = [space for space, _, _ in compared[0].spaces] if compared else []
     rows = []
     for v in compared:
         protocol = f" \\emph{{({latex_escape(v.protocol)})}}" if v.protocol else ""
         cells = [latex_escape(v.claim) + protocol, VERDICT_STYLE[v.verdict]]
         cells += [VERDICT_STYLE[other] for _, other, _ in v.spaces]
-        differs = any(other != v.verdict for _, other, _ in v.spaces)
-        note = "differs" if differs else ("same evidence" if v.same_evidence else "same")
+        note = "differs" if v.depends_on_space else ("same evidence" if v.same_evidence else "same")
         rows.append({"cells": [*cells, note], "rule": False})
     caption = ("The verdicts in two feature spaces: each check the study's cells decide (the training bar lets it "
                "through), with FID, precision, recall, density, coverage and the PRD summaries measured in the "
